@@ -1,0 +1,24 @@
+//! `upkeep-resolvers`: all ecosystem knowledge of upkeep.
+//!
+//! Invariant: this crate knows nothing of the database or the web server. It reads manifest text,
+//! talks to package registries over HTTP, and orders versions; the service crate stores and serves
+//! what it returns.
+//!
+//! - [`manager`]: one module per manifest/lockfile format: `extract(path, text)` and in-place updates.
+//! - [`versioning`]: one module per version scheme: parse, order, stability, range matching, bump.
+//! - [`registry`]: one module per registry protocol: `releases(package)`.
+//! - [`ecosystem`]: the exhaustive enum wiring managers, registries and version schemes together.
+//! - [`http`]: the one shared HTTP client.
+//! - [`scan`]: walk a directory tree, extract every manifest, pair manifests with lockfiles.
+//! - [`update`]: the generic in-place requirement rewrite.
+
+pub mod ecosystem;
+pub mod http;
+pub mod manager;
+pub mod registry;
+pub mod scan;
+pub mod update;
+pub mod versioning;
+
+pub use ecosystem::Ecosystem;
+pub use manager::{Dependency, DependencyKind, Extraction, Manager, SkipReason, Span, Warning};

@@ -1,0 +1,376 @@
+//! Managers: one module per manifest or lockfile format.
+//!
+//! Every manager answers two questions: does it read a file at this path ([`Manager::matches`]),
+//! and what does the file declare ([`Manager::extract`]). Extraction never fails as a whole: a
+//! malformed file yields what could be read plus [`Warning`]s. Updating a requirement is generic
+//! (see [`crate::update`]): every dependency carries the byte [`Span`] of its requirement.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Ecosystem;
+
+pub mod cargo;
+pub mod docker;
+pub mod github_actions;
+pub mod go;
+pub mod gradle;
+pub mod maven;
+pub mod npm;
+pub mod python;
+pub mod sbt;
+pub mod toolchains;
+
+/// Files larger than this are skipped with a warning instead of being parsed.
+pub const MAX_MANIFEST_BYTES: usize = 10 * 1024 * 1024;
+
+/// A byte range `start..end` in a manifest's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+
+    /// The text this span covers, if it lies inside `text` on character boundaries.
+    pub fn slice(self, text: &str) -> Option<&str> {
+        text.get(self.start..self.end)
+    }
+}
+
+/// How a dependency is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DependencyKind {
+    /// A regular runtime dependency (also container images and actions).
+    Normal,
+    /// Development or test only.
+    Dev,
+    /// Needed to build (build-dependencies, `build-system.requires`, build plugins).
+    Build,
+    /// Optional (extras, optional-dependencies, feature-gated).
+    Optional,
+    /// Peer dependency (npm).
+    Peer,
+    /// Marked indirect by the manifest itself (Go `// indirect`).
+    Indirect,
+    /// Only in a lockfile: pulled in by another dependency.
+    Transitive,
+    /// A language toolchain or build tool version.
+    Toolchain,
+    /// A version override/resolution forced onto the dependency graph.
+    Override,
+    /// A build plugin (Maven, Gradle, sbt plugins).
+    Plugin,
+    /// A parent POM.
+    Parent,
+    /// A managed-version entry or an imported BOM (Maven dependencyManagement, version catalogs).
+    Managed,
+}
+
+impl DependencyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DependencyKind::Normal => "normal",
+            DependencyKind::Dev => "dev",
+            DependencyKind::Build => "build",
+            DependencyKind::Optional => "optional",
+            DependencyKind::Peer => "peer",
+            DependencyKind::Indirect => "indirect",
+            DependencyKind::Transitive => "transitive",
+            DependencyKind::Toolchain => "toolchain",
+            DependencyKind::Override => "override",
+            DependencyKind::Plugin => "plugin",
+            DependencyKind::Parent => "parent",
+            DependencyKind::Managed => "managed",
+        }
+    }
+}
+
+/// Why a dependency cannot be updated from a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// A local path dependency.
+    Path,
+    /// A git repository dependency.
+    Git,
+    /// A direct URL or archive (`https://…/x.tar.gz`, `file:`).
+    Url,
+    /// npm/pnpm/yarn `workspace:` protocol or Cargo `workspace = true` without a workspace entry.
+    Workspace,
+    /// A local GitHub action (`./.github/actions/x`) or a Dockerfile stage alias.
+    Local,
+    /// The version is a variable that could not be resolved (`${revision}`, `$TAG`).
+    UnresolvedVariable,
+    /// No version is written (`FROM ubuntu`, a Maven dependency managed elsewhere).
+    NoVersion,
+    /// Pinned to an immutable digest or commit with no version to compare.
+    Digest,
+    /// The requirement cannot be parsed by the ecosystem's version scheme.
+    InvalidRequirement,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Path => "path",
+            SkipReason::Git => "git",
+            SkipReason::Url => "url",
+            SkipReason::Workspace => "workspace",
+            SkipReason::Local => "local",
+            SkipReason::UnresolvedVariable => "unresolved-variable",
+            SkipReason::NoVersion => "no-version",
+            SkipReason::Digest => "digest",
+            SkipReason::InvalidRequirement => "invalid-requirement",
+        }
+    }
+}
+
+/// One requirement in one manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// Normalised package name (see the naming rules per ecosystem).
+    pub name: String,
+    pub ecosystem: Ecosystem,
+    /// The requirement exactly as written (trimmed), `None` when the manifest states none.
+    pub requirement: Option<String>,
+    /// Byte span of `requirement` in the manifest text (`text[span] == requirement`).
+    pub span: Option<Span>,
+    /// The exact version a lockfile (or the manifest itself, e.g. a SHA comment) pins.
+    pub locked: Option<String>,
+    pub kind: DependencyKind,
+    /// Set when the dependency cannot be updated from a registry.
+    pub skip: Option<SkipReason>,
+    /// A non-default registry/index the manifest names for this dependency (name or URL).
+    pub registry: Option<String>,
+}
+
+impl Dependency {
+    /// A dependency with a requirement at `span` in `text`; the requirement is `text[span]`.
+    pub fn at(name: impl Into<String>, ecosystem: Ecosystem, text: &str, span: Span) -> Self {
+        Dependency {
+            name: name.into(),
+            ecosystem,
+            requirement: span.slice(text).map(str::to_owned),
+            span: Some(span),
+            locked: None,
+            kind: DependencyKind::Normal,
+            skip: None,
+            registry: None,
+        }
+    }
+
+    /// A dependency without a written requirement.
+    pub fn unversioned(name: impl Into<String>, ecosystem: Ecosystem) -> Self {
+        Dependency {
+            name: name.into(),
+            ecosystem,
+            requirement: None,
+            span: None,
+            locked: None,
+            kind: DependencyKind::Normal,
+            skip: None,
+            registry: None,
+        }
+    }
+
+    #[must_use]
+    pub fn kind(mut self, kind: DependencyKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    #[must_use]
+    pub fn skip(mut self, reason: SkipReason) -> Self {
+        self.skip = Some(reason);
+        self
+    }
+
+    #[must_use]
+    pub fn locked(mut self, version: impl Into<String>) -> Self {
+        self.locked = Some(version.into());
+        self
+    }
+}
+
+/// A package version pinned by a lockfile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedPackage {
+    pub name: String,
+    pub ecosystem: Ecosystem,
+    pub version: String,
+    /// True when the lockfile records this entry as a direct dependency of a workspace member
+    /// (or as the top-level copy when several versions are locked).
+    pub direct: bool,
+}
+
+/// A problem found while reading a manifest; the rest of the file is still used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// 1-based line number when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Warning {
+    pub fn new(message: impl Into<String>) -> Self {
+        Warning {
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn at_line(line: usize, message: impl Into<String>) -> Self {
+        Warning {
+            line: Some(line),
+            message: message.into(),
+        }
+    }
+}
+
+/// What one file declares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extraction {
+    pub dependencies: Vec<Dependency>,
+    /// Versions pinned by a lockfile (empty for manifests).
+    pub locks: Vec<LockedPackage>,
+    pub warnings: Vec<Warning>,
+}
+
+/// A manifest or lockfile format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Manager {
+    Cargo,
+    Npm,
+    Python,
+    Maven,
+    Gradle,
+    Sbt,
+    Go,
+    Docker,
+    GithubActions,
+    Toolchains,
+}
+
+impl Manager {
+    pub const ALL: [Manager; 10] = [
+        Manager::Cargo,
+        Manager::Npm,
+        Manager::Python,
+        Manager::Maven,
+        Manager::Gradle,
+        Manager::Sbt,
+        Manager::Go,
+        Manager::Docker,
+        Manager::GithubActions,
+        Manager::Toolchains,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Manager::Cargo => "cargo",
+            Manager::Npm => "npm",
+            Manager::Python => "python",
+            Manager::Maven => "maven",
+            Manager::Gradle => "gradle",
+            Manager::Sbt => "sbt",
+            Manager::Go => "go",
+            Manager::Docker => "docker",
+            Manager::GithubActions => "github-actions",
+            Manager::Toolchains => "toolchains",
+        }
+    }
+
+    /// Does this manager read the file at `path` (relative, `/`-separated)?
+    pub fn matches(self, path: &str) -> bool {
+        match self {
+            Manager::Cargo => cargo::matches(path),
+            Manager::Npm => npm::matches(path),
+            Manager::Python => python::matches(path),
+            Manager::Maven => maven::matches(path),
+            Manager::Gradle => gradle::matches(path),
+            Manager::Sbt => sbt::matches(path),
+            Manager::Go => go::matches(path),
+            Manager::Docker => docker::matches(path),
+            Manager::GithubActions => github_actions::matches(path),
+            Manager::Toolchains => toolchains::matches(path),
+        }
+    }
+
+    /// Is the file at `path` a lockfile of this manager (it pins versions for manifests in its
+    /// directory and below)?
+    pub fn is_lockfile(self, path: &str) -> bool {
+        let name = file_name(path);
+        match self {
+            Manager::Cargo => name == "Cargo.lock",
+            Manager::Npm => matches!(
+                name,
+                "package-lock.json" | "npm-shrinkwrap.json" | "yarn.lock" | "pnpm-lock.yaml"
+            ),
+            Manager::Python => matches!(name, "poetry.lock" | "uv.lock" | "Pipfile.lock"),
+            Manager::Maven
+            | Manager::Gradle
+            | Manager::Sbt
+            | Manager::Go
+            | Manager::Docker
+            | Manager::GithubActions
+            | Manager::Toolchains => false,
+        }
+    }
+
+    /// Read `text` (the content of the file at `path`). Never panics on any input.
+    pub fn extract(self, path: &str, text: &str) -> Extraction {
+        if text.len() > MAX_MANIFEST_BYTES {
+            return Extraction {
+                warnings: vec![Warning::new(format!(
+                    "file is {} bytes, over the {MAX_MANIFEST_BYTES}-byte limit; skipped",
+                    text.len()
+                ))],
+                ..Extraction::default()
+            };
+        }
+        match self {
+            Manager::Cargo => cargo::extract(path, text),
+            Manager::Npm => npm::extract(path, text),
+            Manager::Python => python::extract(path, text),
+            Manager::Maven => maven::extract(path, text),
+            Manager::Gradle => gradle::extract(path, text),
+            Manager::Sbt => sbt::extract(path, text),
+            Manager::Go => go::extract(path, text),
+            Manager::Docker => docker::extract(path, text),
+            Manager::GithubActions => github_actions::extract(path, text),
+            Manager::Toolchains => toolchains::extract(path, text),
+        }
+    }
+
+    /// Every manager that reads the file at `path`.
+    pub fn for_path(path: &str) -> impl Iterator<Item = Manager> + '_ {
+        Manager::ALL.into_iter().filter(move |m| m.matches(path))
+    }
+}
+
+impl std::fmt::Display for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The last `/`-separated component of `path`.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// 1-based line number of byte offset `offset` in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
