@@ -43,3 +43,103 @@ pub enum RegistryError {
     #[error(transparent)]
     Http(#[from] crate::http::HttpError),
 }
+
+pub mod cargo_sparse;
+pub mod github;
+pub mod goproxy;
+pub mod maven;
+pub mod npm;
+pub mod oci;
+pub mod pypi;
+pub mod toolchain;
+
+use std::collections::BTreeMap;
+
+use crate::Ecosystem;
+use crate::http::HttpClient;
+
+/// The one defaults table of registry base URLs, keyed by registry name. Every entry can be
+/// overridden through [`RegistryConfig::base_urls`] (the service maps `UPKEEP_REGISTRY_<KEY>`).
+pub const DEFAULT_BASE_URLS: &[(&str, &str)] = &[
+    ("cargo", "https://index.crates.io/"),
+    ("npm", "https://registry.npmjs.org/"),
+    ("pypi", "https://pypi.org/"),
+    ("maven", "https://repo.maven.apache.org/maven2/"),
+    ("gradle-plugins", "https://plugins.gradle.org/m2/"),
+    ("go", "https://proxy.golang.org/"),
+    ("docker", "https://registry-1.docker.io/"),
+    ("github", "https://api.github.com/"),
+    ("node", "https://nodejs.org/dist/"),
+    ("python", "https://www.python.org/"),
+    ("golang", "https://go.dev/"),
+    ("rust", "https://static.rust-lang.org/"),
+    ("gradle", "https://services.gradle.org/"),
+];
+
+/// Registry settings beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryConfig {
+    /// Base URL overrides keyed like [`DEFAULT_BASE_URLS`].
+    pub base_urls: BTreeMap<String, String>,
+    /// npm scope (`@org`) → registry URL, like `.npmrc`'s `@org:registry=`.
+    pub npm_scopes: BTreeMap<String, String>,
+    /// Extra Maven repositories searched after the default one, in order.
+    pub maven_repositories: Vec<String>,
+    /// A `GOPROXY`-style list (`url,url|direct|off`); empty means the default proxy.
+    pub goproxy: String,
+    /// `GOPRIVATE`-style comma-separated glob patterns of modules that are never looked up.
+    pub goprivate: String,
+    /// Token for the GitHub API (tags and releases of actions).
+    pub github_token: Option<String>,
+}
+
+/// Everything an adapter needs: the shared client and the configuration.
+pub struct Registries {
+    pub http: HttpClient,
+    pub config: RegistryConfig,
+}
+
+impl Registries {
+    pub fn new(http: HttpClient, config: RegistryConfig) -> Self {
+        Registries { http, config }
+    }
+
+    /// The base URL for registry `key`, with a trailing `/`.
+    pub fn base_url(&self, key: &str) -> String {
+        let url = self
+            .config
+            .base_urls
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| {
+                DEFAULT_BASE_URLS
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| *v)
+            })
+            .unwrap_or_default();
+        if url.ends_with('/') {
+            url.to_owned()
+        } else {
+            format!("{url}/")
+        }
+    }
+
+    /// Every release of `name` in `ecosystem`.
+    pub async fn releases(
+        &self,
+        ecosystem: Ecosystem,
+        name: &str,
+    ) -> Result<ReleaseSet, RegistryError> {
+        match ecosystem {
+            Ecosystem::Cargo => cargo_sparse::releases(self, name).await,
+            Ecosystem::Npm => npm::releases(self, name).await,
+            Ecosystem::Pypi => pypi::releases(self, name).await,
+            Ecosystem::Maven => maven::releases(self, name).await,
+            Ecosystem::Go => goproxy::releases(self, name).await,
+            Ecosystem::Docker => oci::releases(self, name).await,
+            Ecosystem::GithubActions => github::releases(self, name).await,
+            Ecosystem::Toolchain => toolchain::releases(self, name).await,
+        }
+    }
+}
