@@ -1,1 +1,178 @@
-fn main() {}
+//! The `upkeep` binary: parse the command line, load configuration, run the role.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use upkeep::cli::{Cli, Command, RepoCommand, ScanFormat, TeamCommand, TokenCommand};
+use upkeep::config::Config;
+use upkeep::repository_url::RepositoryUrl;
+use upkeep::store::{Store, StoreError};
+use upkeep::{scan_output, server, telemetry};
+use upkeep_resolvers::scan::{ScanOptions, scan};
+
+/// A failure that ends the process: configuration problems exit 2, everything else 1.
+enum Failure {
+    Config(String),
+    Runtime(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::InvalidUrl(message) => Failure::Config(format!(
+                "invalid configuration: UPKEEP_DATABASE_URL: {message}"
+            )),
+            other => Failure::Runtime(other.to_string()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> Result<Store, Failure> {
+    Store::open(&config.database_url)
+        .await
+        .map_err(|e| match e {
+            StoreError::InvalidUrl(_) => Failure::from(e),
+            other => Failure::Runtime(format!(
+                "cannot open the database at {}: {other}",
+                upkeep::store::redact(&config.database_url)
+            )),
+        })
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Scan(args) = &cli.command {
+        let mut options = ScanOptions::default();
+        options.skip_dirs.retain(|d| !args.include_dirs.contains(d));
+        let report = scan(&args.path, &options)
+            .map_err(|e| Failure::Runtime(format!("cannot scan {}: {e}", args.path.display())))?;
+        let text = match args.format {
+            ScanFormat::Json => scan_output::to_json(&report),
+            ScanFormat::Table => scan_output::to_table(&report),
+        };
+        println!("{text}");
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
+    telemetry::init_logging(&config);
+    let store = open_store(&config).await?;
+    match cli.command {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| {
+                    Failure::Runtime(format!("cannot listen on {}: {e}", config.listen))
+                })?;
+            server::serve(&config, store.clone(), listener, server::shutdown_signal())
+                .await
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+        }
+        Command::Worker => {
+            upkeep::jobs::run(
+                store.clone(),
+                server::handlers(),
+                server::worker_settings(&config),
+                server::shutdown_signal(),
+            )
+            .await;
+        }
+        Command::Migrate => println!(
+            "migrations applied to {}",
+            upkeep::store::redact(&config.database_url)
+        ),
+        Command::Team(TeamCommand::Create { name }) => {
+            let team = store.create_team(&name).await?;
+            println!("created team {} (id {})", team.name, team.id);
+        }
+        Command::Team(TeamCommand::List) => {
+            for team in store.teams().await? {
+                println!("{}\t{}", team.id, team.name);
+            }
+        }
+        Command::Token(TokenCommand::Create { team }) => {
+            let team = store
+                .team_by_name(&team)
+                .await?
+                .ok_or_else(|| Failure::Runtime(format!("no team `{team}`")))?;
+            let created = store.create_token(&team).await?;
+            println!("{}", created.token.expose());
+            eprintln!(
+                "token for team {} created; it is shown only this once",
+                team.name
+            );
+        }
+        Command::Repo(command) => repo(&store, command).await?,
+        Command::Scan(_) => unreachable!("handled before configuration is loaded"),
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn repo(store: &Store, command: RepoCommand) -> Result<(), Failure> {
+    let team_named = |name: String| async move {
+        store
+            .team_by_name(&name)
+            .await?
+            .ok_or_else(|| Failure::Runtime(format!("no team `{name}`")))
+    };
+    match command {
+        RepoCommand::Add { url, team } => {
+            let team = team_named(team).await?;
+            let url =
+                RepositoryUrl::parse(&url).map_err(|e| Failure::Runtime(format!("url: {e}")))?;
+            let repo = store.add_repository(team.id, &url).await?;
+            println!(
+                "registered {} (id {}, {})",
+                repo.url,
+                repo.id,
+                repo.provider.as_str()
+            );
+        }
+        RepoCommand::List { team } => {
+            let team_id = match team {
+                Some(name) => Some(team_named(name).await?.id),
+                None => None,
+            };
+            let mut after = 0;
+            loop {
+                let page = store.repositories(team_id, after, 500).await?;
+                for repo in &page.items {
+                    println!("{}\t{}\t{}", repo.id, repo.provider.as_str(), repo.url);
+                }
+                match page.next {
+                    Some(next) => after = next,
+                    None => break,
+                }
+            }
+        }
+        RepoCommand::Remove { id } => {
+            let repo = store.remove_repository(id).await?;
+            println!("removed {} (id {})", repo.url, repo.id);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! upkeep: keeps every registered repository's dependencies current.
+//!
+//! This crate is the service: configuration, the store (SQLite or PostgreSQL), the durable job
+//! queue and its workers, the HTTP API, and the CLI. All ecosystem knowledge lives in the
+//! `upkeep-resolvers` crate, which knows nothing of the database or the web server.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod jobs;
+pub mod repository_url;
+pub mod scan_output;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,79 @@
+//! Running the service: the HTTP API and the job workers, with graceful shutdown.
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::jobs::{self, Handlers, WorkerSettings};
+use crate::store::Store;
+
+/// The job handlers this build of the service knows.
+pub fn handlers() -> Handlers {
+    Handlers::new()
+}
+
+pub fn worker_settings(config: &Config) -> WorkerSettings {
+    WorkerSettings {
+        concurrency: config.workers,
+        lease: Duration::from_secs(config.job_lease_seconds),
+        poll: Duration::from_millis(config.job_poll_ms),
+    }
+}
+
+/// A receiver that turns true on Ctrl-C or SIGTERM.
+pub fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing a SIGTERM handler succeeds on unix");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        info!("shutdown requested");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// Serve the API on `listener` and run workers until `shutdown`: in-flight requests finish and
+/// workers give back their leases before this returns.
+pub async fn serve(
+    config: &Config,
+    store: Store,
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let state = AppState {
+        store: store.clone(),
+        admin_token: config.admin_token.clone(),
+        metrics: crate::telemetry::metrics(),
+    };
+    let app = api::router(state);
+    info!(address = %listener.local_addr()?, "listening");
+    let workers = tokio::spawn(jobs::run(
+        store,
+        handlers(),
+        worker_settings(config),
+        shutdown.clone(),
+    ));
+    let mut http_shutdown = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = http_shutdown.wait_for(|stop| *stop).await;
+        })
+        .await?;
+    let _ = workers.await;
+    Ok(())
+}

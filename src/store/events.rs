@@ -1,0 +1,138 @@
+//! The event journal: events are appended in the same transaction as the change they describe and
+//! read by cursor (`seq > after`).
+//!
+//! Cursor safety on PostgreSQL: `seq` comes from an identity sequence, which hands out numbers at
+//! insert time, not commit time. Two writers could otherwise commit out of order (seq 11 visible
+//! before seq 10), and a reader that saw 11 and moved its cursor past 10 would never see 10. So every
+//! append first takes one transaction-scoped advisory lock (`pg_advisory_xact_lock`), held until
+//! commit: journal writers are serialised from their append to their commit, positions are handed
+//! out in commit order, and a reader can never observe a gap that is later filled. PostgreSQL makes
+//! a commit visible before it releases the transaction's locks, so the next writer's event is always
+//! ordered after a visible one. Appends are the last statement of a transaction, so the lock is
+//! held only for the commit itself. On SQLite a write transaction already holds the database's
+//! single write lock from `BEGIN IMMEDIATE` to commit, which gives the same guarantee.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Backend, Result, Store, Tx, now_ms};
+
+/// Advisory lock key for journal appends ("upkeep" in ASCII, as a number).
+const JOURNAL_LOCK: i64 = 0x75_706b_6565_70;
+
+/// An event about to be written.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// `{aggregate}_event`.
+    pub stream: &'static str,
+    /// `{aggregate}_upserted`, `release_published`, ...
+    pub kind: &'static str,
+    pub team_id: Option<i64>,
+    /// The subject's key (`repository:42`, `package:npm:react`).
+    pub subject_key: String,
+    pub payload: serde_json::Value,
+}
+
+/// An event as stored, with its position.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub id: String,
+    pub stream: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip)]
+    pub team_id: Option<i64>,
+    pub subject_key: String,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+/// Append `event` inside `tx`; call it last, just before commit (see the module notes).
+pub async fn append(tx: &mut Tx, backend: Backend, event: NewEvent) -> Result<i64> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(JOURNAL_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let row = sqlx::query(
+        "INSERT INTO events (id, stream, type, team_id, subject_key, occurred_at, payload) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(event.stream)
+    .bind(event.kind)
+    .bind(event.team_id)
+    .bind(event.subject_key)
+    .bind(now_ms())
+    .bind(event.payload.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("seq")?)
+}
+
+/// Which events to read.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub after: i64,
+    pub limit: i64,
+    /// Only this team's events (`None`: every event, for the admin).
+    pub team_id: Option<i64>,
+    /// Only these types.
+    pub types: Vec<String>,
+}
+
+impl Store {
+    /// Events with `seq > filter.after`, in position order.
+    pub async fn events_after(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>> {
+        let mut sql = String::from(
+            "SELECT seq, id, stream, type, team_id, subject_key, occurred_at, payload FROM events WHERE seq > $1",
+        );
+        let mut n = 1;
+        if filter.team_id.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND team_id = ${n}"));
+        }
+        if !filter.types.is_empty() {
+            let placeholders: Vec<String> = (0..filter.types.len())
+                .map(|i| format!("${}", n + 1 + i))
+                .collect();
+            n += filter.types.len();
+            sql.push_str(&format!(" AND type IN ({})", placeholders.join(", ")));
+        }
+        sql.push_str(&format!(" ORDER BY seq LIMIT ${}", n + 1));
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(filter.after);
+        if let Some(team) = filter.team_id {
+            query = query.bind(team);
+        }
+        for kind in &filter.types {
+            query = query.bind(kind.as_str());
+        }
+        let rows = query
+            .bind(filter.limit.clamp(1, 1000))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let payload: String = row.try_get("payload")?;
+                Ok(StoredEvent {
+                    seq: row.try_get("seq")?,
+                    id: row.try_get("id")?,
+                    stream: row.try_get("stream")?,
+                    kind: row.try_get("type")?,
+                    team_id: row.try_get("team_id")?,
+                    subject_key: row.try_get("subject_key")?,
+                    occurred_at: from_ms(row.try_get("occurred_at")?),
+                    payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Milliseconds since the epoch as a UTC time.
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}

@@ -1,0 +1,258 @@
+//! The durable job queue's storage: enqueue with deduplication, claim with a lease, complete,
+//! fail with exponential backoff, release.
+//!
+//! Claiming: a job is claimable when it is `pending` and due, or `running` with an expired lease
+//! (its worker died). PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so concurrent workers never
+//! take the same row; SQLite has one writer at a time (`BEGIN IMMEDIATE`), so the same statement
+//! without the locking clause is already exclusive.
+
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Backend, Result, Store, now_ms};
+
+/// A job to put on the queue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// While a pending job with the same kind and key exists, enqueuing again does nothing.
+    pub dedup_key: Option<String>,
+    /// Higher runs first.
+    pub priority: i64,
+    /// Not before this time (ms since the epoch); `None` = now.
+    pub run_at: Option<i64>,
+    pub max_attempts: u32,
+}
+
+impl NewJob {
+    pub fn new(kind: impl Into<String>, payload: serde_json::Value) -> Self {
+        NewJob {
+            kind: kind.into(),
+            payload,
+            dedup_key: None,
+            priority: 0,
+            run_at: None,
+            max_attempts: 5,
+        }
+    }
+
+    #[must_use]
+    pub fn dedup(mut self, key: impl Into<String>) -> Self {
+        self.dedup_key = Some(key.into());
+        self
+    }
+
+    #[must_use]
+    pub fn priority(mut self, priority: i64) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    #[must_use]
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+}
+
+/// A job leased to one worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Attempts so far, including this one.
+    pub attempts: i64,
+    pub max_attempts: i64,
+}
+
+/// A job's state, as the API and tests see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JobRecord {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// Delay before retry `attempt` (1-based): 2^attempt seconds, capped at one hour, plus up to 25%
+/// jitter so failing jobs do not retry in lock-step.
+pub fn backoff_ms(attempt: i64) -> i64 {
+    let exp = u32::try_from(attempt.clamp(0, 12)).unwrap_or(12);
+    let base = (1_000_i64 << exp).min(3_600_000);
+    base + rand::random_range(0..=base / 4)
+}
+
+impl Store {
+    /// Enqueue `job`; returns its id, or `None` when a pending job with the same dedup key exists.
+    pub async fn enqueue(&self, job: NewJob) -> Result<Option<i64>> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO jobs (kind, payload, dedup_key, priority, state, run_at, attempts, max_attempts, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, 0, $6, $7, $7) \
+             ON CONFLICT (kind, dedup_key) WHERE state = 'pending' DO NOTHING RETURNING id",
+        )
+        .bind(&job.kind)
+        .bind(job.payload.to_string())
+        .bind(job.dedup_key.as_deref())
+        .bind(job.priority)
+        .bind(job.run_at.unwrap_or(now))
+        .bind(i64::from(job.max_attempts))
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+
+    /// Lease the next due job to `worker` for `lease_ms`.
+    pub async fn claim(&self, worker: &str, lease_ms: i64) -> Result<Option<ClaimedJob>> {
+        let now = now_ms();
+        let lock = if self.backend() == Backend::Postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs \
+                 WHERE (state = 'pending' AND run_at <= $3) OR (state = 'running' AND locked_until < $3) \
+                 ORDER BY priority DESC, run_at, id LIMIT 1 {lock}) \
+             RETURNING id, kind, payload, attempts, max_attempts"
+        );
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let Some(row) = row else { return Ok(None) };
+        let payload: String = row.try_get("payload")?;
+        Ok(Some(ClaimedJob {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+            attempts: row.try_get("attempts")?,
+            max_attempts: row.try_get("max_attempts")?,
+        }))
+    }
+
+    /// Extend the lease of a job this worker still holds; false when it lost the lease.
+    pub async fn extend_lease(&self, id: i64, worker: &str, lease_ms: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(id)
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Mark a job done.
+    pub async fn complete(&self, id: i64, worker: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, last_error = NULL, updated_at = $1 \
+             WHERE id = $2 AND locked_by = $3 AND state = 'running'",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Record a failed attempt: retry later with backoff, or end in `failed` after the last attempt.
+    /// Returns true when the job has failed for good.
+    pub async fn fail(&self, job: &ClaimedJob, worker: &str, error: &str) -> Result<bool> {
+        let now = now_ms();
+        let final_failure = job.attempts >= job.max_attempts;
+        let error = if error.trim().is_empty() {
+            "job failed without a message"
+        } else {
+            error
+        };
+        let state = if final_failure { "failed" } else { "pending" };
+        let run_at = if final_failure {
+            now
+        } else {
+            now + backoff_ms(job.attempts)
+        };
+        sqlx::query(
+            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $4 \
+             WHERE id = $5 AND locked_by = $6 AND state = 'running'",
+        )
+        .bind(state)
+        .bind(run_at)
+        .bind(error)
+        .bind(now)
+        .bind(job.id)
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(final_failure)
+    }
+
+    /// Give a job back unfinished (shutdown): pending again, the attempt not counted.
+    pub async fn release(&self, id: i64, worker: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'pending', attempts = attempts - 1, locked_by = NULL, locked_until = NULL, updated_at = $1 \
+             WHERE id = $2 AND locked_by = $3 AND state = 'running'",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Jobs whose lease expired after their last allowed attempt end as failed.
+    pub async fn fail_exhausted_leases(&self) -> Result<u64> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'failed', last_error = 'lease expired on the last attempt', locked_by = NULL, \
+             locked_until = NULL, updated_at = $1 \
+             WHERE state = 'running' AND locked_until < $1 AND attempts >= max_attempts",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Number of jobs per (kind, state), for metrics.
+    pub async fn job_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state ORDER BY kind, state",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("kind")?, r.try_get("state")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    pub async fn job(&self, id: i64) -> Result<Option<JobRecord>> {
+        let row =
+            sqlx::query("SELECT id, kind, state, attempts, last_error FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|r| {
+            Ok(JobRecord {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                state: r.try_get("state")?,
+                attempts: r.try_get("attempts")?,
+                last_error: r.try_get("last_error")?,
+            })
+        })
+        .transpose()
+    }
+}

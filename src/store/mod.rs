@@ -1,0 +1,199 @@
+//! The store: one portable SQL layer over SQLite (embedded default) and PostgreSQL (production).
+//!
+//! Design: every query is written once against sqlx's `Any` driver with `$n` placeholders, which
+//! both backends accept. The schema keeps to the types `Any` carries (BIGINT, TEXT, SMALLINT flags;
+//! timestamps as BIGINT milliseconds since the epoch). The few statements that must differ — the
+//! job claim (`FOR UPDATE SKIP LOCKED`) and the journal append lock — branch on [`Backend`] in the
+//! module that owns them. Migrations live in `migrations/sqlite` and `migrations/postgres`.
+
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor};
+
+pub mod events;
+pub mod jobs;
+pub mod repositories;
+pub mod teams;
+
+/// A transaction on either backend.
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL that names a supported backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    url: String,
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite:FILE`, `sqlite://FILE`, `sqlite::memory:` and `postgres(ql)://…`.
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        let url = url.trim();
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(format!(
+                    "`{url}` names no SQLite file (try sqlite://upkeep.db?mode=rwc)"
+                ));
+            }
+            return Ok(DatabaseUrl {
+                backend: Backend::Sqlite,
+                url: url.to_owned(),
+            });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| format!("`{}` is not a valid URL: {e}", redact(url)))?;
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(format!("`{}` names no host", redact(url)));
+            }
+            return Ok(DatabaseUrl {
+                backend: Backend::Postgres,
+                url: url.to_owned(),
+            });
+        }
+        Err(format!(
+            "`{}` is not a sqlite: or postgres:// URL",
+            redact(url)
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+}
+
+/// `url` with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    InvalidUrl(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl StoreError {
+    /// Did the statement hit a unique constraint?
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The database handle shared by the API, the workers and the CLI.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Connect (creating the SQLite file when the URL says `mode=rwc`) without migrating.
+    pub async fn connect(url: &str) -> Result<Store> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let parsed = DatabaseUrl::parse(url).map_err(StoreError::InvalidUrl)?;
+        let options = AnyConnectOptions::from_str(parsed.as_str())?;
+        let backend = parsed.backend;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Connect and apply pending migrations.
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Apply the backend's migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begin a transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so two
+    /// writers queue on the busy timeout instead of failing to upgrade a read lock.
+    pub async fn begin(&self) -> Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => Ok(self.pool.begin().await?),
+        }
+    }
+
+    /// Is the database answering?
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
