@@ -48,72 +48,21 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
     let (proxy, list) = fetch_list(registries, &escaped).await?;
     let module_url = format!("{proxy}{escaped}/@v/");
 
-    let mut versions: Vec<String> = Vec::new();
-    for line in list.lines() {
-        let version = line.trim();
-        if version.is_empty() {
-            continue;
-        }
-        if parse_semver(version).is_none() {
-            tracing::debug!(
-                module,
-                version,
-                "ignoring a line of @v/list that is no version"
-            );
-            continue;
-        }
-        if !versions.iter().any(|v| v == version) {
-            versions.push(version.to_owned());
-        }
-    }
-
+    let mut versions = parse_list(module, &list);
     let mut latest_tag = None;
     if !versions.iter().any(|v| !is_prerelease(v)) {
-        let url = format!("{proxy}{escaped}/@latest");
-        let response = registries.http.get(&url, &[]).await?;
-        match response.status {
-            200..=299 => {
-                let info: Info = serde_json::from_slice(&response.body).map_err(|e| {
-                    RegistryError::Malformed {
-                        url: url.clone(),
-                        message: e.to_string(),
-                    }
-                })?;
-                if parse_semver(&info.version).is_none() {
-                    return Err(RegistryError::Malformed {
-                        url,
-                        message: format!("`{}` is not a module version", info.version),
-                    });
-                }
-                if !versions.contains(&info.version) {
-                    versions.push(info.version.clone());
-                }
-                latest_tag = Some(info.version);
-            }
-            // The list already said what there is; @latest is optional in the protocol.
-            404 | 410 => {}
-            status => return Err(RegistryError::Status { status, url }),
+        latest_tag = fetch_latest(registries, &format!("{proxy}{escaped}/@latest")).await?;
+        if let Some(latest) = &latest_tag
+            && !versions.contains(latest)
+        {
+            versions.push(latest.clone());
         }
     }
     if versions.is_empty() {
         return Err(RegistryError::NotFound);
     }
 
-    // Newest first by semantic version.
-    let mut order: Vec<&String> = versions.iter().collect();
-    order.sort_by(|a, b| compare(b, a));
-    let mut wanted: Vec<&String> = Vec::new();
-    if let Some(newest_release) = order.iter().find(|v| !is_prerelease(v)) {
-        wanted.push(newest_release);
-    }
-    for version in &order {
-        if wanted.len() >= INFO_LIMIT {
-            break;
-        }
-        if !wanted.contains(version) && pseudo_version_time(version).is_none() {
-            wanted.push(version);
-        }
-    }
+    let wanted = info_versions(&versions);
     let times = join_all(
         wanted
             .iter()
@@ -146,6 +95,76 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
         source_url: source_url(module),
         ..ReleaseSet::default()
     })
+}
+
+/// The versions of an `@v/list` body, in order, without duplicates or non-version lines.
+fn parse_list(module: &str, list: &str) -> Vec<String> {
+    let mut versions: Vec<String> = Vec::new();
+    for line in list.lines() {
+        let version = line.trim();
+        if version.is_empty() {
+            continue;
+        }
+        if parse_semver(version).is_none() {
+            tracing::debug!(
+                module,
+                version,
+                "ignoring a line of @v/list that is no version"
+            );
+            continue;
+        }
+        if !versions.iter().any(|v| v == version) {
+            versions.push(version.to_owned());
+        }
+    }
+    versions
+}
+
+/// The `Version` of `@latest`; `None` when the proxy has no `@latest` for the module.
+async fn fetch_latest(registries: &Registries, url: &str) -> Result<Option<String>, RegistryError> {
+    let response = registries.http.get(url, &[]).await?;
+    match response.status {
+        200..=299 => {
+            let info: Info =
+                serde_json::from_slice(&response.body).map_err(|e| RegistryError::Malformed {
+                    url: url.to_owned(),
+                    message: e.to_string(),
+                })?;
+            if parse_semver(&info.version).is_none() {
+                return Err(RegistryError::Malformed {
+                    url: url.to_owned(),
+                    message: format!("`{}` is not a module version", info.version),
+                });
+            }
+            Ok(Some(info.version))
+        }
+        // The list already said what there is; @latest is optional in the protocol.
+        404 | 410 => Ok(None),
+        status => Err(RegistryError::Status {
+            status,
+            url: url.to_owned(),
+        }),
+    }
+}
+
+/// The versions whose `.info` is fetched: the newest release, then the newest versions overall,
+/// at most [`INFO_LIMIT`]; pseudo-versions are left out (their time is in the version).
+fn info_versions(versions: &[String]) -> Vec<&String> {
+    let mut order: Vec<&String> = versions.iter().collect();
+    order.sort_by(|a, b| compare(b, a));
+    let mut wanted: Vec<&String> = Vec::new();
+    if let Some(newest_release) = order.iter().find(|v| !is_prerelease(v)) {
+        wanted.push(newest_release);
+    }
+    for version in order {
+        if wanted.len() >= INFO_LIMIT {
+            break;
+        }
+        if !wanted.contains(&version) && pseudo_version_time(version).is_none() {
+            wanted.push(version);
+        }
+    }
+    wanted
 }
 
 #[derive(Debug, Deserialize)]
@@ -518,19 +537,19 @@ fn valid_identifiers(text: &str) -> bool {
 }
 
 /// Semantic version order; non-versions sort below versions.
-fn compare(a: &str, b: &str) -> Ordering {
-    match (parse_semver(a), parse_semver(b)) {
-        (Some(x), Some(y)) => (x.major, x.minor, x.patch)
-            .cmp(&(y.major, y.minor, y.patch))
-            .then_with(|| match (x.pre, y.pre) {
+fn compare(left: &str, right: &str) -> Ordering {
+    match (parse_semver(left), parse_semver(right)) {
+        (Some(l), Some(r)) => (l.major, l.minor, l.patch)
+            .cmp(&(r.major, r.minor, r.patch))
+            .then_with(|| match (l.pre, r.pre) {
                 (None, None) => Ordering::Equal,
                 (None, Some(_)) => Ordering::Greater,
                 (Some(_), None) => Ordering::Less,
-                (Some(p), Some(q)) => compare_prerelease(p, q),
+                (Some(lp), Some(rp)) => compare_prerelease(lp, rp),
             }),
         (Some(_), None) => Ordering::Greater,
         (None, Some(_)) => Ordering::Less,
-        (None, None) => a.cmp(b),
+        (None, None) => left.cmp(right),
     }
 }
 
