@@ -835,3 +835,59 @@ async fn toolchain_unknown_not_found_and_malformed() {
         Err(RegistryError::Malformed { .. })
     ));
 }
+
+#[tokio::test]
+async fn oci_token_is_not_sent_to_another_origin() {
+    let server = MockServer::start().await;
+    let other = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("oci/token.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/org/app/tags/list"))
+        .and(wiremock::matchers::header_exists("Authorization"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "Link",
+                    format!(
+                        r#"<{}/v2/org/app/tags/list?last=1.1.0>; rel="next""#,
+                        other.uri()
+                    )
+                    .as_str(),
+                )
+                .set_body_string(fixture("oci/app-tags-page1.json")),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/org/app/tags/list"))
+        .respond_with(ResponseTemplate::new(401).insert_header(
+            "WWW-Authenticate",
+            format!(r#"Bearer realm="{}/token",service="s""#, server.uri()).as_str(),
+        ))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    serve(
+        &other,
+        "/v2/org/app/tags/list",
+        200,
+        fixture("oci/app-tags-page2.json"),
+    )
+    .await;
+    let r = registries(pointed_at(&server, &[("docker", "")]));
+    let set = oci::releases(&r, "org/app").await.expect("found");
+    assert_eq!(set.releases.len(), 5);
+    let requests = other.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1);
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.headers.contains_key("authorization"))
+    );
+}

@@ -17,7 +17,8 @@
 //! `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` starts the token handshake:
 //! `GET realm?service=…&scope=…`, read `token` (or `access_token`) from the JSON answer, and
 //! repeat the request with `Authorization: Bearer <token>`; the token is reused for the following
-//! pages. Credentials for the token endpoint, where needed, are the shared HTTP client's business.
+//! pages of the same origin (a `Link` to another origin starts without it). Credentials for the
+//! token endpoint, where needed, are the shared HTTP client's business.
 //! Tags have no publish times in this API.
 
 use reqwest::Url;
@@ -95,7 +96,13 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
             .filter_map(|value| value.to_str().ok())
             .find_map(next_link);
         match next.and_then(|link| url.join(&link).ok()) {
-            Some(next) => url = next,
+            Some(next) => {
+                // A token is only ever sent back to the origin that asked for it.
+                if next.origin() != url.origin() {
+                    token = None;
+                }
+                url = next;
+            }
             None => break,
         }
     }
