@@ -1,0 +1,235 @@
+//! The HTTP API at its boundary: the app on a real port and a fresh database (SQLite, or
+//! PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set).
+
+mod common;
+
+use common::{ADMIN_TOKEN, TestApp};
+use serde_json::{Value, json};
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.expect("JSON body")
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::spawn().await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(json_of(ready).await["status"], "ready");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("upkeep_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"}"), "{text}");
+    assert!(text.contains("upkeep_http_request_duration_seconds_bucket"), "{text}");
+    assert!(text.contains("upkeep_job_queue_depth"), "{text}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    app.db.store.close().await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "liveness does not depend on the database");
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_or_generated() {
+    let app = TestApp::spawn().await;
+    let given = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(given.headers()["x-request-id"], "abc-123");
+    let generated = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let id = generated.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn authentication_is_required() {
+    let app = TestApp::spawn().await;
+    let none = app.client.get(app.url("/api/v1/repositories")).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    let body = json_of(none).await;
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert!(body["error"]["message"].as_str().unwrap().contains("Authorization"));
+    let wrong = app.client.get(app.url("/api/v1/repositories")).bearer_auth("upk_nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let team = app.team_token("acme").await;
+    let forbidden = app
+        .client
+        .post(app.url("/api/v1/teams"))
+        .bearer_auth(&team)
+        .json(&json!({"name": "other"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403, "team tokens cannot create teams");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn register_list_get_and_delete_repositories() {
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    let local = tempfile::tempdir().unwrap();
+    let created = app
+        .client
+        .post(app.url("/api/v1/repositories"))
+        .bearer_auth(&token)
+        .json(&json!({"url": "https://github.com/Rust-Lang/Cargo.git"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let repo = json_of(created).await;
+    assert_eq!(repo["url"], "https://github.com/rust-lang/cargo");
+    assert_eq!(repo["provider"], "github");
+    assert_eq!(repo["full_name"], "rust-lang/cargo");
+
+    let duplicate = app
+        .client
+        .post(app.url("/api/v1/repositories"))
+        .bearer_auth(&token)
+        .json(&json!({"url": "git@github.com:rust-lang/cargo.git"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(duplicate.status(), 409);
+    assert_eq!(json_of(duplicate).await["error"]["code"], "conflict");
+
+    for url in [
+        json!("https://gitlab.example.com/group/project.git"),
+        json!(local.path().to_str().unwrap()),
+    ] {
+        let response =
+            app.client.post(app.url("/api/v1/repositories")).bearer_auth(&token).json(&json!({"url": url})).send().await.unwrap();
+        assert_eq!(response.status(), 201, "{url}");
+    }
+
+    let first = json_of(
+        app.client.get(app.url("/api/v1/repositories?limit=2")).bearer_auth(&token).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let next = first["next"].as_i64().expect("a next cursor");
+    let second = json_of(
+        app.client.get(app.url(&format!("/api/v1/repositories?limit=2&after={next}"))).bearer_auth(&token).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second["items"][0]["provider"], "local");
+    assert!(second["next"].is_null());
+
+    let id = repo["id"].as_i64().unwrap();
+    let one = app.client.get(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(one.status(), 200);
+    let deleted = app.client.delete(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = app.client.get(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+    assert_eq!(json_of(gone).await["error"]["code"], "not_found");
+
+    // Both changes are in the journal, in order.
+    let events = app
+        .db
+        .store
+        .events_after(&upkeep::store::events::EventFilter { after: 0, limit: 100, ..Default::default() })
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["repository_upserted", "repository_upserted", "repository_upserted", "repository_deleted"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    let post = |body: &'static str| {
+        app.client
+            .post(app.url("/api/v1/repositories"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let malformed = post("{\"url\": ").await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(json_of(malformed).await["error"]["code"], "malformed_request");
+
+    let missing = post("{}").await.unwrap();
+    assert_eq!(missing.status(), 422);
+    assert!(json_of(missing).await["error"]["message"].as_str().unwrap().contains("url"));
+
+    let invalid = post("{\"url\": \"ftp://example.com/x\"}").await.unwrap();
+    assert_eq!(invalid.status(), 422);
+    let message = json_of(invalid).await["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("url:"), "{message}");
+
+    let credentials = post("{\"url\": \"https://user:secret@github.com/a/b\"}").await.unwrap();
+    assert_eq!(credentials.status(), 422);
+
+    let bad_limit = app.client.get(app.url("/api/v1/repositories?limit=0")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(bad_limit.status(), 422);
+    let bad_query = app.client.get(app.url("/api/v1/repositories?limit=many")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(bad_query.status(), 400);
+    let bad_id = app.client.get(app.url("/api/v1/repositories/abc")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(bad_id.status(), 400);
+
+    let unknown = app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(json_of(unknown).await["error"]["code"], "not_found");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn teams_are_isolated() {
+    let app = TestApp::spawn().await;
+    let a = app.team_token("team-a").await;
+    let b = app.team_token("team-b").await;
+    let repo = json_of(
+        app.client
+            .post(app.url("/api/v1/repositories"))
+            .bearer_auth(&b)
+            .json(&json!({"url": "https://github.com/b/secret"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = repo["id"].as_i64().unwrap();
+
+    let list = json_of(app.client.get(app.url("/api/v1/repositories")).bearer_auth(&a).send().await.unwrap()).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "team A sees none of team B's repositories");
+    let fetch = app.client.get(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&a).send().await.unwrap();
+    assert_eq!(fetch.status(), 403);
+    let delete = app.client.delete(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&a).send().await.unwrap();
+    assert_eq!(delete.status(), 403);
+    let for_other = app
+        .client
+        .post(app.url("/api/v1/repositories"))
+        .bearer_auth(&a)
+        .json(&json!({"url": "https://github.com/x/y", "team": "team-b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(for_other.status(), 403);
+
+    let admin = json_of(app.client.get(app.url("/api/v1/repositories")).bearer_auth(ADMIN_TOKEN).send().await.unwrap()).await;
+    assert_eq!(admin["items"].as_array().unwrap().len(), 1, "the admin sees every team");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_document_is_served_and_stable() {
+    let app = TestApp::spawn().await;
+    let served = json_of(app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap()).await;
+    let generated = serde_json::to_value(upkeep::api::openapi()).unwrap();
+    assert_eq!(served, generated);
+    insta::assert_json_snapshot!("openapi", generated, { ".info.version" => "[version]" });
+    app.stop().await;
+}

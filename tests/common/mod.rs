@@ -1,0 +1,128 @@
+//! Shared test support: a fresh database per test on the backend CI selects, and the app spawned
+//! on port 0.
+//!
+//! Backend: SQLite (a temporary file) unless `UPKEEP_TEST_DATABASE_URL` names a PostgreSQL server;
+//! then every test gets its own new database `upkeep_t_<uuid>` on that server (`.ci/run` drops
+//! them afterwards).
+
+#![allow(dead_code, reason = "each test binary uses a different part of the support module")]
+
+use std::net::SocketAddr;
+
+use tokio::sync::watch;
+use upkeep::config::{Config, Secret};
+use upkeep::store::{Backend, Store};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// A fresh, migrated store, and the temporary directory that holds it (SQLite).
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The PostgreSQL server URL tests use, if configured.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("UPKEEP_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+}
+
+/// Like `postgres_server`, for tests that only make sense on PostgreSQL (they are `#[ignore]`d by
+/// default and run in CI with `--include-ignored`).
+pub fn require_postgres() -> String {
+    postgres_server().expect("this test needs PostgreSQL: set UPKEEP_TEST_DATABASE_URL=postgres://user@host/db")
+}
+
+pub async fn fresh_db() -> TestDb {
+    if let Some(server) = postgres_server() {
+        let name = format!("upkeep_t_{}", uuid::Uuid::new_v4().simple());
+        let admin = Store::connect(&server).await.expect("connect to the PostgreSQL test server");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin.pool()).await.expect("create test database");
+        admin.close().await;
+        let mut url = url::Url::parse(&server).expect("UPKEEP_TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        let url = url.to_string();
+        let store = Store::open(&url).await.expect("open the test database");
+        assert_eq!(store.backend(), Backend::Postgres);
+        TestDb { store, url, _dir: None }
+    } else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("upkeep.db").display());
+        let store = Store::open(&url).await.expect("open the test database");
+        TestDb { store, url, _dir: Some(dir) }
+    }
+}
+
+/// The service running on 127.0.0.1 with a fresh database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    pub client: reqwest::Client,
+    shutdown: watch::Sender<bool>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub fn test_config(db_url: &str) -> Config {
+    let mut config = Config::from_sources(None, &std::collections::BTreeMap::new()).expect("defaults are valid");
+    config.database_url = db_url.to_owned();
+    config.admin_token = Some(Secret::new(ADMIN_TOKEN));
+    config.workers = 2;
+    config.job_poll_ms = 20;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        install_crypto();
+        let db = fresh_db().await;
+        let config = test_config(&db.url);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let (shutdown, rx) = watch::channel(false);
+        let store = db.store.clone();
+        let server = tokio::spawn(async move {
+            upkeep::server::serve(&config, store, listener, rx).await.expect("server runs");
+        });
+        let client = reqwest::Client::builder().build().expect("client");
+        TestApp { addr, db, client, shutdown, server: Some(server) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Create a team and a token for it through the admin API.
+    pub async fn team_token(&self, name: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/teams"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .expect("create team");
+        assert_eq!(response.status(), 201, "create team {name}");
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/teams/{name}/tokens")))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("create token");
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.expect("token json");
+        body["token"].as_str().expect("token string").to_owned()
+    }
+
+    /// Stop gracefully and wait for the server to finish.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task ends cleanly");
+        }
+    }
+}
