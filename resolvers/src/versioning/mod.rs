@@ -313,7 +313,13 @@ fn pad(release: &[u64], precision: usize) -> Vec<u64> {
 }
 
 /// The replacement text of one clause's version (`None`: the clause cannot be rewritten).
-fn rewrite_version(role: Role, w: &Written<'_>, t: &Target<'_>, full: bool, style: &BumpStyle<'_>) -> Option<String> {
+fn rewrite_version(
+    role: Role,
+    w: &Written<'_>,
+    t: &Target<'_>,
+    full: bool,
+    style: &BumpStyle<'_>,
+) -> Option<String> {
     if w.nums.is_empty() {
         // `*`, `x`: nothing to rewrite.
         return Some(render(w, &[]));
@@ -338,7 +344,11 @@ fn rewrite_version(role: Role, w: &Written<'_>, t: &Target<'_>, full: bool, styl
             }
         }
         Role::Upper => {
-            let significant = w.nums.iter().rposition(|n| *n != 0).unwrap_or(precision - 1);
+            let significant = w
+                .nums
+                .iter()
+                .rposition(|n| *n != 0)
+                .unwrap_or(precision - 1);
             let mut nums = pad(&t.release, precision);
             let bumped = nums.get(significant)?.checked_add(1)?;
             if let Some(slot) = nums.get_mut(significant) {
@@ -394,7 +404,10 @@ fn rewrite_group(
             continue;
         };
         if clause.role == Role::Greater {
-            edits.push((clause.op.start - span.start..clause.op.end - span.start, ">=".to_owned()));
+            edits.push((
+                clause.op.start - span.start..clause.op.end - span.start,
+                ">=".to_owned(),
+            ));
         }
         edits.push((
             clause.version.start - span.start..clause.version.end - span.start,
