@@ -159,14 +159,14 @@ mod tests {
             .expect("valid date")
     }
 
-    fn days_ago(days: i64) -> Option<DateTime<Utc>> {
-        Some(now() - Duration::days(days))
+    fn days_ago(days: i64) -> DateTime<Utc> {
+        now() - Duration::days(days)
     }
 
     fn release(version: &str) -> Release {
         Release {
             version: version.to_owned(),
-            published_at: days_ago(100),
+            published_at: Some(days_ago(100)),
             yanked: false,
             deprecated: None,
             prerelease: false,
@@ -199,7 +199,7 @@ mod tests {
         );
         assert_eq!(e.current.as_deref(), Some("1.2.3"));
         assert_eq!(e.latest.as_deref(), Some("2.0.0"));
-        assert_eq!(e.latest_published_at, days_ago(100));
+        assert_eq!(e.latest_published_at, Some(days_ago(100)));
         assert_eq!(e.recommended.as_deref(), Some("2.0.0"));
         assert_eq!(e.update, Some(UpdateKind::Major));
         assert_eq!(e.new_requirement.as_deref(), Some("^2.0"));
@@ -309,7 +309,7 @@ mod tests {
     fn cooldown_holds_back_fresh_releases() {
         let mut rs = releases(&["1.2.3", "1.4.0", "1.5.0"]);
         if let Some(r) = rs.last_mut() {
-            r.published_at = days_ago(2);
+            r.published_at = Some(days_ago(2));
         }
         let policy = Policy {
             cooldown_days: 7,
@@ -318,7 +318,7 @@ mod tests {
         let e = eval(Ecosystem::Pypi, Some("==1.2.3"), None, &rs, &policy);
         assert_eq!(e.current.as_deref(), Some("1.2.3"));
         assert_eq!(e.latest.as_deref(), Some("1.5.0"));
-        assert_eq!(e.latest_published_at, days_ago(2));
+        assert_eq!(e.latest_published_at, Some(days_ago(2)));
         assert_eq!(e.recommended.as_deref(), Some("1.4.0"));
         assert_eq!(e.new_requirement.as_deref(), Some("==1.4.0"));
 

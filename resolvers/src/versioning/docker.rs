@@ -9,7 +9,9 @@
 
 use std::cmp::Ordering;
 
-use super::{UpdateKind, VersionScheme, cmp_release, kind_between, order_by, parse_written};
+use super::{
+    UpdateKind, VersionScheme, cmp_release, kind_between, natural, order_by, parse_written,
+};
 
 pub struct Docker;
 
@@ -60,35 +62,6 @@ fn parse(tag: &str) -> Option<Tag<'_>> {
         pre,
         suffix,
     })
-}
-
-/// Natural order: digit runs compare as numbers, everything else as text.
-fn natural(a: &str, b: &str) -> Ordering {
-    let chunks = |s: &str| -> Vec<(bool, String)> {
-        let mut out: Vec<(bool, String)> = Vec::new();
-        for c in s.chars() {
-            let digit = c.is_ascii_digit();
-            match out.last_mut() {
-                Some((d, chunk)) if *d == digit => chunk.push(c),
-                _ => out.push((digit, c.to_string())),
-            }
-        }
-        out
-    };
-    let (x, y) = (chunks(a), chunks(b));
-    for (p, q) in x.iter().zip(&y) {
-        let o = match (p, q) {
-            ((true, m), (true, n)) => {
-                let (m, n) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
-                (m.len(), m).cmp(&(n.len(), n))
-            }
-            ((_, m), (_, n)) => m.cmp(n),
-        };
-        if o.is_ne() {
-            return o;
-        }
-    }
-    x.len().cmp(&y.len())
 }
 
 fn cmp_tags(a: &Tag<'_>, b: &Tag<'_>) -> Ordering {

@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use super::{
     BumpStyle, Clause, Parsed, Role, Target, UpdateKind, VersionScheme, bump_parsed, cmp_release,
-    kind_between, parse_written, split_ranges,
+    kind_between, natural, parse_written, split_ranges,
 };
 
 pub struct Loose;
@@ -106,35 +106,6 @@ fn parse(version: &str) -> Option<Ver<'_>> {
     parse_any(version).filter(|v| !v.wild && !v.nums.is_empty())
 }
 
-/// Natural order: digit runs compare as numbers, everything else as text.
-fn natural(a: &str, b: &str) -> Ordering {
-    let chunks = |s: &str| -> Vec<(bool, String)> {
-        let mut out: Vec<(bool, String)> = Vec::new();
-        for c in s.to_ascii_lowercase().chars() {
-            let digit = c.is_ascii_digit();
-            match out.last_mut() {
-                Some((d, chunk)) if *d == digit => chunk.push(c),
-                _ => out.push((digit, c.to_string())),
-            }
-        }
-        out
-    };
-    let (x, y) = (chunks(a), chunks(b));
-    for (p, q) in x.iter().zip(&y) {
-        let o = match (p, q) {
-            ((true, m), (true, n)) => {
-                let (m, n) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
-                (m.len(), m).cmp(&(n.len(), n))
-            }
-            ((_, m), (_, n)) => m.cmp(n),
-        };
-        if o.is_ne() {
-            return o;
-        }
-    }
-    x.len().cmp(&y.len())
-}
-
 fn cmp_pre(a: Option<&str>, b: Option<&str>) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
@@ -191,8 +162,11 @@ fn clause_matches(v: &Ver<'_>, op: &str, w: &Ver<'_>) -> bool {
 
 const OPS: [&str; 9] = [">=", "<=", "==", "~>", ">", "<", "=", "^", "~"];
 
-/// The clauses of each alternative: (op, version) byte ranges.
-fn clause_ranges(requirement: &str) -> Vec<(Range<usize>, Vec<(Range<usize>, Range<usize>)>)> {
+/// One alternative of a requirement: its byte range and its clauses' (op, version) byte ranges.
+type GroupRanges = (Range<usize>, Vec<(Range<usize>, Range<usize>)>);
+
+/// The clauses of each alternative.
+fn clause_ranges(requirement: &str) -> Vec<GroupRanges> {
     let mut groups = Vec::new();
     for (group, _) in split_ranges(requirement, "||") {
         let mut clauses = Vec::new();

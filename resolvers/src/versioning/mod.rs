@@ -124,6 +124,36 @@ pub(crate) fn order_by<T>(
     }
 }
 
+/// Natural, case-insensitive order of free text: digit runs compare as numbers, everything else
+/// as text (`alpine3.9 < alpine3.19`, `rc2 < rc10`).
+pub(crate) fn natural(left: &str, right: &str) -> Ordering {
+    fn chunks(text: &str) -> Vec<(bool, String)> {
+        let mut out: Vec<(bool, String)> = Vec::new();
+        for c in text.to_ascii_lowercase().chars() {
+            let digit = c.is_ascii_digit();
+            match out.last_mut() {
+                Some((is_digit, chunk)) if *is_digit == digit => chunk.push(c),
+                _ => out.push((digit, c.to_string())),
+            }
+        }
+        out
+    }
+    let (lefts, rights) = (chunks(left), chunks(right));
+    for (l, r) in lefts.iter().zip(&rights) {
+        let order = match (l, r) {
+            ((true, ln), (true, rn)) => {
+                let (ln, rn) = (ln.trim_start_matches('0'), rn.trim_start_matches('0'));
+                (ln.len(), ln).cmp(&(rn.len(), rn))
+            }
+            ((_, lt), (_, rt)) => lt.cmp(rt),
+        };
+        if order.is_ne() {
+            return order;
+        }
+    }
+    lefts.len().cmp(&rights.len())
+}
+
 /// The kind of change between two release-number lists: the first differing component decides
 /// (index 0 major, 1 minor, anything later patch); missing components count as 0. Equal release
 /// numbers (a prerelease becoming its release, a post release, ...) count as a patch.
@@ -473,18 +503,15 @@ pub(crate) fn split_ranges<'a>(
             return None;
         }
         let rest = text.get(start..)?;
-        match rest.find(sep) {
-            Some(i) => {
-                let range = start..start + i;
-                start += i + sep.len();
-                Some((range.clone(), text.get(range)?))
-            }
-            None => {
-                done = true;
-                let range = start..text.len();
-                Some((range.clone(), text.get(range)?))
-            }
-        }
+        let range = if let Some(i) = rest.find(sep) {
+            let range = start..start + i;
+            start += i + sep.len();
+            range
+        } else {
+            done = true;
+            start..text.len()
+        };
+        Some((range.clone(), text.get(range)?))
     })
 }
 
