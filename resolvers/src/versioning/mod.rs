@@ -1,6 +1,13 @@
 //! Version schemes: one module per scheme. Each answers parse/validity, ordering, stability,
 //! requirement matching, the lowest version a requirement allows, the kind of an update, and how
 //! to bump a requirement to a new version while keeping the author's operator style.
+//!
+//! Crates: `semver` (Cargo's own parser and matcher) for [`cargo`] and the parsing under [`go`];
+//! `nodejs-semver` (node-semver's range and prerelease rules) for [`npm`]; `pep440_rs` (uv's
+//! PEP 440 implementation) for [`pep440`]. Maven ComparableVersion and ranges, Go
+//! pseudo-versions, Docker tags and the loose scheme are our own code: no maintained crate
+//! covers them. Requirement bumping is our own for every scheme: [`bump_parsed`] rewrites only
+//! the version text of each clause, so operators, spacing and precision stay as written.
 
 use std::cmp::Ordering;
 
@@ -433,16 +440,13 @@ fn rewrite_group(
         let Some(new) = rewrite_version(clause.role, &w, target, full, style) else {
             continue;
         };
+        let relative = |r: &std::ops::Range<usize>| -> Option<std::ops::Range<usize>> {
+            Some(r.start.checked_sub(span.start)?..r.end.checked_sub(span.start)?)
+        };
         if clause.role == Role::Greater {
-            edits.push((
-                clause.op.start - span.start..clause.op.end - span.start,
-                ">=".to_owned(),
-            ));
+            edits.push((relative(&clause.op)?, ">=".to_owned()));
         }
-        edits.push((
-            clause.version.start - span.start..clause.version.end - span.start,
-            new,
-        ));
+        edits.push((relative(&clause.version)?, new));
     }
     edits.sort_by_key(|(r, _)| r.start);
     splice(requirement.get(span.clone())?, &edits)
@@ -540,4 +544,184 @@ pub(crate) fn op_and_version(
         return None;
     }
     Some((op, v_start..v_end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Versioning; 7] = [
+        Versioning::Cargo,
+        Versioning::Npm,
+        Versioning::Pep440,
+        Versioning::Maven,
+        Versioning::Go,
+        Versioning::Docker,
+        Versioning::Loose,
+    ];
+
+    /// Odd versions and requirements, mixed with ordinary ones.
+    const CORPUS: &[&str] = &[
+        "",
+        " ",
+        "*",
+        "x",
+        "v",
+        "V",
+        "1",
+        "1.",
+        ".1",
+        "1..2",
+        "-",
+        "--",
+        "1-",
+        "1.0-",
+        "^",
+        "~",
+        "~=",
+        "===",
+        ">=",
+        "<",
+        "||",
+        "|",
+        " || ",
+        ",",
+        ",,",
+        "[",
+        "]",
+        "(,)",
+        "[,]",
+        "[1.0",
+        "(1.0)",
+        "[1.0,2.0)",
+        "(,1.0],[1.2,)",
+        "1.2.+",
+        "+",
+        "latest",
+        "latest.release",
+        "v1.2.3",
+        "1.2.3",
+        "1.2.3-rc.1",
+        "1.2.3+build",
+        "1.0a1",
+        "1!2.0",
+        "1.0.post1.dev0",
+        "1.0-SNAPSHOT",
+        "3.12-slim",
+        "20-alpine3.19",
+        "v0.0.0-20191109021931-daa7c04131f5",
+        "v2.0.0+incompatible",
+        "18.x",
+        "^1.2 || ^2",
+        ">=1.1,<2",
+        ">= 1 < 2",
+        "1.2.3 - 2.3.4",
+        "99999999999999999999999.1",
+        "1.99999999999999999999999",
+        "18446744073709551615",
+        "<18446744073709551615",
+        "^18446744073709551615.0",
+        "é",
+        "1.é",
+        "v1.2.3-é",
+        "1.2.3é",
+        "1.0\u{0}",
+        "🦀",
+        "1.🦀",
+        "[🦀,)",
+        "~=🦀",
+        "a.b.c",
+        "1.x.x",
+        "x.x",
+        "*.*",
+        "=*",
+        "!=1.0",
+        "1,2",
+        "1 2",
+        "\t1.0\n",
+        "${version}",
+        "npm:foo@1",
+        "file:../x",
+        "1.0.0.0.0.0",
+        "2.0",
+        "2.0.0",
+        "v2",
+        "0.0.0",
+        "<2",
+        ">1",
+        "~1.2",
+        "1.2.3-",
+    ];
+
+    /// Odd inputs: every method of every scheme answers without panicking, `compare` is
+    /// antisymmetric and puts invalid versions below valid ones, and a bump always admits the
+    /// version it was made for.
+    #[test]
+    fn odd_inputs_never_panic() {
+        for versioning in ALL {
+            let scheme = versioning.scheme();
+            for a in CORPUS {
+                let _ = (
+                    scheme.is_valid(a),
+                    scheme.is_stable(a),
+                    scheme.is_valid_requirement(a),
+                    scheme.lower_bound(a),
+                );
+                for b in CORPUS {
+                    let ab = scheme.compare(a, b);
+                    assert_eq!(
+                        ab,
+                        scheme.compare(b, a).reverse(),
+                        "{versioning:?} {a:?} {b:?}"
+                    );
+                    if scheme.is_valid(a) && !scheme.is_valid(b) {
+                        assert_eq!(ab, Ordering::Greater, "{versioning:?} {a:?} {b:?}");
+                    }
+                    let _ = (
+                        scheme.satisfies(a, b),
+                        scheme.update_kind(a, b),
+                        scheme.is_compatible(a, b),
+                    );
+                    if let Some(bumped) = scheme.bump(b, a) {
+                        assert!(
+                            scheme.satisfies(a, &bumped),
+                            "{versioning:?} bump {b:?} to {a:?} gave {bumped:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn written_versions() {
+        let cases = [
+            ("1.2.3", Some((None, vec![1, 2, 3], "", ""))),
+            ("v4", Some((Some('v'), vec![4], "", ""))),
+            ("1.x", Some((None, vec![1], ".x", ""))),
+            ("1.2.*", Some((None, vec![1, 2], ".*", ""))),
+            ("*", Some((None, vec![], "*", ""))),
+            ("x.x", Some((None, vec![], "x.x", ""))),
+            ("3.12-slim", Some((None, vec![3, 12], "", "-slim"))),
+            ("1.0.post1", Some((None, vec![1, 0], "", ".post1"))),
+            ("1.xyz", Some((None, vec![1], "", ".xyz"))),
+            ("xyz", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            let got = parse_written(text).map(|w| (w.v, w.nums, w.wild, w.rest));
+            assert_eq!(got, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn update_kinds() {
+        assert_eq!(kind_between(&[1, 2, 3], &[2, 0, 0]), UpdateKind::Major);
+        assert_eq!(kind_between(&[1, 2], &[1, 3, 0]), UpdateKind::Minor);
+        assert_eq!(
+            kind_between(&[1, 2, 3, 4], &[1, 2, 3, 5]),
+            UpdateKind::Patch
+        );
+        assert_eq!(kind_between(&[1], &[1, 0, 0]), UpdateKind::Patch);
+    }
 }
