@@ -118,6 +118,8 @@ mod tests {
             "v1.2.4-pre.0.20191109021931-daa7c04131f5",
             "v1.2.4-pre.1",
             "v1.2.4",
+            "v1.2.5-0.20230101000000-aaaaaaaaaaaa",
+            "v1.2.5",
             "v1.10.0",
             "v2.0.0+incompatible",
             "v2.1.0+incompatible",
@@ -175,6 +177,9 @@ mod tests {
                 true,
             ),
             ("v1.2.3", "garbage", false),
+            ("v1.2.3-rc.1", "v1.2.3", false),
+            ("v1.2.3", "v1.2.3-rc.1", false),
+            (" v1.2.3 ", "v1.2.3", true),
         ];
         for (v, r, expected) in satisfies {
             assert_eq!(S.satisfies(v, r), expected, "{v} in {r}");
@@ -214,6 +219,13 @@ mod tests {
             ("v1.2.3", "v1.2.3", None),
             ("v1.2.3", "v1.2.2", None),
             ("v1.2.3", "junk", None),
+            (
+                "v1.2.3",
+                "v1.2.4-0.20191109021931-daa7c04131f5",
+                Some(Patch),
+            ),
+            ("v0.9.0", "v1.0.0-rc.1", Some(Major)),
+            ("v1.0.0-rc.1", "v1.0.0-rc.2", Some(Patch)),
         ];
         for (a, b, expected) in cases {
             assert_eq!(S.update_kind(a, b), expected, "{a} -> {b}");
@@ -231,6 +243,13 @@ mod tests {
             ),
             ("v1.2.3", "v2.0.0+incompatible", Some("v2.0.0+incompatible")),
             ("v1.2.3", "1.4.0", None),
+            (
+                "v1.2.4-0.20191109021931-daa7c04131f5",
+                "v1.2.4",
+                Some("v1.2.4"),
+            ),
+            ("v1.2.3", "v1.3.0-rc.1", Some("v1.3.0-rc.1")),
+            (" v1.2.3 ", " v1.2.4 ", Some("v1.2.4")),
             ("garbage", "v1.4.0", None),
         ];
         for (r, v, expected) in cases {
