@@ -1,34 +1,368 @@
-//! Placeholder: filled in by the scheme's implementation.
+//! SemVer versions with npm range semantics (`^ ~ x`, hyphen ranges, `||`, prerelease rules),
+//! built on `nodejs-semver` (a port of node-semver's matching rules).
 
 use std::cmp::Ordering;
+use std::ops::Range as Span;
 
-use super::{UpdateKind, VersionScheme};
+use nodejs_semver::{Range, Version};
+
+use super::{
+    BumpStyle, Clause, Parsed, Role, Target, UpdateKind, VersionScheme, bump_parsed, kind_between,
+    order_by, split_ranges,
+};
 
 pub struct Npm;
 
+fn parse(version: &str) -> Option<Version> {
+    let version = version.trim();
+    // Registry versions are strict; node-semver's `valid` also accepts a leading `v`/`=`.
+    let body = version.trim_start_matches(['v', '=']);
+    // Strict shape: three numbers, then only a prerelease or build part.
+    let written = super::parse_written(body)?;
+    if written.v.is_some()
+        || written.nums.len() != 3
+        || !written.wild.is_empty()
+        || !(written.rest.is_empty() || written.rest.starts_with(['-', '+']))
+    {
+        return None;
+    }
+    Version::parse(body).ok()
+}
+
+/// Only real ranges: dist-tags (`latest`), URLs, `file:`, `npm:` aliases and git specs are not.
+fn parse_range(requirement: &str) -> Option<Range> {
+    let requirement = requirement.trim();
+    if requirement.contains(':') || requirement.contains('/') {
+        return None;
+    }
+    Range::parse(requirement).ok()
+}
+
+/// Whitespace-separated tokens of `text[range]` with absolute byte ranges.
+fn tokens(text: &str, range: Span<usize>) -> Vec<Span<usize>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.get(range.clone()).unwrap_or_default().char_indices() {
+        let at = range.start + i;
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                out.push(s..at);
+                start = None;
+            }
+            (false, None) => start = Some(at),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(s..range.end);
+    }
+    out
+}
+
+fn role_of(op: &str) -> Role {
+    match op {
+        "" | "=" => Role::Exact,
+        "^" | "~" | "~>" | ">=" => Role::Lower,
+        ">" => Role::Greater,
+        "<" => Role::Upper,
+        "<=" => Role::UpperInclusive,
+        _ => Role::Keep,
+    }
+}
+
+/// The clauses of an npm range, for bumping and lower bounds.
+fn clauses(requirement: &str) -> Parsed {
+    let mut groups = Vec::new();
+    for (range, _) in split_ranges(requirement, "||") {
+        let toks = tokens(requirement, range.clone());
+        let mut clauses = Vec::new();
+        let is_hyphen = toks.len() == 3
+            && toks
+                .get(1)
+                .and_then(|t| requirement.get(t.clone()))
+                .is_some_and(|t| t == "-");
+        if is_hyphen {
+            if let (Some(low), Some(high)) = (toks.first(), toks.get(2)) {
+                clauses.push(Clause {
+                    role: Role::Keep,
+                    op: low.start..low.start,
+                    version: low.clone(),
+                });
+                clauses.push(Clause {
+                    role: Role::UpperInclusive,
+                    op: high.start..high.start,
+                    version: high.clone(),
+                });
+            }
+        } else {
+            let mut pending_op: Option<Span<usize>> = None;
+            for tok in toks {
+                let text = requirement.get(tok.clone()).unwrap_or_default();
+                let op_len = text.len() - text.trim_start_matches(['<', '>', '=', '~', '^']).len();
+                if op_len == text.len() {
+                    pending_op = Some(tok);
+                    continue;
+                }
+                let (op, version) = match pending_op.take() {
+                    Some(op) if op_len == 0 => (op, tok),
+                    _ => (tok.start..tok.start + op_len, tok.start + op_len..tok.end),
+                };
+                let role = role_of(requirement.get(op.clone()).unwrap_or_default());
+                clauses.push(Clause { role, op, version });
+            }
+        }
+        groups.push((range, clauses));
+    }
+    Parsed { groups }
+}
+
 impl VersionScheme for Npm {
-    fn is_valid(&self, _version: &str) -> bool {
-        false
+    fn is_valid(&self, version: &str) -> bool {
+        parse(version).is_some()
     }
+
     fn compare(&self, a: &str, b: &str) -> Ordering {
-        a.cmp(b)
+        order_by(a, b, parse, Version::cmp)
     }
-    fn is_stable(&self, _version: &str) -> bool {
-        true
+
+    fn is_stable(&self, version: &str) -> bool {
+        parse(version).is_some_and(|v| !v.is_prerelease())
     }
-    fn is_valid_requirement(&self, _requirement: &str) -> bool {
-        false
+
+    fn is_valid_requirement(&self, requirement: &str) -> bool {
+        parse_range(requirement).is_some()
     }
-    fn satisfies(&self, _version: &str, _requirement: &str) -> bool {
-        false
+
+    fn satisfies(&self, version: &str, requirement: &str) -> bool {
+        match (parse(version), parse_range(requirement)) {
+            (Some(v), Some(r)) => r.satisfies(&v),
+            _ => false,
+        }
     }
-    fn lower_bound(&self, _requirement: &str) -> Option<String> {
-        None
+
+    fn lower_bound(&self, requirement: &str) -> Option<String> {
+        let range = parse_range(requirement)?;
+        let min = range.min_version()?;
+        let unbounded = min.major() == 0 && min.minor() == 0 && min.patch() == 0 && {
+            // `*`, `<2`, `x`: node-semver answers 0.0.0 although nothing was written.
+            let parsed = clauses(requirement.trim());
+            !parsed.groups.iter().any(|(_, clauses)| {
+                clauses.iter().any(|c| {
+                    c.role != Role::Upper
+                        && c.role != Role::UpperInclusive
+                        && requirement
+                            .trim()
+                            .get(c.version.clone())
+                            .and_then(super::parse_written)
+                            .is_some_and(|w| !w.nums.is_empty())
+                })
+            })
+        };
+        (!unbounded).then(|| min.to_string())
     }
-    fn update_kind(&self, _from: &str, _to: &str) -> Option<UpdateKind> {
-        None
+
+    fn update_kind(&self, from: &str, to: &str) -> Option<UpdateKind> {
+        let (from, to) = (parse(from)?, parse(to)?);
+        (to > from).then(|| {
+            kind_between(
+                &[from.major(), from.minor(), from.patch()],
+                &[to.major(), to.minor(), to.patch()],
+            )
+        })
     }
-    fn bump(&self, _requirement: &str, _new_version: &str) -> Option<String> {
-        None
+
+    fn bump(&self, requirement: &str, new_version: &str) -> Option<String> {
+        let version = parse(new_version)?;
+        let requirement = requirement.trim();
+        parse_range(requirement)?;
+        let text = new_version.trim().trim_start_matches(['v', '=']);
+        let target = Target {
+            release: vec![version.major(), version.minor(), version.patch()],
+            text,
+            plain: !version.is_prerelease() && version.build().is_empty(),
+        };
+        let style = BumpStyle {
+            partial_exact_is_range: true,
+            or_separator: Some(" || "),
+        };
+        bump_parsed(
+            requirement,
+            &clauses(requirement),
+            &target,
+            &style,
+            |group| self.satisfies(text, group),
+            |result| self.satisfies(text, result),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::UpdateKind::{Major, Minor, Patch};
+    use super::*;
+
+    const S: Npm = Npm;
+
+    #[test]
+    fn ordering() {
+        let ascending = [
+            "0.0.0",
+            "0.0.1",
+            "0.1.0",
+            "1.0.0-0",
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0-rc.1",
+            "1.0.0",
+            "1.0.1",
+            "1.1.0",
+            "1.10.0",
+            "2.0.0",
+        ];
+        for pair in ascending.windows(2) {
+            assert_eq!(S.compare(pair[0], pair[1]), Ordering::Less, "{pair:?}");
+            assert_eq!(S.compare(pair[1], pair[0]), Ordering::Greater, "{pair:?}");
+        }
+        assert_eq!(S.compare("v1.2.3", "1.2.3"), Ordering::Equal);
+        assert_eq!(S.compare("nonsense", "0.0.0"), Ordering::Less);
+    }
+
+    #[test]
+    fn validity_and_stability() {
+        let cases = [
+            ("1.2.3", true, true),
+            ("v1.2.3", true, true),
+            ("1.0.0-rc.1", true, false),
+            ("1.0.0-next.3", true, false),
+            ("2.0.0+sha.abc", true, true),
+            ("latest", false, false),
+            ("", false, false),
+            ("1.2.3.4", false, false),
+        ];
+        for (v, valid, stable) in cases {
+            assert_eq!(S.is_valid(v), valid, "{v}");
+            assert_eq!(S.is_stable(v), stable, "{v}");
+        }
+        for (r, valid) in [
+            ("^1.2.3", true),
+            ("1.x", true),
+            ("", true),
+            ("*", true),
+            (">=1.2.3 <2.0.0", true),
+            ("1.2.3 - 2.3.4", true),
+            ("^1.2.3 || ^2.0.0", true),
+            ("latest", false),
+            ("npm:lodash@^4", false),
+            ("file:../foo", false),
+            ("github:user/repo", false),
+        ] {
+            assert_eq!(S.is_valid_requirement(r), valid, "{r}");
+        }
+    }
+
+    #[test]
+    fn satisfies() {
+        let cases = [
+            ("1.4.0", "^1.2.3", true),
+            ("2.0.0", "^1.2.3", false),
+            ("0.2.9", "^0.2.3", true),
+            ("0.3.0", "^0.2.3", false),
+            ("0.0.3", "^0.0.3", true),
+            ("0.0.4", "^0.0.3", false),
+            ("1.2.9", "~1.2.3", true),
+            ("1.3.0", "~1.2.3", false),
+            ("1.9.9", "1.x", true),
+            ("2.0.0", "1.x", false),
+            ("1.2.7", "1.2", true),
+            ("1.2.3", "1.2.3", true),
+            ("1.2.4", "1.2.3", false),
+            ("1.2.4", "=1.2.4", true),
+            ("2.3.4", "1.2.3 - 2.3.4", true),
+            ("2.3.5", "1.2.3 - 2.3.4", false),
+            ("2.3.9", "1.2.3 - 2.3", true),
+            ("2.5.0", "^1.2.3 || ^2.0.0", true),
+            ("3.0.0", "^1.2.3 || ^2.0.0", false),
+            ("1.5.0", ">=1.2.3 <2.0.0", true),
+            ("1.5.0", ">= 1.2.3 < 2.0.0", true),
+            ("1.2.4-beta.1", "^1.2.4-beta.0", true),
+            ("1.2.5-beta.1", "^1.2.4-beta.0", false),
+            ("1.3.0-rc.1", "^1.2.0", false),
+            ("9.9.9", "*", true),
+            ("1.0.0", "latest", false),
+        ];
+        for (v, r, expected) in cases {
+            assert_eq!(S.satisfies(v, r), expected, "{v} in {r}");
+        }
+    }
+
+    #[test]
+    fn lower_bound() {
+        let cases = [
+            ("^1.2.3", Some("1.2.3")),
+            ("~1.2", Some("1.2.0")),
+            ("1.x", Some("1.0.0")),
+            ("1.2.3 - 2.3.4", Some("1.2.3")),
+            (">=1.2.3 <2.0.0", Some("1.2.3")),
+            ("^2.0.0 || ^1.5.0", Some("1.5.0")),
+            (">1.2.3", Some("1.2.4")),
+            ("^0.0.0", Some("0.0.0")),
+            ("^1.0.0-rc.1", Some("1.0.0-rc.1")),
+            ("<2.0.0", None),
+            ("*", None),
+            ("latest", None),
+        ];
+        for (r, expected) in cases {
+            assert_eq!(S.lower_bound(r).as_deref(), expected, "{r}");
+        }
+    }
+
+    #[test]
+    fn update_kind() {
+        let cases = [
+            ("1.2.3", "2.0.0", Some(Major)),
+            ("1.2.3", "1.3.0", Some(Minor)),
+            ("1.2.3", "1.2.4", Some(Patch)),
+            ("0.1.0", "0.1.1", Some(Patch)),
+            ("1.0.0-rc.1", "1.0.0", Some(Patch)),
+            ("1.0.0", "1.0.0", None),
+            ("1.0.0", "0.9.0", None),
+        ];
+        for (a, b, expected) in cases {
+            assert_eq!(S.update_kind(a, b), expected, "{a} -> {b}");
+        }
+    }
+
+    #[test]
+    fn bump() {
+        let cases = [
+            ("^1.2.3", "1.4.0", Some("^1.4.0")),
+            ("^1.2", "1.4.3", Some("^1.4")),
+            ("~1.2.3", "1.4.0", Some("~1.4.0")),
+            ("1.2.3", "1.4.0", Some("1.4.0")),
+            ("=1.2.3", "1.4.0", Some("=1.4.0")),
+            ("1.2", "1.4.5", Some("1.4")),
+            ("1.x", "2.3.0", Some("2.x")),
+            ("1.2.x", "1.4.1", Some("1.4.x")),
+            ("*", "3.0.0", Some("*")),
+            (">=1.2.3 <2.0.0", "2.1.0", Some(">=2.1.0 <3.0.0")),
+            (">= 1.2 < 2", "3.0.1", Some(">= 3.0 < 4")),
+            ("1.2.3 - 2.3.4", "3.1.0", Some("1.2.3 - 3.1.0")),
+            (
+                "^1.2.3 || ^2.0.0",
+                "3.1.0",
+                Some("^1.2.3 || ^2.0.0 || ^3.1.0"),
+            ),
+            ("^1.2.3 || ^2.0.0", "2.5.0", Some("^1.2.3 || ^2.5.0")),
+            ("^1.0.0", "2.0.0-rc.1", Some("^2.0.0-rc.1")),
+            ("v1.2.3", "1.4.0", Some("v1.4.0")),
+            ("~0.2", "0.4.0", Some("~0.4")),
+            ("latest", "1.0.0", None),
+            ("^1.0.0", "garbage", None),
+        ];
+        for (r, v, expected) in cases {
+            assert_eq!(S.bump(r, v).as_deref(), expected, "bump {r} to {v}");
+        }
     }
 }
