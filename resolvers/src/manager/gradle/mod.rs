@@ -20,8 +20,9 @@ pub(crate) mod lexer;
 mod script;
 mod wrapper;
 
+/// Shared by the Maven and sbt tests too (`render`, `round_trip`).
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use super::{Extraction, file_name};
 
