@@ -232,10 +232,10 @@ fn lex_string(source: &str, start: usize) -> (Option<Token>, usize, Option<Warni
             continue;
         }
         if interpolation_depth > 0 {
+            // An interpolated expression may span lines (Scala, Kotlin).
             match b {
                 b'{' => interpolation_depth += 1,
                 b'}' => interpolation_depth -= 1,
-                b'\n' => break,
                 _ => {}
             }
             j += 1;

@@ -196,15 +196,22 @@ fn wrapper_version_span() {
 
 /// Update each dependency with a span in turn: the new text re-extracts with the new
 /// requirement for that dependency (and those sharing its span), and nothing else changes.
+/// Dependencies for which `exempt` is true are not updated (sbt's `scalaVersion` renames every
+/// `%%` dependency, which its own test covers).
 pub(crate) fn round_trip(
     path: &str,
     text: &str,
     extract: fn(&str, &str) -> Extraction,
+    exempt: fn(&Dependency) -> bool,
 ) -> usize {
     let before = extract(path, text);
     let mut checked = 0;
     for (index, dep) in before.dependencies.iter().enumerate() {
         let Some(span) = dep.span else { continue };
+        // Skipped dependencies are not updated (their span holds a variable, not a version).
+        if dep.skip.is_some() || exempt(dep) {
+            continue;
+        }
         let updated = replace_requirement(text, dep, "99.0.0-X").expect("replace");
         let after = extract(path, &updated);
         assert_eq!(after.dependencies.len(), before.dependencies.len(), "{dep:?}");
@@ -235,7 +242,7 @@ fn round_trips() {
         ("edge-cases.build.gradle", "build.gradle"),
     ] {
         let text = fixture(file);
-        assert!(round_trip(path, &text, extract) > 0, "{file}");
+        assert!(round_trip(path, &text, extract, |_| false) > 0, "{file}");
     }
 }
 
