@@ -67,7 +67,12 @@ impl Catalog<'_> {
             let dep = match self.string_span(value) {
                 Some(span) => {
                     let start = span.start + group.len() + artifact.len() + 2;
-                    Dependency::at(name, Ecosystem::Maven, self.text, Span::new(start, span.end))
+                    Dependency::at(
+                        name,
+                        Ecosystem::Maven,
+                        self.text,
+                        Span::new(start, span.end),
+                    )
                 }
                 None => unspanned(name, version),
             };
@@ -79,16 +84,14 @@ impl Catalog<'_> {
         } else {
             let group = table.get("group").and_then(Item::as_str);
             let artifact = table.get("name").and_then(Item::as_str);
-            match (group, artifact) {
-                (Some(g), Some(a)) => format!("{g}:{a}"),
-                _ => {
-                    warnings.push(self.warning(
-                        item,
-                        format!("library `{alias}` has neither `module` nor `group` and `name`"),
-                    ));
-                    return None;
-                }
-            }
+            let (Some(g), Some(a)) = (group, artifact) else {
+                warnings.push(self.warning(
+                    item,
+                    format!("library `{alias}` has neither `module` nor `group` and `name`"),
+                ));
+                return None;
+            };
+            format!("{g}:{a}")
         };
         Some(
             self.versioned(name, table.get("version"), alias, warnings)
@@ -153,8 +156,7 @@ impl Catalog<'_> {
                 if let Some(value) = t.as_value().filter(|v| v.is_str()) {
                     Some(self.string_dep(name.clone(), value))
                 } else {
-                    t.as_table_like()
-                        .and_then(|rich| self.rich(name.clone(), rich))
+                    t.as_table_like().and_then(|rich| self.rich(&name, rich))
                 }
             });
             return resolved.unwrap_or_else(|| {
@@ -165,15 +167,15 @@ impl Catalog<'_> {
                 Dependency::unversioned(name, Ecosystem::Maven).skip(SkipReason::UnresolvedVariable)
             });
         }
-        self.rich(name.clone(), table)
+        self.rich(&name, table)
             .unwrap_or_else(|| no_version(name, DependencyKind::Normal))
     }
 
     /// A rich version table: the first of `strictly`, `require`, `prefer`.
-    fn rich(&self, name: String, table: &dyn TableLike) -> Option<Dependency> {
+    fn rich(&self, name: &str, table: &dyn TableLike) -> Option<Dependency> {
         ["strictly", "require", "prefer"].iter().find_map(|key| {
             let value = table.get(key)?.as_value().filter(|v| v.is_str())?;
-            Some(self.string_dep(name.clone(), value))
+            Some(self.string_dep(name.to_owned(), value))
         })
     }
 
@@ -198,7 +200,10 @@ impl Catalog<'_> {
     }
 
     fn warning(&self, item: &Item, message: String) -> Warning {
-        let span = item.as_value().and_then(Value::span).or_else(|| item.span());
+        let span = item
+            .as_value()
+            .and_then(Value::span)
+            .or_else(|| item.span());
         match span {
             Some(span) => Warning::at_line(line_of(self.text, span.start), message),
             None => Warning::new(message),

@@ -82,26 +82,14 @@ pub(crate) fn tokenize(source: &str) -> (Vec<Token>, Vec<Warning>) {
                 }
             }
             b'/' if at(i + 1) == b'*' => {
-                let start = i;
-                i += 2;
-                let mut depth = 1usize;
-                while i < len && depth > 0 {
-                    if at(i) == b'*' && at(i + 1) == b'/' {
-                        depth -= 1;
-                        i += 2;
-                    } else if at(i) == b'/' && at(i + 1) == b'*' {
-                        depth += 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                }
-                if depth > 0 {
+                let (next, closed) = skip_block_comment(bytes, i);
+                if !closed {
                     warnings.push(Warning::at_line(
-                        line_of(source, start),
+                        line_of(source, i),
                         "unterminated block comment",
                     ));
                 }
+                i = next;
             }
             b'"' | b'\'' => {
                 let (token, next, warning) = lex_string(source, i);
@@ -114,29 +102,13 @@ pub(crate) fn tokenize(source: &str) -> (Vec<Token>, Vec<Warning>) {
                 i = next;
             }
             b'`' => {
-                let start = i + 1;
-                let mut j = start;
-                while j < len && at(j) != b'`' && at(j) != b'\n' {
-                    j += 1;
-                }
-                if at(j) == b'`' {
-                    tokens.push(Token {
-                        kind: TokenKind::Ident,
-                        span: Span::new(start, j),
-                    });
-                    i = j + 1;
-                } else {
-                    tokens.push(Token {
-                        kind: TokenKind::Punct,
-                        span: Span::new(i, i + 1),
-                    });
-                    i += 1;
-                }
+                let (token, next) = lex_backticks(bytes, i);
+                tokens.push(token);
+                i = next;
             }
             b'0'..=b'9' => {
                 let start = i;
-                while i < len && (at(i).is_ascii_alphanumeric() || at(i) == b'_' || at(i) == b'.')
-                {
+                while i < len && (at(i).is_ascii_alphanumeric() || at(i) == b'_' || at(i) == b'.') {
                     // `1.toString` style member access is not relevant here; keep digits/dots.
                     i += 1;
                 }
@@ -178,6 +150,48 @@ pub(crate) fn tokenize(source: &str) -> (Vec<Token>, Vec<Warning>) {
         }
     }
     (tokens, warnings)
+}
+
+/// Skip the (nestable) block comment starting at `start`; returns the index after it and
+/// whether it was closed.
+fn skip_block_comment(bytes: &[u8], start: usize) -> (usize, bool) {
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let mut i = start + 2;
+    let mut depth = 1usize;
+    while i < bytes.len() && depth > 0 {
+        if at(i) == b'*' && at(i + 1) == b'/' {
+            depth -= 1;
+            i += 2;
+        } else if at(i) == b'/' && at(i + 1) == b'*' {
+            depth += 1;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    (i.min(bytes.len()), depth == 0)
+}
+
+/// `` `name` `` → an identifier token; a lone backtick → punctuation.
+fn lex_backticks(bytes: &[u8], start: usize) -> (Token, usize) {
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let mut j = start + 1;
+    while j < bytes.len() && at(j) != b'`' && at(j) != b'\n' {
+        j += 1;
+    }
+    if at(j) == b'`' {
+        let token = Token {
+            kind: TokenKind::Ident,
+            span: Span::new(start + 1, j),
+        };
+        (token, j + 1)
+    } else {
+        let token = Token {
+            kind: TokenKind::Punct,
+            span: Span::new(start, start + 1),
+        };
+        (token, start + 1)
+    }
 }
 
 /// Lex the string literal starting at `start` (a quote). Returns the token (content span), the
@@ -329,7 +343,10 @@ mod tests {
     fn interpolation_with_nested_quotes_stays_one_string() {
         let src = r#"x("g:a:${v("k")}") y"#;
         let toks = kinds(src);
-        assert_eq!(toks.get(2), Some(&(TokenKind::Str, r#"g:a:${v("k")}"#.into())));
+        assert_eq!(
+            toks.get(2),
+            Some(&(TokenKind::Str, r#"g:a:${v("k")}"#.into()))
+        );
         assert_eq!(toks.get(4), Some(&(TokenKind::Ident, "y".into())));
     }
 
@@ -338,7 +355,10 @@ mod tests {
         let src = "\"\"\"a\nb\"\"\" `java-library` 'sym x";
         let toks = kinds(src);
         assert_eq!(toks.first(), Some(&(TokenKind::Str, "a\nb".into())));
-        assert_eq!(toks.get(1), Some(&(TokenKind::Ident, "java-library".into())));
+        assert_eq!(
+            toks.get(1),
+            Some(&(TokenKind::Ident, "java-library".into()))
+        );
         assert_eq!(toks.get(2), Some(&(TokenKind::Punct, "'".into())));
     }
 
@@ -353,7 +373,10 @@ mod tests {
     #[test]
     fn interpolation_helpers() {
         assert_eq!(sole_interpolation("$kotlinVersion"), Some("kotlinVersion"));
-        assert_eq!(sole_interpolation("${versions.kotlin}"), Some("versions.kotlin"));
+        assert_eq!(
+            sole_interpolation("${versions.kotlin}"),
+            Some("versions.kotlin")
+        );
         assert_eq!(sole_interpolation("${ v }"), Some("v"));
         assert_eq!(sole_interpolation("1.$x"), None);
         assert!(has_interpolation("a-$x"));

@@ -381,9 +381,12 @@ impl<'a> Script<'a> {
             if self.is_punct(j, "]") {
                 return j + 1;
             }
-            let key_is_word = self
-                .tok(j)
-                .is_some_and(|t| matches!(t.kind, TokenKind::Ident | TokenKind::Str | TokenKind::Number));
+            let key_is_word = self.tok(j).is_some_and(|t| {
+                matches!(
+                    t.kind,
+                    TokenKind::Ident | TokenKind::Str | TokenKind::Number
+                )
+            });
             if !key_is_word || !self.is_op(j + 1, ":") {
                 // A list or an expression: skip to the end of the literal.
                 return self.skip_balanced(open);
@@ -438,9 +441,8 @@ impl<'a> Script<'a> {
             if t.kind == TokenKind::Punct {
                 match t.text(self.text) {
                     "(" | "[" | "{" => depth += 1,
-                    ")" | "]" | "}" if depth == 0 => return j,
+                    ")" | "]" | "}" | "," if depth == 0 => return j,
                     ")" | "]" | "}" => depth -= 1,
-                    "," if depth == 0 => return j,
                     _ => {}
                 }
             }
@@ -686,15 +688,18 @@ impl<'a> Script<'a> {
     }
 
     /// `group: 'g', name: 'a', version: 'v'` (Groovy) or `group = "g", ...` (Kotlin) at `j`.
-    fn named_arguments(&self, mut j: usize, paren: bool, kind: DependencyKind) -> Option<Dependency> {
+    fn named_arguments(
+        &self,
+        mut j: usize,
+        paren: bool,
+        kind: DependencyKind,
+    ) -> Option<Dependency> {
         let mut group = None;
         let mut artifact = None;
         let mut version = None;
         loop {
             let key = self.tok(j)?;
-            if key.kind != TokenKind::Ident
-                || !(self.is_op(j + 1, ":") || self.is_op(j + 1, "="))
-            {
+            if key.kind != TokenKind::Ident || !(self.is_op(j + 1, ":") || self.is_op(j + 1, "=")) {
                 break;
             }
             let value_at = self.skip_nl(j + 2);
@@ -741,7 +746,11 @@ impl<'a> Script<'a> {
 
     /// `force 'g:a:v'` / `force("g:a:v")` at `i`.
     fn call_with_coordinate(&self, i: usize, kind: DependencyKind) -> Option<Dependency> {
-        let j = if self.is_punct(i + 1, "(") { i + 2 } else { i + 1 };
+        let j = if self.is_punct(i + 1, "(") {
+            i + 2
+        } else {
+            i + 1
+        };
         let var = self.var_at(j)?;
         self.coordinate(var.value, var.span, None, kind)
     }

@@ -31,7 +31,10 @@ pub(crate) fn render(text: &str, extraction: &Extraction) -> String {
 }
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/src/manager/gradle/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/src/manager/gradle/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -65,15 +68,24 @@ fn fixtures_snapshots() {
         ("rxjava.build.gradle", "build.gradle"),
         ("butterknife.build.gradle", "build.gradle"),
         ("spring-petclinic.build.gradle", "build.gradle"),
-        ("okhttp-regression-test.build.gradle.kts", "build.gradle.kts"),
+        (
+            "okhttp-regression-test.build.gradle.kts",
+            "build.gradle.kts",
+        ),
         ("sarif4k.build.gradle.kts", "build.gradle.kts"),
         ("mockito.build.gradle.kts", "build.gradle.kts"),
         ("mockito.settings.gradle.kts", "settings.gradle.kts"),
         ("okhttp.libs.versions.toml", "gradle/libs.versions.toml"),
-        ("nowinandroid.libs.versions.toml", "gradle/libs.versions.toml"),
+        (
+            "nowinandroid.libs.versions.toml",
+            "gradle/libs.versions.toml",
+        ),
         ("mockito.libs.versions.toml", "gradle/libs.versions.toml"),
         ("retrofit.libs.versions.toml", "gradle/libs.versions.toml"),
-        ("okhttp.gradle-wrapper.properties", "gradle/wrapper/gradle-wrapper.properties"),
+        (
+            "okhttp.gradle-wrapper.properties",
+            "gradle/wrapper/gradle-wrapper.properties",
+        ),
         (
             "spring-petclinic.gradle-wrapper.properties",
             "gradle/wrapper/gradle-wrapper.properties",
@@ -106,7 +118,12 @@ fn string_notation_groovy_and_kotlin() {
             ("com.c:d", Some("3.4"), DependencyKind::Dev, None),
             ("com.e:f", Some("5"), DependencyKind::Build, None),
             ("com.g:h", Some("6"), DependencyKind::Build, None),
-            ("com.i:j", None, DependencyKind::Normal, Some(SkipReason::NoVersion)),
+            (
+                "com.i:j",
+                None,
+                DependencyKind::Normal,
+                Some(SkipReason::NoVersion)
+            ),
         ]
     );
     assert!(e.warnings.is_empty());
@@ -155,7 +172,11 @@ fn plugins_block() {
             "org.e.f:org.e.f.gradle.plugin",
         ]
     );
-    assert!(e.dependencies.iter().all(|d| d.kind == DependencyKind::Plugin));
+    assert!(
+        e.dependencies
+            .iter()
+            .all(|d| d.kind == DependencyKind::Plugin)
+    );
     let jvm = e.dependencies.get(2).map(|d| d.requirement.as_deref());
     assert_eq!(jvm, Some(Some("1.9.0")));
     assert_eq!(
@@ -175,11 +196,20 @@ fn catalog_refs_and_notations() {
     assert_eq!(find(&e, "org.c:c").requirement.as_deref(), Some("3.0"));
     assert_eq!(find(&e, "org.d:d").requirement.as_deref(), Some("2.0"));
     assert_eq!(find(&e, "org.e:e").skip, Some(SkipReason::NoVersion));
-    assert_eq!(find(&e, "org.f:f").skip, Some(SkipReason::UnresolvedVariable));
+    assert_eq!(
+        find(&e, "org.f:f").skip,
+        Some(SkipReason::UnresolvedVariable)
+    );
     assert_eq!(e.warnings.len(), 1);
     let p = find(&e, "org.p:org.p.gradle.plugin");
-    assert_eq!((p.kind, p.requirement.as_deref()), (DependencyKind::Plugin, Some("1.9.0")));
-    assert_eq!(find(&e, "org.q:org.q.gradle.plugin").requirement.as_deref(), Some("4.0"));
+    assert_eq!(
+        (p.kind, p.requirement.as_deref()),
+        (DependencyKind::Plugin, Some("1.9.0"))
+    );
+    assert_eq!(
+        find(&e, "org.q:org.q.gradle.plugin").requirement.as_deref(),
+        Some("4.0")
+    );
 }
 
 #[test]
@@ -189,7 +219,10 @@ fn wrapper_version_span() {
     let d = find(&e, "gradle");
     assert_eq!(d.requirement.as_deref(), Some("8.5-rc-1"));
     assert_eq!(d.kind, DependencyKind::Toolchain);
-    let bad = extract("gradle-wrapper.properties", "distributionUrl=https://example.invalid/x.zip\n");
+    let bad = extract(
+        "gradle-wrapper.properties",
+        "distributionUrl=https://example.invalid/x.zip\n",
+    );
     assert!(bad.dependencies.is_empty());
     assert_eq!(bad.warnings.first().and_then(|w| w.line), Some(1));
 }
@@ -214,14 +247,26 @@ pub(crate) fn round_trip(
         }
         let updated = replace_requirement(text, dep, "99.0.0-X").expect("replace");
         let after = extract(path, &updated);
-        assert_eq!(after.dependencies.len(), before.dependencies.len(), "{dep:?}");
-        for (other_index, (old, new)) in before.dependencies.iter().zip(&after.dependencies).enumerate() {
+        assert_eq!(
+            after.dependencies.len(),
+            before.dependencies.len(),
+            "{dep:?}"
+        );
+        for (other_index, (old, new)) in before
+            .dependencies
+            .iter()
+            .zip(&after.dependencies)
+            .enumerate()
+        {
             assert_eq!(old.name, new.name);
             assert_eq!(old.kind, new.kind);
             if other_index == index || old.span == Some(span) {
                 assert_eq!(new.requirement.as_deref(), Some("99.0.0-X"), "{old:?}");
             } else {
-                assert_eq!(old.requirement, new.requirement, "{old:?} changed when updating {dep:?}");
+                assert_eq!(
+                    old.requirement, new.requirement,
+                    "{old:?} changed when updating {dep:?}"
+                );
             }
         }
         assert_eq!(after.warnings, before.warnings);
@@ -236,9 +281,18 @@ fn round_trips() {
         ("rxjava.build.gradle", "build.gradle"),
         ("butterknife.build.gradle", "build.gradle"),
         ("sarif4k.build.gradle.kts", "build.gradle.kts"),
-        ("okhttp-regression-test.build.gradle.kts", "build.gradle.kts"),
-        ("nowinandroid.libs.versions.toml", "gradle/libs.versions.toml"),
-        ("okhttp.gradle-wrapper.properties", "gradle/wrapper/gradle-wrapper.properties"),
+        (
+            "okhttp-regression-test.build.gradle.kts",
+            "build.gradle.kts",
+        ),
+        (
+            "nowinandroid.libs.versions.toml",
+            "gradle/libs.versions.toml",
+        ),
+        (
+            "okhttp.gradle-wrapper.properties",
+            "gradle/wrapper/gradle-wrapper.properties",
+        ),
         ("edge-cases.build.gradle", "build.gradle"),
     ] {
         let text = fixture(file);
@@ -249,11 +303,27 @@ fn round_trips() {
 #[test]
 fn arbitrary_input_never_panics() {
     let samples = [
-        "", "{", "}", "\"", "'", "plugins { id(", "dependencies { implementation '", "ext.x = [",
-        "ext.x = [a: [b: ", "val x by extra(", "dependencies { add(\"", "$", "${", "é\"ü",
+        "",
+        "{",
+        "}",
+        "\"",
+        "'",
+        "plugins { id(",
+        "dependencies { implementation '",
+        "ext.x = [",
+        "ext.x = [a: [b: ",
+        "val x by extra(",
+        "dependencies { add(\"",
+        "$",
+        "${",
+        "é\"ü",
     ];
     for s in samples {
-        for path in ["build.gradle", "libs.versions.toml", "gradle-wrapper.properties"] {
+        for path in [
+            "build.gradle",
+            "libs.versions.toml",
+            "gradle-wrapper.properties",
+        ] {
             let _ = extract(path, s);
         }
     }

@@ -25,7 +25,9 @@ use std::collections::HashMap;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, file_name, line_of};
+use super::{
+    Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, file_name, line_of,
+};
 use crate::Ecosystem;
 
 #[cfg(test)]
@@ -218,7 +220,7 @@ enum Version<'t> {
     /// A literal (possibly reached through properties) at this span.
     Literal(Property<'t>),
     /// `${project.version}`-style self reference, resolved to this literal.
-    OwnVersion(Property<'t>),
+    SelfReference(Property<'t>),
     /// Variables that cannot be resolved here, or text mixed with variables.
     Unresolved,
 }
@@ -348,7 +350,7 @@ impl<'t> Pom<'t> {
         };
         let dep = match self.version(written, span) {
             Version::Literal(p) => Dependency::at(name, Ecosystem::Maven, self.text, p.span),
-            Version::OwnVersion(p) => {
+            Version::SelfReference(p) => {
                 let dep = Dependency::at(name, Ecosystem::Maven, self.text, p.span);
                 if kind != DependencyKind::Parent && self.group == Some(group.as_str()) {
                     dep.skip(SkipReason::Local)
@@ -372,7 +374,7 @@ impl<'t> Pom<'t> {
         for _ in 0..16 {
             if !current.value.contains("${") {
                 return if own {
-                    Version::OwnVersion(current)
+                    Version::SelfReference(current)
                 } else {
                     Version::Literal(current)
                 };
@@ -382,7 +384,10 @@ impl<'t> Pom<'t> {
             };
             own |= matches!(
                 name,
-                "project.version" | "pom.version" | "version" | "project.parent.version"
+                "project.version"
+                    | "pom.version"
+                    | "version"
+                    | "project.parent.version"
                     | "parent.version"
             );
             match self.properties.get(name) {

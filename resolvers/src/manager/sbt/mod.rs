@@ -26,7 +26,9 @@
 use std::collections::HashMap;
 
 use super::gradle::lexer::{self, Token, TokenKind};
-use super::{Dependency, DependencyKind, Extraction, Span, SkipReason, Warning, file_name, line_of};
+use super::{
+    Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, file_name, line_of,
+};
 use crate::Ecosystem;
 
 #[cfg(test)]
@@ -35,7 +37,10 @@ mod tests;
 /// Does the sbt manager read the file at `path`?
 pub fn matches(path: &str) -> bool {
     let name = file_name(path);
-    name.ends_with(".sbt") || is_build_properties(path)
+    std::path::Path::new(name)
+        .extension()
+        .is_some_and(|ext| ext == "sbt")
+        || is_build_properties(path)
 }
 
 fn is_build_properties(path: &str) -> bool {
@@ -80,8 +85,13 @@ fn build_properties(text: &str) -> Extraction {
         }
         let start = value_start + lead;
         out.dependencies.push(
-            Dependency::at("sbt", Ecosystem::Toolchain, text, Span::new(start, start + value.len()))
-                .kind(DependencyKind::Toolchain),
+            Dependency::at(
+                "sbt",
+                Ecosystem::Toolchain,
+                text,
+                Span::new(start, start + value.len()),
+            )
+            .kind(DependencyKind::Toolchain),
         );
     }
     out
@@ -176,10 +186,10 @@ impl<'a> Build<'a> {
                     }
                     depth = depth.saturating_sub(1);
                 }
-                Some(TokenKind::Ident) if word == "object" => {
-                    if self.is_kind(i + 1, TokenKind::Ident) {
-                        pending_object = Some(self.word(i + 1));
-                    }
+                Some(TokenKind::Ident)
+                    if word == "object" && self.is_kind(i + 1, TokenKind::Ident) =>
+                {
+                    pending_object = Some(self.word(i + 1));
                 }
                 Some(TokenKind::Ident) if matches!(word, "val" | "var" | "def") => {
                     if let Some((name, val)) = self.val_definition(i) {
@@ -245,12 +255,19 @@ impl<'a> Build<'a> {
             if self.is_kind(i, TokenKind::Ident) {
                 if matches!(word, "val" | "var" | "def" | "lazy") {
                     setting = "";
-                } else if self.is_op(i + 1, ":=") || self.is_op(i + 1, "+=") || self.is_op(i + 1, "++=")
+                } else if self.is_op(i + 1, ":=")
+                    || self.is_op(i + 1, "+=")
+                    || self.is_op(i + 1, "++=")
                 {
                     setting = word;
                 }
             }
-            match self.module_id(i, &suffix, calls.get(i).copied().unwrap_or_default(), setting) {
+            match self.module_id(
+                i,
+                &suffix,
+                calls.get(i).copied().unwrap_or_default(),
+                setting,
+            ) {
                 Some((dep, next)) => {
                     dependencies.extend(dep);
                     i = next;
@@ -301,7 +318,8 @@ impl<'a> Build<'a> {
                     let Some((val, _, _)) = self.operand(i + 2) else {
                         continue;
                     };
-                    let scoped = i >= 2 && self.word(i - 2) == "ThisBuild" && self.is_op(i - 1, "/");
+                    let scoped =
+                        i >= 2 && self.word(i - 2) == "ThisBuild" && self.is_op(i - 1, "/");
                     if scoped && this_build.is_none() {
                         this_build = Some(val);
                     }
@@ -365,7 +383,10 @@ impl<'a> Build<'a> {
         {
             return None;
         }
-        if !matches!(self.tok(i).map(|t| t.kind), Some(TokenKind::Str | TokenKind::Ident)) {
+        if !matches!(
+            self.tok(i).map(|t| t.kind),
+            Some(TokenKind::Str | TokenKind::Ident)
+        ) {
             return None;
         }
         let (group, _, after_group) = self.operand(i)?;
@@ -381,7 +402,8 @@ impl<'a> Build<'a> {
         if self.is_op(next, "%")
             && let Some((config, config_span, after_config)) = self.operand(next + 1)
         {
-            let config = config.map_or_else(|| config_span.slice(self.text).unwrap_or(""), |c| c.value);
+            let config =
+                config.map_or_else(|| config_span.slice(self.text).unwrap_or(""), |c| c.value);
             let config = config.to_ascii_lowercase();
             if call.is_none() && (config.contains("test") || config == "it") {
                 kind = DependencyKind::Dev;

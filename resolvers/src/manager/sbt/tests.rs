@@ -3,7 +3,10 @@ use crate::manager::gradle::tests::{render, round_trip};
 use crate::manager::{Dependency, DependencyKind, Extraction, SkipReason, line_of};
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/src/manager/sbt/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/src/manager/sbt/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -36,10 +39,21 @@ const FIXTURES: &[(&str, &str)] = &[
 
 #[test]
 fn matches_sbt_files() {
-    for path in ["build.sbt", "project/plugins.sbt", "sub/build.sbt", "project/build.properties", "a/project/build.properties"] {
+    for path in [
+        "build.sbt",
+        "project/plugins.sbt",
+        "sub/build.sbt",
+        "project/build.properties",
+        "a/project/build.properties",
+    ] {
         assert!(matches(path), "{path}");
     }
-    for path in ["build.properties", "src/main/resources/build.properties", "build.gradle", "project/Dependencies.scala"] {
+    for path in [
+        "build.properties",
+        "src/main/resources/build.properties",
+        "build.gradle",
+        "project/Dependencies.scala",
+    ] {
         assert!(!matches(path), "{path}");
     }
 }
@@ -70,18 +84,45 @@ fn edge_cases() {
     let akka = find(&e, "com.typesafe.akka:akka-actor_2.13");
     assert_eq!(akka.requirement.as_deref(), Some("2.6.20"));
     assert_eq!(akka.span.map(|s| line_of(&text, s.start)), Some(2));
-    assert_eq!(find(&e, "io.circe:circe-core_2.13").requirement.as_deref(), Some("0.14.6"));
-    assert_eq!(find(&e, "org.typelevel:cats-core_2.13").requirement.as_deref(), Some("2.10.0"));
-    assert_eq!(find(&e, "org.scalatest:scalatest_2.13").kind, DependencyKind::Dev);
-    assert_eq!(find(&e, "org.scalameta:munit_2.13").kind, DependencyKind::Dev);
+    assert_eq!(
+        find(&e, "io.circe:circe-core_2.13").requirement.as_deref(),
+        Some("0.14.6")
+    );
+    assert_eq!(
+        find(&e, "org.typelevel:cats-core_2.13")
+            .requirement
+            .as_deref(),
+        Some("2.10.0")
+    );
+    assert_eq!(
+        find(&e, "org.scalatest:scalatest_2.13").kind,
+        DependencyKind::Dev
+    );
+    assert_eq!(
+        find(&e, "org.scalameta:munit_2.13").kind,
+        DependencyKind::Dev
+    );
     assert_eq!(find(&e, "com.h2database:h2").kind, DependencyKind::Normal);
     let elsewhere = find(&e, "org.example:from-elsewhere");
     assert_eq!(elsewhere.skip, Some(SkipReason::UnresolvedVariable));
     assert_eq!(elsewhere.requirement.as_deref(), Some("otherVersion"));
-    assert_eq!(find(&e, "org.scala-lang:scala-reflect").skip, Some(SkipReason::UnresolvedVariable));
-    assert_eq!(find(&e, "org.typelevel:kind-projector").kind, DependencyKind::Build);
-    assert_eq!(find(&e, "org.slf4j:slf4j-api").kind, DependencyKind::Override);
-    assert!(e.dependencies.iter().all(|d| !d.name.contains("commons-logging")));
+    assert_eq!(
+        find(&e, "org.scala-lang:scala-reflect").skip,
+        Some(SkipReason::UnresolvedVariable)
+    );
+    assert_eq!(
+        find(&e, "org.typelevel:kind-projector").kind,
+        DependencyKind::Build
+    );
+    assert_eq!(
+        find(&e, "org.slf4j:slf4j-api").kind,
+        DependencyKind::Override
+    );
+    assert!(
+        e.dependencies
+            .iter()
+            .all(|d| !d.name.contains("commons-logging"))
+    );
     assert!(e.dependencies.iter().all(|d| !d.name.contains("scala-xml")));
     assert!(e.dependencies.iter().all(|d| !d.name.contains("unnamed")));
     let scala: Vec<_> = e
@@ -104,9 +145,15 @@ fn suffix_defaults_and_unknowns() {
     let e = extract("build.sbt", &fixture("no-scala-version.build.sbt"));
     assert_eq!(find(&e, "org.typelevel:cats-effect_2.12").skip, None);
     let e = extract("build.sbt", &fixture("unresolved-scala-version.build.sbt"));
-    assert_eq!(find(&e, "org.typelevel:cats-core").skip, Some(SkipReason::UnresolvedVariable));
+    assert_eq!(
+        find(&e, "org.typelevel:cats-core").skip,
+        Some(SkipReason::UnresolvedVariable)
+    );
     assert_eq!(find(&e, "org.slf4j:slf4j-api").skip, None);
-    let e = extract("build.sbt", "crossScalaVersions := Seq(\"3.3.1\", \"2.13.12\")\nlibraryDependencies += \"a\" %% \"b\" % \"1\"\n");
+    let e = extract(
+        "build.sbt",
+        "crossScalaVersions := Seq(\"3.3.1\", \"2.13.12\")\nlibraryDependencies += \"a\" %% \"b\" % \"1\"\n",
+    );
     assert!(e.dependencies.iter().any(|d| d.name == "a:b_3"));
 }
 
@@ -119,8 +166,14 @@ fn plugins_and_build_properties() {
     assert_eq!(typelevel.span.map(|s| line_of(&text, s.start)), Some(1));
     let e = extract("project/build.properties", "sbt.version = 1.9.8\n");
     let sbt = find(&e, "sbt");
-    assert_eq!((sbt.kind, sbt.requirement.as_deref()), (DependencyKind::Toolchain, Some("1.9.8")));
-    let e = extract("project/build.properties", &fixture("malformed.build.properties"));
+    assert_eq!(
+        (sbt.kind, sbt.requirement.as_deref()),
+        (DependencyKind::Toolchain, Some("1.9.8"))
+    );
+    let e = extract(
+        "project/build.properties",
+        &fixture("malformed.build.properties"),
+    );
     assert!(e.dependencies.is_empty());
     assert_eq!(e.warnings.first().and_then(|w| w.line), Some(2));
 }
@@ -145,7 +198,8 @@ fn is_scala(d: &Dependency) -> bool {
 
 #[test]
 fn updating_scala_version_renames_cross_built_dependencies() {
-    let text = "ThisBuild / scalaVersion := \"2.13.12\"\nlibraryDependencies += \"a\" %% \"b\" % \"1\"\n";
+    let text =
+        "ThisBuild / scalaVersion := \"2.13.12\"\nlibraryDependencies += \"a\" %% \"b\" % \"1\"\n";
     let e = extract("build.sbt", text);
     let scala = find(&e, "scala");
     let updated = crate::update::replace_requirement(text, scala, "3.3.1").expect("replace");
@@ -156,7 +210,17 @@ fn updating_scala_version_renames_cross_built_dependencies() {
 
 #[test]
 fn arbitrary_input_never_panics() {
-    for s in ["", "%", "\"a\" %", "\"a\" %% \"b\" %", "scalaVersion :=", "val x =", "object {", "sbt.version", "é % ü"] {
+    for s in [
+        "",
+        "%",
+        "\"a\" %",
+        "\"a\" %% \"b\" %",
+        "scalaVersion :=",
+        "val x =",
+        "object {",
+        "sbt.version",
+        "é % ü",
+    ] {
         let _ = extract("build.sbt", s);
         let _ = extract("project/build.properties", s);
     }
