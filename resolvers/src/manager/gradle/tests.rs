@@ -1,0 +1,330 @@
+use std::fmt::Write as _;
+
+use super::{extract, matches};
+use crate::manager::{Dependency, DependencyKind, Extraction, SkipReason, line_of};
+use crate::update::replace_requirement;
+
+/// One line per dependency (`kind name = "requirement" @line [skip]`), then the warnings.
+/// Also checks that every span holds its requirement.
+pub(crate) fn render(text: &str, extraction: &Extraction) -> String {
+    let mut out = String::new();
+    for d in &extraction.dependencies {
+        if let Some(span) = d.span {
+            assert_eq!(span.slice(text), d.requirement.as_deref(), "{d:?}");
+        }
+        let _ = write!(out, "{} {} {}", d.kind.as_str(), d.ecosystem, d.name);
+        if let Some(req) = &d.requirement {
+            let _ = write!(out, " = {req:?}");
+        }
+        if let Some(span) = d.span {
+            let _ = write!(out, " @{}", line_of(text, span.start));
+        }
+        if let Some(skip) = d.skip {
+            let _ = write!(out, " [{}]", skip.as_str());
+        }
+        out.push('\n');
+    }
+    for w in &extraction.warnings {
+        let _ = writeln!(out, "warning line {:?}: {}", w.line, w.message);
+    }
+    out
+}
+
+fn fixture(name: &str) -> String {
+    let path = format!(
+        "{}/src/manager/gradle/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn find<'a>(e: &'a Extraction, name: &str) -> &'a Dependency {
+    e.dependencies
+        .iter()
+        .find(|d| d.name == name)
+        .unwrap_or_else(|| panic!("{name} not found in {:#?}", e.dependencies))
+}
+
+#[test]
+fn matches_gradle_files() {
+    for path in [
+        "build.gradle",
+        "app/build.gradle.kts",
+        "settings.gradle.kts",
+        "gradle/libs.versions.toml",
+        "gradle/wrapper/gradle-wrapper.properties",
+        "gradle/dependencies.gradle",
+    ] {
+        assert!(matches(path), "{path}");
+    }
+    for path in ["pom.xml", "build.sbt", "gradle.properties", "Cargo.toml"] {
+        assert!(!matches(path), "{path}");
+    }
+}
+
+#[test]
+fn fixtures_snapshots() {
+    for (file, path) in [
+        ("rxjava.build.gradle", "build.gradle"),
+        ("butterknife.build.gradle", "build.gradle"),
+        ("spring-petclinic.build.gradle", "build.gradle"),
+        (
+            "okhttp-regression-test.build.gradle.kts",
+            "build.gradle.kts",
+        ),
+        ("sarif4k.build.gradle.kts", "build.gradle.kts"),
+        ("mockito.build.gradle.kts", "build.gradle.kts"),
+        ("mockito.settings.gradle.kts", "settings.gradle.kts"),
+        ("okhttp.libs.versions.toml", "gradle/libs.versions.toml"),
+        (
+            "nowinandroid.libs.versions.toml",
+            "gradle/libs.versions.toml",
+        ),
+        ("mockito.libs.versions.toml", "gradle/libs.versions.toml"),
+        ("retrofit.libs.versions.toml", "gradle/libs.versions.toml"),
+        (
+            "okhttp.gradle-wrapper.properties",
+            "gradle/wrapper/gradle-wrapper.properties",
+        ),
+        (
+            "spring-petclinic.gradle-wrapper.properties",
+            "gradle/wrapper/gradle-wrapper.properties",
+        ),
+        ("edge-cases.build.gradle", "build.gradle"),
+        ("edge-cases.build.gradle.kts", "build.gradle.kts"),
+        ("edge-cases.libs.versions.toml", "gradle/libs.versions.toml"),
+        ("malformed.build.gradle.kts", "build.gradle.kts"),
+        ("malformed.libs.versions.toml", "gradle/libs.versions.toml"),
+    ] {
+        let text = fixture(file);
+        let extraction = extract(path, &text);
+        insta::assert_snapshot!(file, render(&text, &extraction));
+    }
+}
+
+#[test]
+fn string_notation_groovy_and_kotlin() {
+    let text = "dependencies {\n  implementation 'com.a:b:1.2'\n  testImplementation(\"com.c:d:3.4\")\n  kapt \"com.e:f:5\"\n  annotationProcessor 'com.g:h:6@jar'\n  implementation 'com.i:j'\n}\n";
+    let e = extract("build.gradle", text);
+    let got: Vec<_> = e
+        .dependencies
+        .iter()
+        .map(|d| (d.name.as_str(), d.requirement.as_deref(), d.kind, d.skip))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("com.a:b", Some("1.2"), DependencyKind::Normal, None),
+            ("com.c:d", Some("3.4"), DependencyKind::Dev, None),
+            ("com.e:f", Some("5"), DependencyKind::Build, None),
+            ("com.g:h", Some("6"), DependencyKind::Build, None),
+            (
+                "com.i:j",
+                None,
+                DependencyKind::Normal,
+                Some(SkipReason::NoVersion)
+            ),
+        ]
+    );
+    assert!(e.warnings.is_empty());
+}
+
+#[test]
+fn variables_move_the_span_to_the_value() {
+    let text = "val ktor = \"2.3.0\"\next { junit = '4.13' }\ndependencies {\n  implementation(\"io.ktor:core:$ktor\")\n  testImplementation \"junit:junit:${junit}\"\n  implementation \"x.y:z:$missing\"\n  implementation 'a.b:c:' + ktor\n}\n";
+    let e = extract("build.gradle.kts", text);
+    let ktor = find(&e, "io.ktor:core");
+    assert_eq!(ktor.requirement.as_deref(), Some("2.3.0"));
+    assert_eq!(ktor.span.map(|s| line_of(text, s.start)), Some(1));
+    assert_eq!(find(&e, "junit:junit").requirement.as_deref(), Some("4.13"));
+    let missing = find(&e, "x.y:z");
+    assert_eq!(missing.skip, Some(SkipReason::UnresolvedVariable));
+    assert_eq!(missing.requirement.as_deref(), Some("$missing"));
+    assert_eq!(find(&e, "a.b:c").requirement.as_deref(), Some("2.3.0"));
+}
+
+#[test]
+fn map_notation_and_platforms() {
+    let text = "dependencies {\n  implementation group: 'org.x', name: 'y',\n      version: '1.0'\n  implementation(group = \"org.k\", name = \"l\", version = \"2.0\")\n  implementation platform('org.b:bom:3')\n  api(enforcedPlatform(\"org.c:bom:4\"))\n  constraints { implementation(\"org.d:e:5\") }\n  implementation(\"org.f\", \"g\", \"6\")\n}\nconfigurations.all { resolutionStrategy { force 'org.h:i:7' } }\n";
+    let e = extract("build.gradle", text);
+    let x = find(&e, "org.x:y");
+    assert_eq!(x.requirement.as_deref(), Some("1.0"));
+    assert_eq!(find(&e, "org.k:l").requirement.as_deref(), Some("2.0"));
+    assert_eq!(find(&e, "org.b:bom").kind, DependencyKind::Managed);
+    assert_eq!(find(&e, "org.c:bom").kind, DependencyKind::Managed);
+    assert_eq!(find(&e, "org.d:e").kind, DependencyKind::Managed);
+    assert_eq!(find(&e, "org.f:g").requirement.as_deref(), Some("6"));
+    assert_eq!(find(&e, "org.h:i").kind, DependencyKind::Override);
+}
+
+#[test]
+fn plugins_block() {
+    let text = "plugins {\n  id(\"org.a.b\") version \"1.2\" apply false\n  id 'org.c.d' version '3.4'\n  kotlin(\"jvm\") version kotlinVersion\n  kotlin(\"plugin.spring\") version \"1.9.0\"\n  id(\"java-library\")\n  `maven-publish`\n  id(\"org.e.f\")\n  alias(libs.plugins.x)\n}\nval kotlinVersion = \"1.9.0\"\n";
+    let e = extract("build.gradle.kts", text);
+    let names: Vec<_> = e.dependencies.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "org.a.b:org.a.b.gradle.plugin",
+            "org.c.d:org.c.d.gradle.plugin",
+            "org.jetbrains.kotlin.jvm:org.jetbrains.kotlin.jvm.gradle.plugin",
+            "org.jetbrains.kotlin.plugin.spring:org.jetbrains.kotlin.plugin.spring.gradle.plugin",
+            "org.e.f:org.e.f.gradle.plugin",
+        ]
+    );
+    assert!(
+        e.dependencies
+            .iter()
+            .all(|d| d.kind == DependencyKind::Plugin)
+    );
+    let jvm = e.dependencies.get(2).map(|d| d.requirement.as_deref());
+    assert_eq!(jvm, Some(Some("1.9.0")));
+    assert_eq!(
+        e.dependencies.get(4).and_then(|d| d.skip),
+        Some(SkipReason::NoVersion)
+    );
+}
+
+#[test]
+fn catalog_refs_and_notations() {
+    let text = "[versions]\nkotlin = \"1.9.0\"\nrich = { strictly = \"2.0\" }\n\n[libraries]\na = \"org.a:a:1.0\"\nb = { module = \"org.b:b\", version.ref = \"kotlin\" }\nc = { group = \"org.c\", name = \"c\", version = \"3.0\" }\nd = { module = \"org.d:d\", version = { ref = \"rich\" } }\ne = { module = \"org.e:e\" }\nf = { module = \"org.f:f\", version.ref = \"nope\" }\n\n[plugins]\np = { id = \"org.p\", version.ref = \"kotlin\" }\nq = \"org.q:4.0\"\n";
+    let e = extract("gradle/libs.versions.toml", text);
+    let b = find(&e, "org.b:b");
+    assert_eq!(b.requirement.as_deref(), Some("1.9.0"));
+    assert_eq!(b.span.map(|s| line_of(text, s.start)), Some(2));
+    assert_eq!(find(&e, "org.a:a").requirement.as_deref(), Some("1.0"));
+    assert_eq!(find(&e, "org.c:c").requirement.as_deref(), Some("3.0"));
+    assert_eq!(find(&e, "org.d:d").requirement.as_deref(), Some("2.0"));
+    assert_eq!(find(&e, "org.e:e").skip, Some(SkipReason::NoVersion));
+    assert_eq!(
+        find(&e, "org.f:f").skip,
+        Some(SkipReason::UnresolvedVariable)
+    );
+    assert_eq!(e.warnings.len(), 1);
+    let p = find(&e, "org.p:org.p.gradle.plugin");
+    assert_eq!(
+        (p.kind, p.requirement.as_deref()),
+        (DependencyKind::Plugin, Some("1.9.0"))
+    );
+    assert_eq!(
+        find(&e, "org.q:org.q.gradle.plugin").requirement.as_deref(),
+        Some("4.0")
+    );
+}
+
+#[test]
+fn wrapper_version_span() {
+    let text = "distributionBase=GRADLE_USER_HOME\ndistributionUrl=https\\://services.gradle.org/distributions/gradle-8.5-rc-1-all.zip\n";
+    let e = extract("gradle/wrapper/gradle-wrapper.properties", text);
+    let d = find(&e, "gradle");
+    assert_eq!(d.requirement.as_deref(), Some("8.5-rc-1"));
+    assert_eq!(d.kind, DependencyKind::Toolchain);
+    let bad = extract(
+        "gradle-wrapper.properties",
+        "distributionUrl=https://example.invalid/x.zip\n",
+    );
+    assert!(bad.dependencies.is_empty());
+    assert_eq!(bad.warnings.first().and_then(|w| w.line), Some(1));
+}
+
+/// Update each dependency with a span in turn: the new text re-extracts with the new
+/// requirement for that dependency (and those sharing its span), and nothing else changes.
+/// Dependencies for which `exempt` is true are not updated (sbt's `scalaVersion` renames every
+/// `%%` dependency, which its own test covers).
+pub(crate) fn round_trip(
+    path: &str,
+    text: &str,
+    extract: fn(&str, &str) -> Extraction,
+    exempt: fn(&Dependency) -> bool,
+) -> usize {
+    let before = extract(path, text);
+    let mut checked = 0;
+    for (index, dep) in before.dependencies.iter().enumerate() {
+        let Some(span) = dep.span else { continue };
+        // Skipped dependencies are not updated (their span holds a variable, not a version).
+        if dep.skip.is_some() || exempt(dep) {
+            continue;
+        }
+        let updated = replace_requirement(text, dep, "99.0.0-X").expect("replace");
+        let after = extract(path, &updated);
+        assert_eq!(
+            after.dependencies.len(),
+            before.dependencies.len(),
+            "{dep:?}"
+        );
+        for (other_index, (old, new)) in before
+            .dependencies
+            .iter()
+            .zip(&after.dependencies)
+            .enumerate()
+        {
+            assert_eq!(old.name, new.name);
+            assert_eq!(old.kind, new.kind);
+            if other_index == index || old.span == Some(span) {
+                assert_eq!(new.requirement.as_deref(), Some("99.0.0-X"), "{old:?}");
+            } else {
+                assert_eq!(
+                    old.requirement, new.requirement,
+                    "{old:?} changed when updating {dep:?}"
+                );
+            }
+        }
+        assert_eq!(after.warnings, before.warnings);
+        checked += 1;
+    }
+    checked
+}
+
+#[test]
+fn round_trips() {
+    for (file, path) in [
+        ("rxjava.build.gradle", "build.gradle"),
+        ("butterknife.build.gradle", "build.gradle"),
+        ("sarif4k.build.gradle.kts", "build.gradle.kts"),
+        (
+            "okhttp-regression-test.build.gradle.kts",
+            "build.gradle.kts",
+        ),
+        (
+            "nowinandroid.libs.versions.toml",
+            "gradle/libs.versions.toml",
+        ),
+        (
+            "okhttp.gradle-wrapper.properties",
+            "gradle/wrapper/gradle-wrapper.properties",
+        ),
+        ("edge-cases.build.gradle", "build.gradle"),
+    ] {
+        let text = fixture(file);
+        assert!(round_trip(path, &text, extract, |_| false) > 0, "{file}");
+    }
+}
+
+#[test]
+fn arbitrary_input_never_panics() {
+    let samples = [
+        "",
+        "{",
+        "}",
+        "\"",
+        "'",
+        "plugins { id(",
+        "dependencies { implementation '",
+        "ext.x = [",
+        "ext.x = [a: [b: ",
+        "val x by extra(",
+        "dependencies { add(\"",
+        "$",
+        "${",
+        "é\"ü",
+    ];
+    for s in samples {
+        for path in [
+            "build.gradle",
+            "libs.versions.toml",
+            "gradle-wrapper.properties",
+        ] {
+            let _ = extract(path, s);
+        }
+    }
+}
