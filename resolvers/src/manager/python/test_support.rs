@@ -109,7 +109,22 @@ pub fn assert_round_trips(manager: Manager, module: &str, new_requirement: impl 
                     d
                 })
                 .collect();
-            assert_eq!(after.dependencies, expected, "{path}: updating {}", dep.name);
+            // A dependency without a span may be derived from the updated text (a Dockerfile tag
+            // assembled from an `ARG` and a suffix): its requirement may change, nothing else.
+            let after_deps: Vec<Dependency> = after
+                .dependencies
+                .iter()
+                .zip(&expected)
+                .map(|(a, e)| {
+                    let mut a = a.clone();
+                    if a.span.is_none() && e.span.is_none() {
+                        a.requirement.clone_from(&e.requirement);
+                    }
+                    a
+                })
+                .collect();
+            assert_eq!(after.dependencies.len(), expected.len(), "{path}: updating {}", dep.name);
+            assert_eq!(after_deps, expected, "{path}: updating {}", dep.name);
             assert_eq!(after.locks, before.locks, "{path}");
             assert_eq!(after.warnings, before.warnings, "{path}");
             checked += 1;
