@@ -35,7 +35,7 @@ fn is_dockerfile(lower: &str) -> bool {
 
 fn is_compose(lower: &str) -> bool {
     (lower.starts_with("docker-compose") || lower.starts_with("compose"))
-        && (lower.ends_with(".yml") || lower.ends_with(".yaml"))
+        && [".yml", ".yaml"].iter().any(|ext| lower.ends_with(ext))
 }
 
 pub fn extract(path: &str, text: &str) -> Extraction {
@@ -200,21 +200,19 @@ pub(crate) fn image_dependency(text: &str, image: &Resolved) -> Option<Dependenc
     let name = &reference[..parts.name_end];
     if name.contains('$') || name.is_empty() {
         return Some(
-            Dependency::unversioned(reference, Ecosystem::Docker).skip(SkipReason::UnresolvedVariable),
+            Dependency::unversioned(reference, Ecosystem::Docker)
+                .skip(SkipReason::UnresolvedVariable),
         );
     }
-    let mut dep = match parts.tag {
+    let mut dep = Dependency::unversioned(name, Ecosystem::Docker);
+    if let Some((start, end)) = parts.tag {
         // An unresolved tag (`${TAG}`) is not rewritten in place: no span.
-        Some((start, end)) => match image.span(start, end).filter(|_| !image.unresolved) {
-            Some(span) => Dependency::at(name, Ecosystem::Docker, text, span),
-            None => {
-                let mut dep = Dependency::unversioned(name, Ecosystem::Docker);
-                dep.requirement = reference.get(start..end).map(str::to_owned);
-                dep
-            }
-        },
-        None => Dependency::unversioned(name, Ecosystem::Docker),
-    };
+        if let Some(span) = image.span(start, end).filter(|_| !image.unresolved) {
+            dep = Dependency::at(name, Ecosystem::Docker, text, span);
+        } else {
+            dep.requirement = reference.get(start..end).map(str::to_owned);
+        }
+    }
     if let Some((start, end)) = parts.digest {
         dep.locked = reference.get(start..end).map(str::to_owned);
     }
@@ -262,7 +260,9 @@ impl Instruction {
     fn resolve(&self, at: usize, word: &str, args: &HashMap<String, Resolved>) -> Resolved {
         let literal = Resolved {
             text: word.to_owned(),
-            origin: (0..word.len()).map(|i| self.origin.get(at + i).copied()).collect(),
+            origin: (0..word.len())
+                .map(|i| self.origin.get(at + i).copied())
+                .collect(),
             unresolved: false,
         };
         substitute(&literal, &|name| args.get(name).cloned())
@@ -467,12 +467,24 @@ mod tests {
     fn rows(ex: &Extraction) -> Vec<Row> {
         ex.dependencies
             .iter()
-            .map(|d| (d.name.clone(), d.requirement.clone(), d.locked.clone(), d.skip))
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    d.requirement.clone(),
+                    d.locked.clone(),
+                    d.skip,
+                )
+            })
             .collect()
     }
 
     fn row(name: &str, req: Option<&str>, locked: Option<&str>, skip: Option<SkipReason>) -> Row {
-        (name.to_owned(), req.map(str::to_owned), locked.map(str::to_owned), skip)
+        (
+            name.to_owned(),
+            req.map(str::to_owned),
+            locked.map(str::to_owned),
+            skip,
+        )
     }
 
     #[test]
@@ -489,7 +501,12 @@ mod tests {
         ] {
             assert!(matches(yes), "{yes}");
         }
-        for no in ["dockerfile.md.txt.json/x", "Dockerfiles/readme", "compose.json", "mydocker.yml"] {
+        for no in [
+            "dockerfile.md.txt.json/x",
+            "Dockerfiles/readme",
+            "compose.json",
+            "mydocker.yml",
+        ] {
             assert!(!matches(no), "{no}");
         }
     }
@@ -509,9 +526,19 @@ mod tests {
             vec![
                 row("python", Some("3.12-slim"), None, None),
                 row("ghcr.io/org/app", Some("1.2.3"), Some("sha256:abc"), None),
-                row("registry.example:5000/team/tool", None, Some("sha256:def"), Some(SkipReason::Digest)),
+                row(
+                    "registry.example:5000/team/tool",
+                    None,
+                    Some("sha256:def"),
+                    Some(SkipReason::Digest)
+                ),
                 row("build", None, None, Some(SkipReason::Local)),
-                row("node", Some("${NODE}"), None, Some(SkipReason::UnresolvedVariable)),
+                row(
+                    "node",
+                    Some("${NODE}"),
+                    None,
+                    Some(SkipReason::UnresolvedVariable)
+                ),
                 row("python", Some("3.12"), None, None),
                 row("ubuntu", None, None, Some(SkipReason::NoVersion)),
                 row("busybox", Some("1.36"), None, None),
@@ -529,7 +556,10 @@ mod tests {
         let text = "# escape=`\nFROM `\n  --platform=linux/amd64 `\n  # comment inside\n  alpine:3.20 AS base\nRUN echo \\\n";
         let ex = extract("Containerfile", text);
         assert_eq!(rows(&ex), vec![row("alpine", Some("3.20"), None, None)]);
-        assert_eq!(ex.dependencies[0].span.and_then(|s| s.slice(text)), Some("3.20"));
+        assert_eq!(
+            ex.dependencies[0].span.and_then(|s| s.slice(text)),
+            Some("3.20")
+        );
     }
 
     #[test]
@@ -541,11 +571,19 @@ mod tests {
             vec![
                 row("postgres", Some("16.2"), None, None),
                 row("redis", Some("7-alpine"), None, None),
-                row("${REGISTRY}/app:${TAG}", None, None, Some(SkipReason::UnresolvedVariable)),
+                row(
+                    "${REGISTRY}/app:${TAG}",
+                    None,
+                    None,
+                    Some(SkipReason::UnresolvedVariable)
+                ),
                 row("nginx", None, None, Some(SkipReason::NoVersion)),
             ]
         );
-        assert_eq!(ex.dependencies[0].span.and_then(|s| s.slice(text)), Some("16.2"));
+        assert_eq!(
+            ex.dependencies[0].span.and_then(|s| s.slice(text)),
+            Some("16.2")
+        );
     }
 
     #[test]
@@ -568,6 +606,10 @@ mod tests {
 
     #[test]
     fn arbitrary_input_never_panics() {
-        fuzz_manager(Manager::Docker, &["Dockerfile", "docker-compose.yml"], "docker");
+        fuzz_manager(
+            Manager::Docker,
+            &["Dockerfile", "docker-compose.yml"],
+            "docker",
+        );
     }
 }

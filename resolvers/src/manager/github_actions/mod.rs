@@ -23,7 +23,7 @@ pub fn matches(path: &str) -> bool {
     let in_workflows = path
         .strip_suffix(name)
         .is_some_and(|dir| dir.ends_with(".github/workflows/"));
-    (in_workflows && (name.ends_with(".yml") || name.ends_with(".yaml")))
+    (in_workflows && [".yml", ".yaml"].iter().any(|ext| name.ends_with(ext)))
         || name == "action.yml"
         || name == "action.yaml"
 }
@@ -75,7 +75,8 @@ fn uses_dependency(text: &str, value: &yaml::KeyValue, out: &mut Extraction) {
             format!("`uses: {reference}` names no version (`@ref`)"),
         ));
         out.dependencies.push(
-            Dependency::unversioned(reference, Ecosystem::GithubActions).skip(SkipReason::NoVersion),
+            Dependency::unversioned(reference, Ecosystem::GithubActions)
+                .skip(SkipReason::NoVersion),
         );
         return;
     };
@@ -86,16 +87,18 @@ fn uses_dependency(text: &str, value: &yaml::KeyValue, out: &mut Extraction) {
         ));
         return;
     }
-    let mut dep = match base {
-        Some(base) => {
-            let start = base + name.len() + 1;
-            Dependency::at(name, Ecosystem::GithubActions, text, Span::new(start, start + git_ref.len()))
-        }
-        None => {
-            let mut dep = Dependency::unversioned(name, Ecosystem::GithubActions);
-            dep.requirement = Some(git_ref.to_owned());
-            dep
-        }
+    let mut dep = if let Some(base) = base {
+        let start = base + name.len() + 1;
+        Dependency::at(
+            name,
+            Ecosystem::GithubActions,
+            text,
+            Span::new(start, start + git_ref.len()),
+        )
+    } else {
+        let mut dep = Dependency::unversioned(name, Ecosystem::GithubActions);
+        dep.requirement = Some(git_ref.to_owned());
+        dep
     };
     if is_commit_sha(git_ref) {
         match value.comment.as_deref().and_then(comment_version) {
@@ -122,12 +125,26 @@ mod tests {
     use super::*;
     use crate::manager::Manager;
 
-    type Row = (String, Ecosystem, Option<String>, Option<String>, Option<SkipReason>);
+    type Row = (
+        String,
+        Ecosystem,
+        Option<String>,
+        Option<String>,
+        Option<SkipReason>,
+    );
 
     fn rows(ex: &Extraction) -> Vec<Row> {
         ex.dependencies
             .iter()
-            .map(|d| (d.name.clone(), d.ecosystem, d.requirement.clone(), d.locked.clone(), d.skip))
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    d.ecosystem,
+                    d.requirement.clone(),
+                    d.locked.clone(),
+                    d.skip,
+                )
+            })
             .collect()
     }
 
@@ -162,16 +179,76 @@ mod tests {
         assert_eq!(
             rows(&ex),
             vec![
-                ("org/shared/.github/workflows/ci.yml".into(), gha, Some("main".into()), None, None),
-                ("actions/checkout".into(), gha, Some("v4".into()), None, None),
-                ("actions/cache/restore".into(), gha, Some("v4.0.2".into()), None, None),
-                ("actions/setup-node".into(), gha, Some(sha.into()), Some("v4.1.1".into()), None),
-                ("owner/repo".into(), gha, Some(sha.into()), None, Some(SkipReason::Digest)),
-                ("alpine".into(), Ecosystem::Docker, Some("3.20".into()), None, None),
-                ("ghcr.io/org/tool".into(), Ecosystem::Docker, None, Some("sha256:abc".into()), Some(SkipReason::Digest)),
-                ("./.github/actions/local".into(), gha, None, None, Some(SkipReason::Local)),
-                ("${{ matrix.action }}".into(), gha, None, None, Some(SkipReason::UnresolvedVariable)),
-                ("not-an-action".into(), gha, None, None, Some(SkipReason::NoVersion)),
+                (
+                    "org/shared/.github/workflows/ci.yml".into(),
+                    gha,
+                    Some("main".into()),
+                    None,
+                    None
+                ),
+                (
+                    "actions/checkout".into(),
+                    gha,
+                    Some("v4".into()),
+                    None,
+                    None
+                ),
+                (
+                    "actions/cache/restore".into(),
+                    gha,
+                    Some("v4.0.2".into()),
+                    None,
+                    None
+                ),
+                (
+                    "actions/setup-node".into(),
+                    gha,
+                    Some(sha.into()),
+                    Some("v4.1.1".into()),
+                    None
+                ),
+                (
+                    "owner/repo".into(),
+                    gha,
+                    Some(sha.into()),
+                    None,
+                    Some(SkipReason::Digest)
+                ),
+                (
+                    "alpine".into(),
+                    Ecosystem::Docker,
+                    Some("3.20".into()),
+                    None,
+                    None
+                ),
+                (
+                    "ghcr.io/org/tool".into(),
+                    Ecosystem::Docker,
+                    None,
+                    Some("sha256:abc".into()),
+                    Some(SkipReason::Digest)
+                ),
+                (
+                    "./.github/actions/local".into(),
+                    gha,
+                    None,
+                    None,
+                    Some(SkipReason::Local)
+                ),
+                (
+                    "${{ matrix.action }}".into(),
+                    gha,
+                    None,
+                    None,
+                    Some(SkipReason::UnresolvedVariable)
+                ),
+                (
+                    "not-an-action".into(),
+                    gha,
+                    None,
+                    None,
+                    Some(SkipReason::NoVersion)
+                ),
             ]
         );
         assert_eq!(ex.warnings.len(), 1);
@@ -189,7 +266,10 @@ mod tests {
 
     #[test]
     fn invalid_yaml_warns() {
-        let ex = extract("action.yml", "runs:\n  steps:\n    - uses: a/b@v1\n  bad: [\n");
+        let ex = extract(
+            "action.yml",
+            "runs:\n  steps:\n    - uses: a/b@v1\n  bad: [\n",
+        );
         assert_eq!(ex.dependencies.len(), 1);
         assert_eq!(ex.warnings.len(), 1);
         assert!(ex.warnings[0].line.is_some());

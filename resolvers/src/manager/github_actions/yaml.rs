@@ -28,7 +28,10 @@ pub struct KeyValue {
 }
 
 enum Frame {
-    Map { key: Option<String>, expecting_key: bool },
+    Map {
+        key: Option<String>,
+        expecting_key: bool,
+    },
     Seq,
 }
 
@@ -108,7 +111,9 @@ fn line_values(text: &str, keys: &[&str]) -> Vec<KeyValue> {
             rest = item.trim_start_matches(' ');
         }
         let rest_at = line_start + (line.len() - rest.len());
-        let Some(colon) = rest.find(": ").or_else(|| rest.ends_with(':').then(|| rest.len() - 1))
+        let Some(colon) = rest
+            .find(": ")
+            .or_else(|| rest.ends_with(':').then(|| rest.len() - 1))
         else {
             continue;
         };
@@ -119,21 +124,24 @@ fn line_values(text: &str, keys: &[&str]) -> Vec<KeyValue> {
             block_parent = Some(indent);
             continue;
         }
-        if !keys.contains(&key) || value.is_empty() || value.starts_with(['[', '{', '&', '*', '!', '#']) {
+        if !keys.contains(&key)
+            || value.is_empty()
+            || value.starts_with(['[', '{', '&', '*', '!', '#'])
+        {
             continue;
         }
         let value_at = rest_at + colon + 1 + (after.len() - after.trim_start().len());
-        let (content, span_start, after_value) = match value.chars().next() {
-            Some(q @ ('"' | '\'')) => {
-                let Some(close) = value[1..].find(q) else { continue };
+        let (content, span_start, after_value) =
+            if let Some(q) = value.chars().next().filter(|c| matches!(c, '"' | '\'')) {
+                let Some(close) = value[1..].find(q) else {
+                    continue;
+                };
                 (&value[1..=close], value_at + 1, value_at + close + 2)
-            }
-            _ => {
+            } else {
                 let end = value.find(" #").unwrap_or(value.len());
                 let plain = value[..end].trim_end();
                 (plain, value_at, value_at + plain.len())
-            }
-        };
+            };
         out.push(KeyValue {
             path: Vec::new(),
             key: key.to_owned(),
@@ -248,12 +256,24 @@ mod tests {
         assert!(warning.is_none());
         let got: Vec<_> = values
             .iter()
-            .map(|v| (v.value.as_str(), v.span.map(|s| &text[s.start..s.end]), v.comment.as_deref(), v.line))
+            .map(|v| {
+                (
+                    v.value.as_str(),
+                    v.span.map(|s| &text[s.start..s.end]),
+                    v.comment.as_deref(),
+                    v.line,
+                )
+            })
             .collect();
         assert_eq!(
             got,
             vec![
-                ("actions/checkout@v4", Some("actions/checkout@v4"), Some("pinned"), 4),
+                (
+                    "actions/checkout@v4",
+                    Some("actions/checkout@v4"),
+                    Some("pinned"),
+                    4
+                ),
                 ("a/b@c", Some("a/b@c"), None, 8),
                 ("é/ü@v1", Some("é/ü@v1"), Some("v1.0.0"), 9),
             ]
@@ -275,9 +295,22 @@ mod tests {
         let (values, warning) = values_of(text, &["image"]);
         let got: Vec<_> = values
             .iter()
-            .map(|v| (v.value.as_str(), v.span.and_then(|s| text.get(s.start..s.end)), v.line, v.comment.as_deref()))
+            .map(|v| {
+                (
+                    v.value.as_str(),
+                    v.span.and_then(|s| text.get(s.start..s.end)),
+                    v.line,
+                    v.comment.as_deref(),
+                )
+            })
             .collect();
-        assert_eq!(got, vec![("one:1", Some("one:1"), 2, None), ("two", Some("two"), 8, Some("c"))]);
+        assert_eq!(
+            got,
+            vec![
+                ("one:1", Some("one:1"), 2, None),
+                ("two", Some("two"), 8, Some("c"))
+            ]
+        );
         assert!(warning.is_some_and(|w| w.line.is_some() && w.message.starts_with("invalid YAML")));
     }
 }

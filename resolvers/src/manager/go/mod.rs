@@ -87,12 +87,27 @@ struct Parsed<'a> {
 }
 
 const KNOWN_VERBS: &[&str] = &[
-    "module", "go", "toolchain", "require", "replace", "exclude", "retract", "godebug", "tool",
+    "module",
+    "go",
+    "toolchain",
+    "require",
+    "replace",
+    "exclude",
+    "retract",
+    "godebug",
+    "tool",
     "ignore",
 ];
 
 impl<'a> Parsed<'a> {
-    fn directive(&mut self, text: &'a str, line_no: usize, verb: &str, args: &[Token<'a>], comment: &str) {
+    fn directive(
+        &mut self,
+        text: &'a str,
+        line_no: usize,
+        verb: &str,
+        args: &[Token<'a>],
+        comment: &str,
+    ) {
         let warn = |message: String| Warning::at_line(line_no, message);
         match verb {
             "require" => match args {
@@ -101,7 +116,9 @@ impl<'a> Parsed<'a> {
                     version: version.clone(),
                     indirect: comment.trim_start().starts_with("indirect"),
                 }),
-                _ => self.warnings.push(warn("`require` needs a module path and a version".to_owned())),
+                _ => self.warnings.push(warn(
+                    "`require` needs a module path and a version".to_owned(),
+                )),
             },
             "replace" => {
                 let arrow = args.iter().position(|t| t.text == "=>");
@@ -117,7 +134,12 @@ impl<'a> Parsed<'a> {
                         [new, version] => (new.clone(), Some(version.clone())),
                         _ => return None,
                     };
-                    Some(Replace { old, old_version, new, new_version })
+                    Some(Replace {
+                        old,
+                        old_version,
+                        new,
+                        new_version,
+                    })
                 });
                 match parsed {
                     Some(replace) => self.replaces.push(replace),
@@ -131,7 +153,9 @@ impl<'a> Parsed<'a> {
                     Dependency::at("go", Ecosystem::Toolchain, text, version.span)
                         .kind(DependencyKind::Toolchain),
                 ),
-                _ => self.warnings.push(warn("`go` needs one version".to_owned())),
+                _ => self
+                    .warnings
+                    .push(warn("`go` needs one version".to_owned())),
             },
             "toolchain" => match args {
                 [name] if name.text == "default" => {}
@@ -139,16 +163,27 @@ impl<'a> Parsed<'a> {
                     Some(version) if !version.is_empty() => {
                         let start = name.span.start + 2;
                         self.toolchains.push(
-                            Dependency::at("go", Ecosystem::Toolchain, text, Span::new(start, start + version.len()))
-                                .kind(DependencyKind::Toolchain),
+                            Dependency::at(
+                                "go",
+                                Ecosystem::Toolchain,
+                                text,
+                                Span::new(start, start + version.len()),
+                            )
+                            .kind(DependencyKind::Toolchain),
                         );
                     }
-                    _ => self.warnings.push(warn(format!("unknown toolchain name `{}`", name.text))),
+                    _ => self
+                        .warnings
+                        .push(warn(format!("unknown toolchain name `{}`", name.text))),
                 },
-                _ => self.warnings.push(warn("`toolchain` needs one name".to_owned())),
+                _ => self
+                    .warnings
+                    .push(warn("`toolchain` needs one name".to_owned())),
             },
             v if KNOWN_VERBS.contains(&v) => {}
-            v => self.warnings.push(warn(format!("unknown go.mod directive `{v}`"))),
+            v => self
+                .warnings
+                .push(warn(format!("unknown go.mod directive `{v}`"))),
         }
     }
 }
@@ -198,9 +233,10 @@ pub fn extract(_path: &str, text: &str) -> Extraction {
         }
     }
     if let Some((verb, line)) = block {
-        parsed
-            .warnings
-            .push(Warning::at_line(line, format!("`{verb} (` block is never closed")));
+        parsed.warnings.push(Warning::at_line(
+            line,
+            format!("`{verb} (` block is never closed"),
+        ));
     }
     resolve(text, parsed)
 }
@@ -263,7 +299,8 @@ fn replaced(text: &str, req: &Require<'_>, replace: &Replace<'_>) -> Dependency 
         Some(version) if !is_local_path(replace.new.text) => {
             Dependency::at(replace.new.text, Ecosystem::Go, text, version.span)
         }
-        _ => Dependency::at(req.path.text, Ecosystem::Go, text, req.version.span).skip(SkipReason::Path),
+        _ => Dependency::at(req.path.text, Ecosystem::Go, text, req.version.span)
+            .skip(SkipReason::Path),
     }
 }
 
@@ -273,7 +310,9 @@ mod tests {
     use super::*;
     use crate::manager::Manager;
 
-    fn summary(ex: &Extraction) -> Vec<(String, Option<String>, DependencyKind, Option<SkipReason>)> {
+    fn summary(
+        ex: &Extraction,
+    ) -> Vec<(String, Option<String>, DependencyKind, Option<SkipReason>)> {
         ex.dependencies
             .iter()
             .map(|d| (d.name.clone(), d.requirement.clone(), d.kind, d.skip))
@@ -300,15 +339,30 @@ mod tests {
                 t("go", "1.22.1", DependencyKind::Toolchain, None),
                 t("example.com/single", "v1.0.0", DependencyKind::Normal, None),
                 t("example.com/a", "v1.2.3", DependencyKind::Normal, None),
-                t("example.com/quoted", "v0.1.0", DependencyKind::Indirect, None),
+                t(
+                    "example.com/quoted",
+                    "v0.1.0",
+                    DependencyKind::Indirect,
+                    None
+                ),
                 t(
                     "example.com/local",
                     "v0.0.0-00010101000000-000000000000",
                     DependencyKind::Normal,
                     Some(SkipReason::Path)
                 ),
-                t("example.com/fork", "v1.0.1-fix", DependencyKind::Normal, None),
-                t("example.com/transitive", "v2.0.0", DependencyKind::Override, None),
+                t(
+                    "example.com/fork",
+                    "v1.0.1-fix",
+                    DependencyKind::Normal,
+                    None
+                ),
+                t(
+                    "example.com/transitive",
+                    "v2.0.0",
+                    DependencyKind::Override,
+                    None
+                ),
             ]
         );
         assert_eq!(ex.dependencies[1].ecosystem, Ecosystem::Toolchain);
@@ -326,7 +380,12 @@ mod tests {
         let text = "module m\nrequire x.com/a\nrequire (\n x.com/b v1 extra\n \"unterminated v1\n)\nreplace a b\nfrobnicate x\nrequire (\n x.com/c v1.0.0\n";
         let ex = extract("go.mod", text);
         let lines: Vec<_> = ex.warnings.iter().map(|w| w.line).collect();
-        assert_eq!(lines, vec![Some(2), Some(4), Some(5), Some(7), Some(8), Some(9)], "{:?}", ex.warnings);
+        assert_eq!(
+            lines,
+            vec![Some(2), Some(4), Some(5), Some(7), Some(8), Some(9)],
+            "{:?}",
+            ex.warnings
+        );
     }
 
     #[test]
@@ -337,7 +396,12 @@ mod tests {
     #[test]
     fn round_trip() {
         assert_round_trips(Manager::Go, "go", |dep| {
-            if dep.ecosystem == Ecosystem::Toolchain { "9.9.9" } else { "v99.0.0" }.to_owned()
+            if dep.ecosystem == Ecosystem::Toolchain {
+                "9.9.9"
+            } else {
+                "v99.0.0"
+            }
+            .to_owned()
         });
     }
 

@@ -50,11 +50,11 @@ fn extract_toml_lock(text: &str, uv: bool) -> Extraction {
     };
     let mut direct: BTreeSet<String> = BTreeSet::new();
     let mut entries = Vec::new();
-    for package in packages.iter() {
+    for package in packages {
         let name = package.get("name").and_then(Item::as_str);
         let source = package.get("source").and_then(Item::as_table_like);
-        let is_member = uv
-            && source.is_some_and(|s| s.contains_key("editable") || s.contains_key("virtual"));
+        let is_member =
+            uv && source.is_some_and(|s| s.contains_key("editable") || s.contains_key("virtual"));
         if is_member {
             collect_uv_member_dependencies(package, &mut direct);
             continue;
@@ -79,7 +79,7 @@ fn extract_toml_lock(text: &str, uv: bool) -> Extraction {
 fn collect_uv_member_dependencies(package: &toml_edit::Table, direct: &mut BTreeSet<String>) {
     let mut add_list = |item: &Item| {
         if let Some(array) = item.as_array() {
-            for value in array.iter() {
+            for value in array {
                 if let Some(name) = value
                     .as_inline_table()
                     .and_then(|t| t.get("name"))
@@ -110,8 +110,10 @@ pub fn extract_pipfile_lock(text: &str) -> Extraction {
     let json: serde_json::Value = match serde_json::from_str(text) {
         Ok(json) => json,
         Err(e) => {
-            out.warnings
-                .push(Warning::at_line(e.line().max(1), format!("invalid JSON: {e}")));
+            out.warnings.push(Warning::at_line(
+                e.line().max(1),
+                format!("invalid JSON: {e}"),
+            ));
             return out;
         }
     };

@@ -113,7 +113,12 @@ mod tests {
         ] {
             assert!(matches(yes), "{yes}");
         }
-        for no in ["MANIFEST.in", "notes.txt", "setup.py", "docs/requirements.md"] {
+        for no in [
+            "MANIFEST.in",
+            "notes.txt",
+            "setup.py",
+            "docs/requirements.md",
+        ] {
             assert!(!matches(no), "{no}");
         }
     }
@@ -124,7 +129,14 @@ mod tests {
         let got: Vec<_> = ex
             .dependencies
             .iter()
-            .map(|d| (d.name.as_str(), d.requirement.as_deref(), d.skip, d.ecosystem))
+            .map(|d| {
+                (
+                    d.name.as_str(),
+                    d.requirement.as_deref(),
+                    d.skip,
+                    d.ecosystem,
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -148,7 +160,12 @@ mod tests {
     #[test]
     fn round_trip() {
         assert_round_trips(Manager::Python, "python", |dep| {
-            if dep.ecosystem == Ecosystem::Toolchain && !dep.requirement.as_deref().is_some_and(|r| r.starts_with(['<', '>', '=', '~', '^', '!'])) {
+            if dep.ecosystem == Ecosystem::Toolchain
+                && !dep
+                    .requirement
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(['<', '>', '=', '~', '^', '!']))
+            {
                 "9.9.9".to_owned()
             } else {
                 ">=99.0,<100".to_owned()

@@ -181,9 +181,9 @@ fn looks_like_reference(s: &str) -> bool {
         || first.starts_with('/')
         || first.starts_with('~')
         || first.starts_with("file:")
-        || first.ends_with(".whl")
-        || first.ends_with(".tar.gz")
-        || first.ends_with(".zip")
+        || [".whl", ".tar.gz", ".zip"]
+            .iter()
+            .any(|ext| first.ends_with(ext))
 }
 
 fn reference_dependency(reference: &str) -> Dependency {
@@ -250,24 +250,16 @@ pub fn extract(text: &str) -> Extraction {
 }
 
 fn to_dependency(text: &str, line: &LogicalLine, req: pep508::Requirement) -> Dependency {
-    let mut dep = match req.specifier {
-        Some(range) => match line.span(range.clone()) {
-            Some(span) => Dependency::at(req.name, Ecosystem::Pypi, text, span),
-            None => {
-                let mut dep = Dependency::unversioned(req.name, Ecosystem::Pypi);
-                dep.requirement = line.text.get(range).map(str::to_owned);
-                dep
-            }
-        },
-        None => {
-            let dep = Dependency::unversioned(req.name, Ecosystem::Pypi);
-            if req.skip.is_none() {
-                dep.skip(SkipReason::NoVersion)
-            } else {
-                dep
-            }
+    let mut dep = Dependency::unversioned(req.name.clone(), Ecosystem::Pypi);
+    if let Some(range) = req.specifier {
+        if let Some(span) = line.span(range.clone()) {
+            dep = Dependency::at(req.name, Ecosystem::Pypi, text, span);
+        } else {
+            dep.requirement = line.text.get(range).map(str::to_owned);
         }
-    };
+    } else if req.skip.is_none() {
+        dep.skip = Some(SkipReason::NoVersion);
+    }
     if let Some(skip) = req.skip {
         dep.skip = Some(skip);
     }

@@ -61,7 +61,10 @@ pub fn fixture_snapshots(manager: Manager, module: &str) {
     let all = fixtures(module);
     assert!(!all.is_empty(), "no fixtures for {module}");
     for (path, text) in all {
-        assert!(manager.matches(&path), "{manager} does not match fixture {path}");
+        assert!(
+            manager.matches(&path),
+            "{manager} does not match fixture {path}"
+        );
         let ex = manager.extract(&path, &text);
         assert_spans_consistent(&path, &text, &ex);
         let name = path.replace('/', "__");
@@ -84,7 +87,11 @@ fn shifted(span: Span, at: usize, delta: isize) -> Span {
 /// For every dependency with a span in every fixture: replace its requirement with
 /// `new_requirement(dep)`, re-extract, and check that exactly that dependency (and any that share
 /// its span, such as two `FROM` lines using one `ARG`) changed.
-pub fn assert_round_trips(manager: Manager, module: &str, new_requirement: impl Fn(&Dependency) -> String) {
+pub fn assert_round_trips(
+    manager: Manager,
+    module: &str,
+    new_requirement: impl Fn(&Dependency) -> String,
+) {
     let mut checked = 0;
     for (path, text) in fixtures(module) {
         let before = manager.extract(&path, &text);
@@ -123,7 +130,12 @@ pub fn assert_round_trips(manager: Manager, module: &str, new_requirement: impl 
                     a
                 })
                 .collect();
-            assert_eq!(after.dependencies.len(), expected.len(), "{path}: updating {}", dep.name);
+            assert_eq!(
+                after.dependencies.len(),
+                expected.len(),
+                "{path}: updating {}",
+                dep.name
+            );
             assert_eq!(after_deps, expected, "{path}: updating {}", dep.name);
             assert_eq!(after.locks, before.locks, "{path}");
             assert_eq!(after.warnings, before.warnings, "{path}");
@@ -165,7 +177,7 @@ pub fn fuzz_manager(manager: Manager, paths: &[&str], module: &str) {
             let start = rng.below(bytes.len() - 4000);
             bytes = bytes[start..start + 4000].to_vec();
         }
-        for _ in 0..1 + rng.below(12) {
+        for _ in 0..=rng.below(12) {
             let pos = rng.below(bytes.len() + 1);
             match rng.below(4) {
                 0 if !bytes.is_empty() && pos < bytes.len() => {

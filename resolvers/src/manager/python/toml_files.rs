@@ -105,10 +105,15 @@ fn pep508_item(text: &str, item: &Item, kind: DependencyKind, out: &mut Extracti
 fn pep508_array(text: &str, item: Option<&Item>, kind: DependencyKind, out: &mut Extraction) {
     let Some(item) = item else { return };
     let Some(array) = item.as_array() else {
-        warn(out, text, item, "expected an array of requirements".to_owned());
+        warn(
+            out,
+            text,
+            item,
+            "expected an array of requirements".to_owned(),
+        );
         return;
     };
-    for value in array.iter() {
+    for value in array {
         pep508_item(text, &Item::Value(value.clone()), kind, out);
     }
 }
@@ -126,7 +131,12 @@ fn version_dependency(
         Some(span) if !trimmed.is_empty() => {
             let lead = value.len() - value.trim_start().len();
             let start = span.start + lead;
-            Dependency::at(name, ecosystem, text, Span::new(start, start + trimmed.len()))
+            Dependency::at(
+                name,
+                ecosystem,
+                text,
+                Span::new(start, start + trimmed.len()),
+            )
         }
         _ if trimmed.is_empty() => {
             Dependency::unversioned(name, ecosystem).skip(SkipReason::NoVersion)
@@ -164,13 +174,13 @@ fn table_style_dependency(
         return;
     }
     if let Some(array) = item.as_array() {
-        for value in array.iter() {
+        for value in array {
             table_style_dependency(text, name, &Item::Value(value.clone()), kind, out);
         }
         return;
     }
     if let Some(array) = item.as_array_of_tables() {
-        for table in array.iter() {
+        for table in array {
             table_style_dependency(text, name, &Item::Table(table.clone()), kind, out);
         }
         return;
@@ -201,20 +211,29 @@ fn table_style_dependency(
         None
     };
     let mut dep = match table.get("version") {
-        Some(version) => match version_dependency(text, normalized.clone(), Ecosystem::Pypi, version)
-        {
-            Some(dep) => dep,
-            None => {
-                warn(out, text, version, format!("`{name}`: version is not a string"));
+        Some(version) => {
+            let Some(dep) = version_dependency(text, normalized.clone(), Ecosystem::Pypi, version)
+            else {
+                warn(
+                    out,
+                    text,
+                    version,
+                    format!("`{name}`: version is not a string"),
+                );
                 return;
-            }
-        },
+            };
+            dep
+        }
         None => Dependency::unversioned(normalized, Ecosystem::Pypi).skip(SkipReason::NoVersion),
     };
     if let Some(skip) = skip {
         dep.skip = Some(skip);
     }
-    if let Some(index) = table.get("source").or_else(|| table.get("index")).and_then(Item::as_str) {
+    if let Some(index) = table
+        .get("source")
+        .or_else(|| table.get("index"))
+        .and_then(Item::as_str)
+    {
         dep.registry = Some(index.to_owned());
     }
     out.dependencies.push(dep.kind(kind));
@@ -247,12 +266,23 @@ pub fn extract_pyproject(text: &str) -> Extraction {
     let root = doc.as_table();
 
     // PEP 518 build requirements.
-    pep508_array(text, get(root, &["build-system", "requires"]), DependencyKind::Build, &mut out);
+    pep508_array(
+        text,
+        get(root, &["build-system", "requires"]),
+        DependencyKind::Build,
+        &mut out,
+    );
 
     // PEP 621.
     python_toolchain(text, get(root, &["project", "requires-python"]), &mut out);
-    pep508_array(text, get(root, &["project", "dependencies"]), DependencyKind::Normal, &mut out);
-    if let Some(extras) = get(root, &["project", "optional-dependencies"]).and_then(Item::as_table_like)
+    pep508_array(
+        text,
+        get(root, &["project", "dependencies"]),
+        DependencyKind::Normal,
+        &mut out,
+    );
+    if let Some(extras) =
+        get(root, &["project", "optional-dependencies"]).and_then(Item::as_table_like)
     {
         for (_, list) in extras.iter() {
             pep508_array(text, Some(list), DependencyKind::Optional, &mut out);
@@ -267,11 +297,26 @@ pub fn extract_pyproject(text: &str) -> Extraction {
     }
 
     // uv's legacy dev dependencies.
-    pep508_array(text, get(root, &["tool", "uv", "dev-dependencies"]), DependencyKind::Dev, &mut out);
+    pep508_array(
+        text,
+        get(root, &["tool", "uv", "dev-dependencies"]),
+        DependencyKind::Dev,
+        &mut out,
+    );
 
     // Poetry.
-    poetry_table(text, get(root, &["tool", "poetry", "dependencies"]), DependencyKind::Normal, &mut out);
-    poetry_table(text, get(root, &["tool", "poetry", "dev-dependencies"]), DependencyKind::Dev, &mut out);
+    poetry_table(
+        text,
+        get(root, &["tool", "poetry", "dependencies"]),
+        DependencyKind::Normal,
+        &mut out,
+    );
+    poetry_table(
+        text,
+        get(root, &["tool", "poetry", "dev-dependencies"]),
+        DependencyKind::Dev,
+        &mut out,
+    );
     if let Some(groups) = get(root, &["tool", "poetry", "group"]).and_then(Item::as_table_like) {
         for (group, table) in groups.iter() {
             let kind = if group == "main" {
@@ -300,9 +345,16 @@ pub fn extract_pipfile(text: &str) -> Extraction {
         ("packages", DependencyKind::Normal),
         ("dev-packages", DependencyKind::Dev),
     ] {
-        let Some(item) = root.get(section) else { continue };
+        let Some(item) = root.get(section) else {
+            continue;
+        };
         let Some(table) = item.as_table_like() else {
-            warn(&mut out, text, item, format!("`[{section}]` is not a table"));
+            warn(
+                &mut out,
+                text,
+                item,
+                format!("`[{section}]` is not a table"),
+            );
             continue;
         };
         for (name, value) in table.iter() {
@@ -347,13 +399,48 @@ test = ["pytest>=8", {include-group = "fast"}]
         assert_eq!(
             reqs(&ex),
             vec![
-                ("hatchling".into(), Some(">=1.20".into()), DependencyKind::Build, None),
-                ("setuptools".into(), None, DependencyKind::Build, Some(SkipReason::NoVersion)),
-                ("python".into(), Some(">=3.10".into()), DependencyKind::Toolchain, None),
-                ("requests".into(), Some(">=2.31".into()), DependencyKind::Normal, None),
-                ("pkg".into(), None, DependencyKind::Normal, Some(SkipReason::Git)),
-                ("orjson".into(), Some("~=3.9".into()), DependencyKind::Optional, None),
-                ("pytest".into(), Some(">=8".into()), DependencyKind::Dev, None),
+                (
+                    "hatchling".into(),
+                    Some(">=1.20".into()),
+                    DependencyKind::Build,
+                    None
+                ),
+                (
+                    "setuptools".into(),
+                    None,
+                    DependencyKind::Build,
+                    Some(SkipReason::NoVersion)
+                ),
+                (
+                    "python".into(),
+                    Some(">=3.10".into()),
+                    DependencyKind::Toolchain,
+                    None
+                ),
+                (
+                    "requests".into(),
+                    Some(">=2.31".into()),
+                    DependencyKind::Normal,
+                    None
+                ),
+                (
+                    "pkg".into(),
+                    None,
+                    DependencyKind::Normal,
+                    Some(SkipReason::Git)
+                ),
+                (
+                    "orjson".into(),
+                    Some("~=3.9".into()),
+                    DependencyKind::Optional,
+                    None
+                ),
+                (
+                    "pytest".into(),
+                    Some(">=8".into()),
+                    DependencyKind::Dev,
+                    None
+                ),
             ]
         );
         for dep in &ex.dependencies {
@@ -387,14 +474,54 @@ black = { version = "^24.1" }
         assert_eq!(
             reqs(&ex),
             vec![
-                ("python".into(), Some("^3.9".into()), DependencyKind::Toolchain, None),
-                ("django".into(), Some("^4.2".into()), DependencyKind::Normal, None),
-                ("ipywidgets".into(), Some(">=7.5.1,<9".into()), DependencyKind::Optional, None),
-                ("mylib".into(), None, DependencyKind::Normal, Some(SkipReason::Git)),
-                ("local".into(), None, DependencyKind::Normal, Some(SkipReason::Path)),
-                ("multi".into(), Some("<1.5".into()), DependencyKind::Normal, None),
-                ("multi".into(), Some("^1.5".into()), DependencyKind::Normal, None),
-                ("black".into(), Some("^24.1".into()), DependencyKind::Dev, None),
+                (
+                    "python".into(),
+                    Some("^3.9".into()),
+                    DependencyKind::Toolchain,
+                    None
+                ),
+                (
+                    "django".into(),
+                    Some("^4.2".into()),
+                    DependencyKind::Normal,
+                    None
+                ),
+                (
+                    "ipywidgets".into(),
+                    Some(">=7.5.1,<9".into()),
+                    DependencyKind::Optional,
+                    None
+                ),
+                (
+                    "mylib".into(),
+                    None,
+                    DependencyKind::Normal,
+                    Some(SkipReason::Git)
+                ),
+                (
+                    "local".into(),
+                    None,
+                    DependencyKind::Normal,
+                    Some(SkipReason::Path)
+                ),
+                (
+                    "multi".into(),
+                    Some("<1.5".into()),
+                    DependencyKind::Normal,
+                    None
+                ),
+                (
+                    "multi".into(),
+                    Some("^1.5".into()),
+                    DependencyKind::Normal,
+                    None
+                ),
+                (
+                    "black".into(),
+                    Some("^24.1".into()),
+                    DependencyKind::Dev,
+                    None
+                ),
                 ("pytest".into(), Some("*".into()), DependencyKind::Dev, None),
             ]
         );
@@ -419,7 +546,9 @@ black = { version = "^24.1" }
 
     #[test]
     fn wrong_shapes_warn() {
-        let ex = extract_pyproject("[project]\ndependencies = \"flask\"\n[tool.poetry]\ndependencies = 3\n");
+        let ex = extract_pyproject(
+            "[project]\ndependencies = \"flask\"\n[tool.poetry]\ndependencies = 3\n",
+        );
         assert_eq!(ex.warnings.len(), 2);
     }
 }
