@@ -1,0 +1,192 @@
+//! Python: pip requirements files, `pyproject.toml` (PEP 621/735/518, Poetry, uv), `Pipfile`,
+//! the lockfiles `poetry.lock`, `uv.lock` and `Pipfile.lock`, and `.python-version`.
+//!
+//! Package names are normalised per PEP 503 (`Zope.SQLAlchemy` → `zope-sqlalchemy`). The
+//! requirement is the version specifier exactly as written (`>=2.0,<3`, Poetry's `^1.2`), and its
+//! span covers exactly that text, so an update rewrites only the specifier. Direct references
+//! (URLs, `git+…`, local paths, editables) are reported with a skip reason.
+
+mod locks;
+pub mod pep508;
+pub mod requirements;
+#[cfg(test)]
+pub(crate) mod test_support;
+mod toml_files;
+
+use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, file_name};
+use crate::Ecosystem;
+
+pub use requirements::{Include, includes};
+
+/// Is `path` a pip requirements or pip-tools input file?
+fn is_requirements_file(path: &str) -> bool {
+    let name = file_name(path);
+    let Some(stem) = name
+        .strip_suffix(".txt")
+        .or_else(|| name.strip_suffix(".in"))
+    else {
+        return false;
+    };
+    let in_requirements_dir = path
+        .rsplit('/')
+        .nth(1)
+        .is_some_and(|dir| dir == "requirements");
+    in_requirements_dir
+        || stem.starts_with("requirements")
+        || stem.ends_with("requirements")
+        || stem.starts_with("constraints")
+}
+
+pub fn matches(path: &str) -> bool {
+    matches!(
+        file_name(path),
+        "pyproject.toml"
+            | "Pipfile"
+            | "Pipfile.lock"
+            | "poetry.lock"
+            | "uv.lock"
+            | ".python-version"
+    ) || is_requirements_file(path)
+}
+
+pub fn extract(path: &str, text: &str) -> Extraction {
+    match file_name(path) {
+        "pyproject.toml" => toml_files::extract_pyproject(text),
+        "Pipfile" => toml_files::extract_pipfile(text),
+        "Pipfile.lock" => locks::extract_pipfile_lock(text),
+        "poetry.lock" => locks::extract_poetry_lock(text),
+        "uv.lock" => locks::extract_uv_lock(text),
+        ".python-version" => extract_python_version(text),
+        _ => requirements::extract(text),
+    }
+}
+
+/// `.python-version` (pyenv, uv): one version per line; `#` comments allowed.
+fn extract_python_version(text: &str) -> Extraction {
+    let mut out = Extraction::default();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if !trimmed.is_empty() && !trimmed.starts_with('#') {
+            let lead = line.len() - line.trim_start().len();
+            let start = offset + lead;
+            let dep = Dependency::at(
+                "python",
+                Ecosystem::Toolchain,
+                text,
+                Span::new(start, start + trimmed.len()),
+            )
+            .kind(DependencyKind::Toolchain);
+            out.dependencies.push(if trimmed == "system" {
+                dep.skip(SkipReason::NoVersion)
+            } else {
+                dep
+            });
+        }
+        offset += line.len();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{assert_round_trips, fixture_snapshots, fuzz_manager};
+    use super::*;
+    use crate::manager::Manager;
+
+    #[test]
+    fn file_matching() {
+        for yes in [
+            "requirements.txt",
+            "a/requirements-dev.txt",
+            "requirements_test.txt",
+            "requirements/base.txt",
+            "requirements/main.in",
+            "dev-requirements.txt",
+            "constraints.txt",
+            "pyproject.toml",
+            "sub/Pipfile",
+            "Pipfile.lock",
+            "poetry.lock",
+            "uv.lock",
+            ".python-version",
+        ] {
+            assert!(matches(yes), "{yes}");
+        }
+        for no in [
+            "MANIFEST.in",
+            "notes.txt",
+            "setup.py",
+            "docs/requirements.md",
+        ] {
+            assert!(!matches(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn python_version_file() {
+        let ex = extract(".python-version", "# pinned\n3.12.1\n\nsystem\n");
+        let got: Vec<_> = ex
+            .dependencies
+            .iter()
+            .map(|d| {
+                (
+                    d.name.as_str(),
+                    d.requirement.as_deref(),
+                    d.skip,
+                    d.ecosystem,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("python", Some("3.12.1"), None, Ecosystem::Toolchain),
+                (
+                    "python",
+                    Some("system"),
+                    Some(SkipReason::NoVersion),
+                    Ecosystem::Toolchain
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn fixtures() {
+        fixture_snapshots(Manager::Python, "python");
+    }
+
+    #[test]
+    fn round_trip() {
+        assert_round_trips(Manager::Python, "python", |dep| {
+            if dep.ecosystem == Ecosystem::Toolchain
+                && !dep
+                    .requirement
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(['<', '>', '=', '~', '^', '!']))
+            {
+                "9.9.9".to_owned()
+            } else {
+                ">=99.0,<100".to_owned()
+            }
+        });
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics() {
+        fuzz_manager(
+            Manager::Python,
+            &[
+                "requirements.txt",
+                "pyproject.toml",
+                "Pipfile",
+                "Pipfile.lock",
+                "poetry.lock",
+                "uv.lock",
+                ".python-version",
+            ],
+            "python",
+        );
+    }
+}
