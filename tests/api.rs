@@ -21,8 +21,16 @@ async fn health_readiness_and_metrics() {
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
-    assert!(text.contains("upkeep_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"}"), "{text}");
-    assert!(text.contains("upkeep_http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains(
+            "upkeep_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"}"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("upkeep_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
     assert!(text.contains("upkeep_job_queue_depth"), "{text}");
     app.stop().await;
 }
@@ -34,13 +42,23 @@ async fn readiness_fails_when_the_database_is_gone() {
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 200, "liveness does not depend on the database");
+    assert_eq!(
+        health.status(),
+        200,
+        "liveness does not depend on the database"
+    );
 }
 
 #[tokio::test]
 async fn request_ids_are_kept_or_generated() {
     let app = TestApp::spawn().await;
-    let given = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+    let given = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(given.headers()["x-request-id"], "abc-123");
     let generated = app.client.get(app.url("/healthz")).send().await.unwrap();
     let id = generated.headers()["x-request-id"].to_str().unwrap();
@@ -51,12 +69,28 @@ async fn request_ids_are_kept_or_generated() {
 #[tokio::test]
 async fn authentication_is_required() {
     let app = TestApp::spawn().await;
-    let none = app.client.get(app.url("/api/v1/repositories")).send().await.unwrap();
+    let none = app
+        .client
+        .get(app.url("/api/v1/repositories"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status(), 401);
     let body = json_of(none).await;
     assert_eq!(body["error"]["code"], "unauthorized");
-    assert!(body["error"]["message"].as_str().unwrap().contains("Authorization"));
-    let wrong = app.client.get(app.url("/api/v1/repositories")).bearer_auth("upk_nope").send().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization")
+    );
+    let wrong = app
+        .client
+        .get(app.url("/api/v1/repositories"))
+        .bearer_auth("upk_nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
     let team = app.team_token("acme").await;
     let forbidden = app
@@ -105,19 +139,35 @@ async fn register_list_get_and_delete_repositories() {
         json!("https://gitlab.example.com/group/project.git"),
         json!(local.path().to_str().unwrap()),
     ] {
-        let response =
-            app.client.post(app.url("/api/v1/repositories")).bearer_auth(&token).json(&json!({"url": url})).send().await.unwrap();
+        let response = app
+            .client
+            .post(app.url("/api/v1/repositories"))
+            .bearer_auth(&token)
+            .json(&json!({"url": url}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 201, "{url}");
     }
 
     let first = json_of(
-        app.client.get(app.url("/api/v1/repositories?limit=2")).bearer_auth(&token).send().await.unwrap(),
+        app.client
+            .get(app.url("/api/v1/repositories?limit=2"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(first["items"].as_array().unwrap().len(), 2);
     let next = first["next"].as_i64().expect("a next cursor");
     let second = json_of(
-        app.client.get(app.url(&format!("/api/v1/repositories?limit=2&after={next}"))).bearer_auth(&token).send().await.unwrap(),
+        app.client
+            .get(app.url(&format!("/api/v1/repositories?limit=2&after={next}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(second["items"].as_array().unwrap().len(), 1);
@@ -125,11 +175,29 @@ async fn register_list_get_and_delete_repositories() {
     assert!(second["next"].is_null());
 
     let id = repo["id"].as_i64().unwrap();
-    let one = app.client.get(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&token).send().await.unwrap();
+    let one = app
+        .client
+        .get(app.url(&format!("/api/v1/repositories/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(one.status(), 200);
-    let deleted = app.client.delete(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&token).send().await.unwrap();
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/api/v1/repositories/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 204);
-    let gone = app.client.get(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&token).send().await.unwrap();
+    let gone = app
+        .client
+        .get(app.url(&format!("/api/v1/repositories/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), 404);
     assert_eq!(json_of(gone).await["error"]["code"], "not_found");
 
@@ -137,11 +205,23 @@ async fn register_list_get_and_delete_repositories() {
     let events = app
         .db
         .store
-        .events_after(&upkeep::store::events::EventFilter { after: 0, limit: 100, ..Default::default() })
+        .events_after(&upkeep::store::events::EventFilter {
+            after: 0,
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["repository_upserted", "repository_upserted", "repository_upserted", "repository_deleted"]);
+    assert_eq!(
+        kinds,
+        [
+            "repository_upserted",
+            "repository_upserted",
+            "repository_upserted",
+            "repository_deleted"
+        ]
+    );
     app.stop().await;
 }
 
@@ -159,28 +239,64 @@ async fn bad_requests_get_clear_errors() {
     };
     let malformed = post("{\"url\": ").await.unwrap();
     assert_eq!(malformed.status(), 400);
-    assert_eq!(json_of(malformed).await["error"]["code"], "malformed_request");
+    assert_eq!(
+        json_of(malformed).await["error"]["code"],
+        "malformed_request"
+    );
 
     let missing = post("{}").await.unwrap();
     assert_eq!(missing.status(), 422);
-    assert!(json_of(missing).await["error"]["message"].as_str().unwrap().contains("url"));
+    assert!(
+        json_of(missing).await["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("url")
+    );
 
     let invalid = post("{\"url\": \"ftp://example.com/x\"}").await.unwrap();
     assert_eq!(invalid.status(), 422);
-    let message = json_of(invalid).await["error"]["message"].as_str().unwrap().to_owned();
+    let message = json_of(invalid).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(message.starts_with("url:"), "{message}");
 
-    let credentials = post("{\"url\": \"https://user:secret@github.com/a/b\"}").await.unwrap();
+    let credentials = post("{\"url\": \"https://user:secret@github.com/a/b\"}")
+        .await
+        .unwrap();
     assert_eq!(credentials.status(), 422);
 
-    let bad_limit = app.client.get(app.url("/api/v1/repositories?limit=0")).bearer_auth(&token).send().await.unwrap();
+    let bad_limit = app
+        .client
+        .get(app.url("/api/v1/repositories?limit=0"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_limit.status(), 422);
-    let bad_query = app.client.get(app.url("/api/v1/repositories?limit=many")).bearer_auth(&token).send().await.unwrap();
+    let bad_query = app
+        .client
+        .get(app.url("/api/v1/repositories?limit=many"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_query.status(), 400);
-    let bad_id = app.client.get(app.url("/api/v1/repositories/abc")).bearer_auth(&token).send().await.unwrap();
+    let bad_id = app
+        .client
+        .get(app.url("/api/v1/repositories/abc"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_id.status(), 400);
 
-    let unknown = app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
+    let unknown = app
+        .client
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 404);
     assert_eq!(json_of(unknown).await["error"]["code"], "not_found");
     app.stop().await;
@@ -203,11 +319,35 @@ async fn teams_are_isolated() {
     .await;
     let id = repo["id"].as_i64().unwrap();
 
-    let list = json_of(app.client.get(app.url("/api/v1/repositories")).bearer_auth(&a).send().await.unwrap()).await;
-    assert_eq!(list["items"].as_array().unwrap().len(), 0, "team A sees none of team B's repositories");
-    let fetch = app.client.get(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&a).send().await.unwrap();
+    let list = json_of(
+        app.client
+            .get(app.url("/api/v1/repositories"))
+            .bearer_auth(&a)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        0,
+        "team A sees none of team B's repositories"
+    );
+    let fetch = app
+        .client
+        .get(app.url(&format!("/api/v1/repositories/{id}")))
+        .bearer_auth(&a)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(fetch.status(), 403);
-    let delete = app.client.delete(app.url(&format!("/api/v1/repositories/{id}"))).bearer_auth(&a).send().await.unwrap();
+    let delete = app
+        .client
+        .delete(app.url(&format!("/api/v1/repositories/{id}")))
+        .bearer_auth(&a)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(delete.status(), 403);
     let for_other = app
         .client
@@ -219,15 +359,34 @@ async fn teams_are_isolated() {
         .unwrap();
     assert_eq!(for_other.status(), 403);
 
-    let admin = json_of(app.client.get(app.url("/api/v1/repositories")).bearer_auth(ADMIN_TOKEN).send().await.unwrap()).await;
-    assert_eq!(admin["items"].as_array().unwrap().len(), 1, "the admin sees every team");
+    let admin = json_of(
+        app.client
+            .get(app.url("/api/v1/repositories"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        admin["items"].as_array().unwrap().len(),
+        1,
+        "the admin sees every team"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn openapi_document_is_served_and_stable() {
     let app = TestApp::spawn().await;
-    let served = json_of(app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap()).await;
+    let served = json_of(
+        app.client
+            .get(app.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let generated = serde_json::to_value(upkeep::api::openapi()).unwrap();
     assert_eq!(served, generated);
     insta::assert_json_snapshot!("openapi", generated, { ".info.version" => "[version]" });

@@ -5,7 +5,10 @@
 //! then every test gets its own new database `upkeep_t_<uuid>` on that server (`.ci/run` drops
 //! them afterwards).
 
-#![allow(dead_code, reason = "each test binary uses a different part of the support module")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the support module"
+)]
 
 use std::net::SocketAddr;
 
@@ -24,32 +27,51 @@ pub struct TestDb {
 
 /// The PostgreSQL server URL tests use, if configured.
 pub fn postgres_server() -> Option<String> {
-    std::env::var("UPKEEP_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+    std::env::var("UPKEEP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
 }
 
 /// Like `postgres_server`, for tests that only make sense on PostgreSQL (they are `#[ignore]`d by
 /// default and run in CI with `--include-ignored`).
 pub fn require_postgres() -> String {
-    postgres_server().expect("this test needs PostgreSQL: set UPKEEP_TEST_DATABASE_URL=postgres://user@host/db")
+    postgres_server()
+        .expect("this test needs PostgreSQL: set UPKEEP_TEST_DATABASE_URL=postgres://user@host/db")
 }
 
 pub async fn fresh_db() -> TestDb {
     if let Some(server) = postgres_server() {
         let name = format!("upkeep_t_{}", uuid::Uuid::new_v4().simple());
-        let admin = Store::connect(&server).await.expect("connect to the PostgreSQL test server");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin.pool()).await.expect("create test database");
+        let admin = Store::connect(&server)
+            .await
+            .expect("connect to the PostgreSQL test server");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(admin.pool())
+            .await
+            .expect("create test database");
         admin.close().await;
         let mut url = url::Url::parse(&server).expect("UPKEEP_TEST_DATABASE_URL is a URL");
         url.set_path(&format!("/{name}"));
         let url = url.to_string();
         let store = Store::open(&url).await.expect("open the test database");
         assert_eq!(store.backend(), Backend::Postgres);
-        TestDb { store, url, _dir: None }
+        TestDb {
+            store,
+            url,
+            _dir: None,
+        }
     } else {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("upkeep.db").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("upkeep.db").display()
+        );
         let store = Store::open(&url).await.expect("open the test database");
-        TestDb { store, url, _dir: Some(dir) }
+        TestDb {
+            store,
+            url,
+            _dir: Some(dir),
+        }
     }
 }
 
@@ -67,7 +89,8 @@ pub fn install_crypto() {
 }
 
 pub fn test_config(db_url: &str) -> Config {
-    let mut config = Config::from_sources(None, &std::collections::BTreeMap::new()).expect("defaults are valid");
+    let mut config =
+        Config::from_sources(None, &std::collections::BTreeMap::new()).expect("defaults are valid");
     config.database_url = db_url.to_owned();
     config.admin_token = Some(Secret::new(ADMIN_TOKEN));
     config.workers = 2;
@@ -80,15 +103,25 @@ impl TestApp {
         install_crypto();
         let db = fresh_db().await;
         let config = test_config(&db.url);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let (shutdown, rx) = watch::channel(false);
         let store = db.store.clone();
         let server = tokio::spawn(async move {
-            upkeep::server::serve(&config, store, listener, rx).await.expect("server runs");
+            upkeep::server::serve(&config, store, listener, rx)
+                .await
+                .expect("server runs");
         });
         let client = reqwest::Client::builder().build().expect("client");
-        TestApp { addr, db, client, shutdown, server: Some(server) }
+        TestApp {
+            addr,
+            db,
+            client,
+            shutdown,
+            server: Some(server),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -366,7 +366,10 @@ pub fn file_name(path: &str) -> &str {
 }
 
 /// 1-based line number of byte offset `offset` in `text`.
-#[expect(clippy::naive_bytecount, reason = "manifests are small; not worth a bytecount dependency")]
+#[expect(
+    clippy::naive_bytecount,
+    reason = "manifests are small; not worth a bytecount dependency"
+)]
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     text.as_bytes()[..end]
