@@ -413,7 +413,7 @@ impl HttpClient {
         Counters::add(&self.inner.counters.requests_sent, 1);
         let transport = |e: &reqwest::Error| HttpError::Transport {
             url: shown.to_owned(),
-            message: e.without_url_ref(),
+            message: describe(e),
         };
         let mut response = request.send().await.map_err(|e| AttemptError {
             error: transport(&e),
@@ -597,26 +597,21 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-/// Text of a reqwest error without its URL (ours is redacted and added separately).
-trait WithoutUrlRef {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrlRef for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut text = self.to_string();
-        if let Some(url) = self.url() {
-            text = text.replace(&format!(" ({url})"), "");
-            text = text.replace(url.as_str(), "<url>");
-        }
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+/// The text of a reqwest error and its causes, without the URL it carries (which could hold
+/// user info); callers add the redacted URL themselves.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(&format!(" ({url})"), "");
+        text = text.replace(url.as_str(), "<url>");
     }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]
