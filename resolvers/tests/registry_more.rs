@@ -21,7 +21,7 @@ fn fixture(name: &str) -> String {
 fn registries(config: RegistryConfig) -> Registries {
     // The shared client is built on rustls without a bundled provider; pick one for the tests.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    Registries::new(HttpClient::new().expect("HTTP client"), config)
+    Registries::new(HttpClient::with_defaults().expect("HTTP client"), config)
 }
 
 /// Configuration whose base URLs `keys` all point at `server` (+ `suffix`).

@@ -76,8 +76,9 @@ pub const DEFAULT_BASE_URLS: &[(&str, &str)] = &[
     ("gradle", "https://services.gradle.org/"),
 ];
 
-/// Registry settings beyond the defaults.
-#[derive(Debug, Clone, Default)]
+/// Registry settings beyond the defaults. Credentials for registry hosts live in
+/// [`crate::http::HttpConfig::credentials`]; `Debug` never prints the GitHub token.
+#[derive(Clone, Default)]
 pub struct RegistryConfig {
     /// Base URL overrides keyed like [`DEFAULT_BASE_URLS`].
     pub base_urls: BTreeMap<String, String>,
@@ -91,17 +92,48 @@ pub struct RegistryConfig {
     pub goprivate: String,
     /// Token for the GitHub API (tags and releases of actions).
     pub github_token: Option<String>,
+    /// Ask npm registries for abbreviated packuments (`application/vnd.npm.install-v1+json`):
+    /// much smaller, but without publish times, repository and homepage. Off by default,
+    /// because publish times feed recommendations and pull request bodies.
+    pub npm_abbreviated_metadata: bool,
+}
+
+impl std::fmt::Debug for RegistryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryConfig")
+            .field("base_urls", &self.base_urls)
+            .field("npm_scopes", &self.npm_scopes)
+            .field("maven_repositories", &self.maven_repositories)
+            .field("goproxy", &self.goproxy)
+            .field("goprivate", &self.goprivate)
+            .field("github_token", &self.github_token.as_ref().map(|_| "***"))
+            .field("npm_abbreviated_metadata", &self.npm_abbreviated_metadata)
+            .finish()
+    }
 }
 
 /// Everything an adapter needs: the shared client and the configuration.
 pub struct Registries {
     pub http: HttpClient,
     pub config: RegistryConfig,
+    /// What adapters keep between lookups (parsed index configs, the GitHub client).
+    state: AdapterState,
+}
+
+/// Per-process adapter state, built lazily.
+#[derive(Default)]
+struct AdapterState {
+    cargo_index_configs: cargo_sparse::IndexConfigs,
+    github: github::ClientSlot,
 }
 
 impl Registries {
     pub fn new(http: HttpClient, config: RegistryConfig) -> Self {
-        Registries { http, config }
+        Registries {
+            http,
+            config,
+            state: AdapterState::default(),
+        }
     }
 
     /// The base URL for registry `key`, with a trailing `/`.
@@ -125,6 +157,26 @@ impl Registries {
         }
     }
 
+    /// The registry URL for npm package `name`: its scope's registry from
+    /// [`RegistryConfig::npm_scopes`] (keys `@scope` or `scope`), else the `npm` base URL.
+    pub fn npm_registry_for(&self, name: &str) -> String {
+        let scoped = name
+            .strip_prefix('@')
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(scope, _)| scope);
+        let configured = scoped.and_then(|scope| {
+            self.config
+                .npm_scopes
+                .get(&format!("@{scope}"))
+                .or_else(|| self.config.npm_scopes.get(scope))
+        });
+        match configured {
+            Some(url) if url.ends_with('/') => url.clone(),
+            Some(url) => format!("{url}/"),
+            None => self.base_url("npm"),
+        }
+    }
+
     /// Every release of `name` in `ecosystem`.
     pub async fn releases(
         &self,
@@ -141,5 +193,51 @@ impl Registries {
             Ecosystem::GithubActions => github::releases(self, name).await,
             Ecosystem::Toolchain => toolchain::releases(self, name).await,
         }
+    }
+}
+
+impl std::fmt::Debug for Registries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registries")
+            .field("http", &self.http)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The common status mapping of adapters: 2xx is fine, 404/410 mean the package does not
+/// exist, anything else is [`RegistryError::Status`].
+pub(crate) fn expect_success(
+    response: &crate::http::HttpResponse,
+    url: &str,
+) -> Result<(), RegistryError> {
+    match response.status {
+        200..=299 => Ok(()),
+        404 | 410 => Err(RegistryError::NotFound),
+        status => Err(RegistryError::Status {
+            status,
+            url: url.to_owned(),
+        }),
+    }
+}
+
+/// A [`RegistryError::Malformed`] for `url`.
+pub(crate) fn malformed(url: &str, message: impl std::fmt::Display) -> RegistryError {
+    RegistryError::Malformed {
+        url: url.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+/// Whether a SemVer-shaped `version` (optionally `v`-prefixed) is a prerelease; versions that
+/// do not parse as SemVer fall back to "has a `-` before any `+`".
+pub(crate) fn semver_prerelease(version: &str) -> bool {
+    let bare = version
+        .strip_prefix(['v', 'V', '='])
+        .unwrap_or(version)
+        .trim();
+    match semver::Version::parse(bare) {
+        Ok(parsed) => !parsed.pre.is_empty(),
+        Err(_) => bare.split('+').next().unwrap_or_default().contains('-'),
     }
 }
