@@ -371,7 +371,9 @@ mod tests {
         std::fs::write(path, content).expect("write file");
     }
 
-    fn rows(report: &ScanReport) -> Vec<(String, String, Option<String>, Option<String>, &'static str)> {
+    fn rows(
+        report: &ScanReport,
+    ) -> Vec<(String, String, Option<String>, Option<String>, &'static str)> {
         report
             .dependencies
             .iter()
@@ -409,20 +411,40 @@ mod tests {
     fn pairs_lockfiles_and_lists_transitive_packages() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
-        write(root, "Cargo.toml", b"[workspace]\nmembers = [\"app\", \"lib\"]\n");
+        write(
+            root,
+            "Cargo.toml",
+            b"[workspace]\nmembers = [\"app\", \"lib\"]\n",
+        );
         write(root, "Cargo.lock", LOCK.as_bytes());
         write(root, "app/Cargo.toml", b"[dependencies]\nserde = \"1\"\n");
         write(root, "lib/Cargo.toml", b"[dependencies]\nitoa = \"1\"\n");
-        write(root, "node_modules/x/package.json", b"{\"dependencies\": {\"y\": \"1\"}}");
+        write(
+            root,
+            "node_modules/x/package.json",
+            b"{\"dependencies\": {\"y\": \"1\"}}",
+        );
         write(root, "README.md", b"not a manifest");
         let report = scan(root, &ScanOptions::default()).expect("scan");
         assert_eq!(
             rows(&report),
             vec![
                 row("Cargo.lock", "ryu", None, Some("1.0.18"), "transitive"),
-                row("app/Cargo.toml", "serde", Some("1"), Some("1.0.200"), "normal"),
+                row(
+                    "app/Cargo.toml",
+                    "serde",
+                    Some("1"),
+                    Some("1.0.200"),
+                    "normal"
+                ),
                 // Two versions locked; `lib` depends on 1.0.11 directly.
-                row("lib/Cargo.toml", "itoa", Some("1"), Some("1.0.11"), "normal"),
+                row(
+                    "lib/Cargo.toml",
+                    "itoa",
+                    Some("1"),
+                    Some("1.0.11"),
+                    "normal"
+                ),
             ]
         );
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
@@ -438,15 +460,35 @@ mod tests {
             )
         };
         write(root, "package-lock.json", lock("1.0.0").as_bytes());
-        write(root, "package.json", b"{\"dependencies\": {\"left-pad\": \"^1.0.0\"}}");
+        write(
+            root,
+            "package.json",
+            b"{\"dependencies\": {\"left-pad\": \"^1.0.0\"}}",
+        );
         write(root, "web/package-lock.json", lock("1.3.0").as_bytes());
-        write(root, "web/app/package.json", b"{\"devDependencies\": {\"left-pad\": \"^1.1.0\"}}");
+        write(
+            root,
+            "web/app/package.json",
+            b"{\"devDependencies\": {\"left-pad\": \"^1.1.0\"}}",
+        );
         let report = scan(root, &ScanOptions::default()).expect("scan");
         assert_eq!(
             rows(&report),
             vec![
-                row("package.json", "left-pad", Some("^1.0.0"), Some("1.0.0"), "normal"),
-                row("web/app/package.json", "left-pad", Some("^1.1.0"), Some("1.3.0"), "dev"),
+                row(
+                    "package.json",
+                    "left-pad",
+                    Some("^1.0.0"),
+                    Some("1.0.0"),
+                    "normal"
+                ),
+                row(
+                    "web/app/package.json",
+                    "left-pad",
+                    Some("^1.1.0"),
+                    Some("1.3.0"),
+                    "dev"
+                ),
             ]
         );
     }
@@ -461,18 +503,32 @@ mod tests {
         let big = vec![b' '; MAX_MANIFEST_BYTES + 1];
         write(root, "d/package.json", &big);
         let report = scan(root, &ScanOptions::default()).expect("scan");
-        let warned: Vec<&str> = report.warnings.iter().map(|w| w.manifest.as_str()).collect();
-        assert_eq!(warned, vec!["a/package.json", "b/package.json", "d/package.json"]);
+        let warned: Vec<&str> = report
+            .warnings
+            .iter()
+            .map(|w| w.manifest.as_str())
+            .collect();
+        assert_eq!(
+            warned,
+            vec!["a/package.json", "b/package.json", "d/package.json"]
+        );
         assert!(report.warnings.iter().any(|w| w.message.contains("UTF-8")));
         assert!(report.warnings.iter().any(|w| w.message.contains("limit")));
-        assert_eq!(rows(&report), vec![row("c/Cargo.toml", "serde", Some("1"), None, "normal")]);
+        assert_eq!(
+            rows(&report),
+            vec![row("c/Cargo.toml", "serde", Some("1"), None, "normal")]
+        );
     }
 
     #[test]
     fn skip_dirs_are_configurable() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
-        write(root, "vendor/Cargo.toml", b"[dependencies]\nserde = \"1\"\n");
+        write(
+            root,
+            "vendor/Cargo.toml",
+            b"[dependencies]\nserde = \"1\"\n",
+        );
         write(root, "custom/.nvmrc", b"20\n");
         let report = scan(root, &ScanOptions::default()).expect("scan");
         assert_eq!(report.dependencies.len(), 1);
@@ -480,7 +536,11 @@ mod tests {
             skip_dirs: vec!["custom".to_owned()],
         };
         let report = scan(root, &options).expect("scan");
-        let names: Vec<&str> = report.dependencies.iter().map(|d| d.manifest.as_str()).collect();
+        let names: Vec<&str> = report
+            .dependencies
+            .iter()
+            .map(|d| d.manifest.as_str())
+            .collect();
         assert_eq!(names, vec!["vendor/Cargo.toml"]);
     }
 
@@ -492,7 +552,11 @@ mod tests {
         write(root, "real/.nvmrc", b"20\n");
         std::os::unix::fs::symlink(root.join("real"), root.join("link")).expect("symlink");
         let report = scan(root, &ScanOptions::default()).expect("scan");
-        let names: Vec<&str> = report.dependencies.iter().map(|d| d.manifest.as_str()).collect();
+        let names: Vec<&str> = report
+            .dependencies
+            .iter()
+            .map(|d| d.manifest.as_str())
+            .collect();
         assert_eq!(names, vec!["real/.nvmrc"]);
     }
 

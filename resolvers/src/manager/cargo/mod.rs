@@ -261,8 +261,7 @@ fn lockfile(text: &str) -> Extraction {
                     // `name`, `name version` or `name version (source)` (v1).
                     let mut parts = dep.split_whitespace();
                     if let Some(dep_name) = parts.next() {
-                        members_deps
-                            .push((dep_name.to_owned(), parts.next().map(str::to_owned)));
+                        members_deps.push((dep_name.to_owned(), parts.next().map(str::to_owned)));
                     }
                 }
             }

@@ -47,7 +47,9 @@ struct Snapshot<'a> {
 /// Snapshot the extraction of every fixture of `manager` under
 /// `src/manager/<module>/fixtures`; returns how many files were checked.
 pub(crate) fn snapshot_fixtures(manager: Manager, module: &str) -> usize {
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/manager").join(module);
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/manager")
+        .join(module);
     let files = fixture_files(&base.join("fixtures"));
     let mut checked = 0;
     for (rel, path) in files {
@@ -153,7 +155,10 @@ fn lockfile_direct_flags() {
 fn toolchain_files() {
     let out = extract("rust-toolchain", "1.78.0\n");
     let dep = out.dependencies.first().expect("one toolchain");
-    assert_eq!((dep.name.as_str(), dep.requirement.as_deref()), ("rust", Some("1.78.0")));
+    assert_eq!(
+        (dep.name.as_str(), dep.requirement.as_deref()),
+        ("rust", Some("1.78.0"))
+    );
     assert_eq!(dep.skip, None);
     let out = extract("rust-toolchain.toml", "[toolchain]\nchannel = \"stable\"\n");
     let dep = out.dependencies.first().expect("one toolchain");

@@ -358,7 +358,10 @@ mod tests {
     #[test]
     fn errors_carry_offsets() {
         let err = parse("{\n  \"a\": 1,\n  \"b\" 2 }").expect_err("invalid");
-        assert_eq!(crate::manager::line_of("{\n  \"a\": 1,\n  \"b\" 2 }", err.offset), 3);
+        assert_eq!(
+            crate::manager::line_of("{\n  \"a\": 1,\n  \"b\" 2 }", err.offset),
+            3
+        );
         assert!(parse("[1,]").is_err());
         assert!(parse("\"abc").is_err());
         assert!(parse("[1] x").is_err());

@@ -149,7 +149,12 @@ const LOCAL_PROTOCOLS: [&str; 6] = ["workspace:", "link:", "portal:", "file:", "
 
 /// Is this yarn.lock entry a workspace, link, patch or other local package?
 fn is_local_entry(header: &str) -> bool {
-    let first = header.split(", ").next().unwrap_or_default().trim().trim_matches('"');
+    let first = header
+        .split(", ")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_matches('"');
     split_name_version(first)
         .is_some_and(|(_, range)| LOCAL_PROTOCOLS.iter().any(|p| range.trim().starts_with(p)))
 }
@@ -295,8 +300,14 @@ mod tests {
             k("/@babel/core/7.1.0_react@17.0.2"),
             pair("@babel/core", "7.1.0")
         );
-        assert_eq!(k("/@babel/core@7.1.0(react@17.0.2)"), pair("@babel/core", "7.1.0"));
-        assert_eq!(k("react-dom@18.2.0(react@18.2.0)"), pair("react-dom", "18.2.0"));
+        assert_eq!(
+            k("/@babel/core@7.1.0(react@17.0.2)"),
+            pair("@babel/core", "7.1.0")
+        );
+        assert_eq!(
+            k("react-dom@18.2.0(react@18.2.0)"),
+            pair("react-dom", "18.2.0")
+        );
         assert_eq!(k("@types/node@20.1.0"), pair("@types/node", "20.1.0"));
         assert_eq!(strip_peers("1.2.3(a@1)(b@2)"), "1.2.3");
     }

@@ -3,9 +3,7 @@
 use super::json::{self, Json, JsonStr};
 use super::{is_numeric_version, split_name_version};
 use crate::Ecosystem;
-use crate::manager::{
-    Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, line_of,
-};
+use crate::manager::{Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, line_of};
 
 /// Dependency tables and the kind of their entries.
 const TABLES: [(&str, DependencyKind); 4] = [
@@ -197,7 +195,10 @@ impl Reader<'_, '_> {
             let Some(req) = value.as_str() else {
                 self.warn(
                     key.span.start,
-                    format!("`engines.{name}` is {}, expected a string", value.type_name()),
+                    format!(
+                        "`engines.{name}` is {}, expected a string",
+                        value.type_name()
+                    ),
                 );
                 continue;
             };
@@ -339,11 +340,7 @@ fn resolution_target(key: &str) -> &str {
             i += 1;
             continue;
         }
-        let begin = segments
-            .iter()
-            .take(i)
-            .map(|s| s.len() + 1)
-            .sum::<usize>();
+        let begin = segments.iter().take(i).map(|s| s.len() + 1).sum::<usize>();
         start = Some(begin);
         i += if seg.starts_with('@') { 2 } else { 1 };
     }

@@ -77,8 +77,8 @@ fn tool_versions(text: &str) -> Extraction {
             continue;
         };
         let span = Span::new(start + at, start + at + version.len());
-        let mut dep = Dependency::at(name, Ecosystem::Toolchain, text, span)
-            .kind(DependencyKind::Toolchain);
+        let mut dep =
+            Dependency::at(name, Ecosystem::Toolchain, text, span).kind(DependencyKind::Toolchain);
         dep.skip = version_skip(version);
         out.dependencies.push(dep);
     }
@@ -110,10 +110,8 @@ fn sdkmanrc(text: &str) -> Extraction {
             continue;
         }
         let Some((candidate, value)) = content.split_once('=') else {
-            out.warnings.push(Warning::at_line(
-                line_no,
-                "expected `candidate=version`",
-            ));
+            out.warnings
+                .push(Warning::at_line(line_no, "expected `candidate=version`"));
             continue;
         };
         let name = candidate.trim().to_ascii_lowercase();
@@ -133,8 +131,8 @@ fn sdkmanrc(text: &str) -> Extraction {
         }
         let at = candidate.len() + 1 + (value.len() - value.trim_start().len());
         let span = Span::new(start + at, start + at + version.len());
-        let mut dep = Dependency::at(name, Ecosystem::Toolchain, text, span)
-            .kind(DependencyKind::Toolchain);
+        let mut dep =
+            Dependency::at(name, Ecosystem::Toolchain, text, span).kind(DependencyKind::Toolchain);
         dep.skip = version_skip(version);
         out.dependencies.push(dep);
     }

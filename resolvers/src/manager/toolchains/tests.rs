@@ -3,12 +3,17 @@ use crate::manager::{Manager, SkipReason};
 
 #[test]
 fn fixtures_snapshot() {
-    assert!(crate::manager::cargo::tests::snapshot_fixtures(Manager::Toolchains, "toolchains") >= 7);
+    assert!(
+        crate::manager::cargo::tests::snapshot_fixtures(Manager::Toolchains, "toolchains") >= 7
+    );
 }
 
 #[test]
 fn asdf_names_are_mapped() {
-    let out = extract(".tool-versions", "nodejs 20.1.0\ngolang 1.22.0 # go\npython system\n");
+    let out = extract(
+        ".tool-versions",
+        "nodejs 20.1.0\ngolang 1.22.0 # go\npython system\n",
+    );
     let deps: Vec<_> = out
         .dependencies
         .iter()
@@ -32,5 +37,8 @@ fn sdkmanrc_pairs() {
         .iter()
         .map(|d| (d.name.as_str(), d.requirement.as_deref()))
         .collect();
-    assert_eq!(deps, vec![("java", Some("17.0.2-tem")), ("gradle", Some("8.5"))]);
+    assert_eq!(
+        deps,
+        vec![("java", Some("17.0.2-tem")), ("gradle", Some("8.5"))]
+    );
 }
