@@ -371,9 +371,10 @@ mod tests {
         std::fs::write(path, content).expect("write file");
     }
 
-    fn rows(
-        report: &ScanReport,
-    ) -> Vec<(String, String, Option<String>, Option<String>, &'static str)> {
+    /// Manifest, name, requirement, locked version, kind.
+    type Row = (String, String, Option<String>, Option<String>, &'static str);
+
+    fn rows(report: &ScanReport) -> Vec<Row> {
         report
             .dependencies
             .iter()
@@ -395,7 +396,7 @@ mod tests {
         req: Option<&str>,
         locked: Option<&str>,
         kind: &'static str,
-    ) -> (String, String, Option<String>, Option<String>, &'static str) {
+    ) -> Row {
         (
             manifest.to_owned(),
             name.to_owned(),

@@ -169,10 +169,10 @@ fn descriptor_name(header: &str) -> Option<String> {
     if LOCAL_PROTOCOLS.iter().any(|p| range.starts_with(p)) {
         return None;
     }
-    if let Some(npm) = range.strip_prefix("npm:") {
-        if let Some((real, _)) = split_name_version(npm) {
-            return Some(real.to_owned());
-        }
+    if let Some(npm) = range.strip_prefix("npm:")
+        && let Some((real, _)) = split_name_version(npm)
+    {
+        return Some(real.to_owned());
     }
     (!name.is_empty()).then(|| name.to_owned())
 }

@@ -290,7 +290,11 @@ pub(crate) fn classify(text: &str, name: &str, req: &JsonStr<'_>) -> Dependency 
         || lower.starts_with("bitbucket:")
         || lower.starts_with("gist:")
         || ((lower.starts_with("http://") || lower.starts_with("https://"))
-            && (lower.ends_with(".git") || lower.contains(".git#")))
+            && lower.split('#').next().is_some_and(|base| {
+                std::path::Path::new(base)
+                    .extension()
+                    .is_some_and(|ext| ext.eq_ignore_ascii_case("git"))
+            }))
         || is_github_shorthand(trimmed)
     {
         Some(SkipReason::Git)
