@@ -1,10 +1,15 @@
 //! Scan a directory tree: find every manifest, extract it, and pair manifests with lockfiles.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::manager::{Dependency, Manager};
+use crate::Ecosystem;
+use crate::manager::{
+    Dependency, DependencyKind, Extraction, LockedPackage, MAX_MANIFEST_BYTES, Manager,
+};
 
 /// Folders never descended into unless the caller changes the list.
 pub const DEFAULT_SKIP_DIRS: &[&str] = &[
@@ -62,8 +67,503 @@ pub struct ScanReport {
     pub warnings: Vec<ScanWarning>,
 }
 
-/// Scan the tree under `root`. I/O problems with single files become warnings.
+/// Scan the tree under `root`. I/O problems with single files become warnings; only an
+/// unreadable `root` is an error.
 pub fn scan(root: &Path, options: &ScanOptions) -> std::io::Result<ScanReport> {
-    let _ = (root, options);
-    Ok(ScanReport::default())
+    let mut files = Vec::new();
+    let mut report = ScanReport::default();
+    // Reading the root itself must work; deeper problems are warnings.
+    std::fs::read_dir(root)?;
+    walk(root, root, options, &mut files, &mut report);
+    files.sort();
+
+    let mut manifests: Vec<FileExtraction> = Vec::new();
+    for rel in files {
+        let managers: Vec<Manager> = Manager::for_path(&rel).collect();
+        if managers.is_empty() {
+            continue;
+        }
+        let text = match read_manifest(&root.join(&rel)) {
+            Ok(text) => text,
+            Err(message) => {
+                report.warnings.push(ScanWarning {
+                    manifest: rel.clone(),
+                    line: None,
+                    message,
+                });
+                continue;
+            }
+        };
+        for manager in managers {
+            let extraction = manager.extract(&rel, &text);
+            manifests.push(FileExtraction {
+                path: rel.clone(),
+                manager,
+                is_lockfile: manager.is_lockfile(&rel),
+                extraction,
+            });
+        }
+    }
+    pair_lockfiles(&mut manifests, &mut report);
+    report
+        .warnings
+        .sort_by(|a, b| a.manifest.cmp(&b.manifest).then(a.line.cmp(&b.line)));
+    Ok(report)
+}
+
+struct FileExtraction {
+    path: String,
+    manager: Manager,
+    is_lockfile: bool,
+    extraction: Extraction,
+}
+
+/// Collect the relative paths of every regular file under `dir`, skipping `skip_dirs` and
+/// symbolic links.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    options: &ScanOptions,
+    files: &mut Vec<String>,
+    report: &mut ScanReport,
+) {
+    let rel_dir = relative(root, dir);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            report.warnings.push(ScanWarning {
+                manifest: rel_dir,
+                line: None,
+                message: format!("cannot read directory: {err}"),
+            });
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                report.warnings.push(ScanWarning {
+                    manifest: rel_dir.clone(),
+                    line: None,
+                    message: format!("cannot read directory entry: {err}"),
+                });
+                continue;
+            }
+        };
+        // `DirEntry::file_type` does not follow symbolic links.
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        let path = entry.path();
+        if file_type.is_dir() {
+            let name = entry.file_name();
+            let skipped = name
+                .to_str()
+                .is_some_and(|n| options.skip_dirs.iter().any(|s| s == n));
+            if !skipped {
+                walk(root, &path, options, files, report);
+            }
+        } else if file_type.is_file() {
+            files.push(relative(root, &path));
+        }
+    }
+}
+
+/// `path` relative to `root`, `/`-separated.
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Read a manifest as UTF-8, refusing files over [`MAX_MANIFEST_BYTES`] without reading them.
+fn read_manifest(path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot read file: {e}"))?
+        .len();
+    if len > MAX_MANIFEST_BYTES as u64 {
+        return Err(format!(
+            "file is {len} bytes, over the {MAX_MANIFEST_BYTES}-byte limit; skipped"
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    // The file may grow between `metadata` and `read`: never read past the limit.
+    file.take(MAX_MANIFEST_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    if bytes.len() > MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "file is over the {MAX_MANIFEST_BYTES}-byte limit; skipped"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "file is not valid UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// The directory part of a relative path (`""` for the root).
+fn parent_dir(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// Is `dir` the directory `ancestor` or below it?
+fn is_within(dir: &str, ancestor: &str) -> bool {
+    ancestor.is_empty()
+        || dir == ancestor
+        || dir
+            .strip_prefix(ancestor)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// A lockfile's packages, indexed by ecosystem and name.
+struct LockIndex {
+    path: String,
+    manager: Manager,
+    packages: Vec<LockedPackage>,
+    by_name: BTreeMap<(Ecosystem, String), Vec<usize>>,
+    /// Names that some covered manifest declares.
+    named: BTreeSet<(Ecosystem, String)>,
+}
+
+/// Fill `locked` from the nearest lockfile of the same manager and add the lockfile packages no
+/// manifest names as `transitive` entries; then flatten everything into the report.
+fn pair_lockfiles(files: &mut [FileExtraction], report: &mut ScanReport) {
+    let mut indexes: Vec<LockIndex> = files
+        .iter_mut()
+        .filter(|f| f.is_lockfile)
+        .map(|f| {
+            let packages = std::mem::take(&mut f.extraction.locks);
+            let mut by_name: BTreeMap<(Ecosystem, String), Vec<usize>> = BTreeMap::new();
+            for (i, p) in packages.iter().enumerate() {
+                by_name
+                    .entry((p.ecosystem, p.name.clone()))
+                    .or_default()
+                    .push(i);
+            }
+            LockIndex {
+                path: f.path.clone(),
+                manager: f.manager,
+                packages,
+                by_name,
+                named: BTreeSet::new(),
+            }
+        })
+        .collect();
+
+    for file in files.iter_mut().filter(|f| !f.is_lockfile) {
+        let dir = parent_dir(&file.path);
+        // The nearest lockfile: the deepest directory, then the first by name.
+        let nearest = indexes
+            .iter_mut()
+            .filter(|lock| lock.manager == file.manager && is_within(dir, parent_dir(&lock.path)))
+            .max_by(|a, b| {
+                parent_dir(&a.path)
+                    .len()
+                    .cmp(&parent_dir(&b.path).len())
+                    .then_with(|| b.path.cmp(&a.path))
+            });
+        let Some(lock) = nearest else {
+            continue;
+        };
+        for dep in &mut file.extraction.dependencies {
+            let key = (dep.ecosystem, dep.name.clone());
+            if dep.locked.is_none()
+                && let Some(positions) = lock.by_name.get(&key)
+            {
+                let candidates: Vec<&LockedPackage> = positions
+                    .iter()
+                    .filter_map(|&i| lock.packages.get(i))
+                    .collect();
+                dep.locked = pick_locked(dep, &candidates);
+            }
+            lock.named.insert(key);
+        }
+    }
+
+    for file in files.iter() {
+        for dep in &file.extraction.dependencies {
+            report.dependencies.push(ScannedDependency {
+                manifest: file.path.clone(),
+                manager: file.manager,
+                dependency: dep.clone(),
+            });
+        }
+        for warning in &file.extraction.warnings {
+            report.warnings.push(ScanWarning {
+                manifest: file.path.clone(),
+                line: warning.line,
+                message: warning.message.clone(),
+            });
+        }
+    }
+    for lock in &indexes {
+        let mut seen = BTreeSet::new();
+        for package in &lock.packages {
+            if lock
+                .named
+                .contains(&(package.ecosystem, package.name.clone()))
+                || !seen.insert((package.name.as_str(), package.version.as_str()))
+            {
+                continue;
+            }
+            let dep = Dependency::unversioned(package.name.clone(), package.ecosystem)
+                .kind(DependencyKind::Transitive)
+                .locked(package.version.clone());
+            report.dependencies.push(ScannedDependency {
+                manifest: lock.path.clone(),
+                manager: lock.manager,
+                dependency: dep,
+            });
+        }
+    }
+    // Stable: keeps file order within one manifest.
+    report
+        .dependencies
+        .sort_by(|a, b| a.manifest.cmp(&b.manifest));
+}
+
+/// The locked version for `dep`: the only one, else one that satisfies the requirement, else
+/// the direct (top-level) one.
+fn pick_locked(dep: &Dependency, candidates: &[&LockedPackage]) -> Option<String> {
+    let mut versions: Vec<&str> = candidates.iter().map(|l| l.version.as_str()).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    if let [only] = versions.as_slice() {
+        return Some((*only).to_owned());
+    }
+    let scheme = dep.ecosystem.versioning().scheme();
+    if let Some(req) = dep.requirement.as_deref() {
+        let satisfying: Vec<&&LockedPackage> = candidates
+            .iter()
+            .filter(|l| scheme.satisfies(&l.version, req))
+            .collect();
+        if let Some(best) = satisfying
+            .iter()
+            .find(|l| l.direct)
+            .or_else(|| satisfying.first())
+        {
+            return Some(best.version.clone());
+        }
+    }
+    candidates
+        .iter()
+        .find(|l| l.direct)
+        .map(|l| l.version.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, content: &[u8]) {
+        let path = root.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dirs");
+        }
+        std::fs::write(path, content).expect("write file");
+    }
+
+    /// Manifest, name, requirement, locked version, kind.
+    type Row = (String, String, Option<String>, Option<String>, &'static str);
+
+    fn rows(report: &ScanReport) -> Vec<Row> {
+        report
+            .dependencies
+            .iter()
+            .map(|d| {
+                (
+                    d.manifest.clone(),
+                    d.dependency.name.clone(),
+                    d.dependency.requirement.clone(),
+                    d.dependency.locked.clone(),
+                    d.dependency.kind.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    fn row(
+        manifest: &str,
+        name: &str,
+        req: Option<&str>,
+        locked: Option<&str>,
+        kind: &'static str,
+    ) -> Row {
+        (
+            manifest.to_owned(),
+            name.to_owned(),
+            req.map(str::to_owned),
+            locked.map(str::to_owned),
+            kind,
+        )
+    }
+
+    const LOCK: &str = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"serde\"]\n\n[[package]]\nname = \"lib\"\nversion = \"0.1.0\"\ndependencies = [\"itoa 1.0.11\"]\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.200\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.11\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nname = \"itoa\"\nversion = \"0.4.8\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nname = \"ryu\"\nversion = \"1.0.18\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+
+    #[test]
+    fn pairs_lockfiles_and_lists_transitive_packages() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(
+            root,
+            "Cargo.toml",
+            b"[workspace]\nmembers = [\"app\", \"lib\"]\n",
+        );
+        write(root, "Cargo.lock", LOCK.as_bytes());
+        write(root, "app/Cargo.toml", b"[dependencies]\nserde = \"1\"\n");
+        write(root, "lib/Cargo.toml", b"[dependencies]\nitoa = \"1\"\n");
+        write(
+            root,
+            "node_modules/x/package.json",
+            b"{\"dependencies\": {\"y\": \"1\"}}",
+        );
+        write(root, "README.md", b"not a manifest");
+        let report = scan(root, &ScanOptions::default()).expect("scan");
+        assert_eq!(
+            rows(&report),
+            vec![
+                row("Cargo.lock", "ryu", None, Some("1.0.18"), "transitive"),
+                row(
+                    "app/Cargo.toml",
+                    "serde",
+                    Some("1"),
+                    Some("1.0.200"),
+                    "normal"
+                ),
+                // Two versions locked; `lib` depends on 1.0.11 directly.
+                row(
+                    "lib/Cargo.toml",
+                    "itoa",
+                    Some("1"),
+                    Some("1.0.11"),
+                    "normal"
+                ),
+            ]
+        );
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+
+    #[test]
+    fn nearest_lockfile_wins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let lock = |v: &str| {
+            format!(
+                "{{\"lockfileVersion\": 3, \"packages\": {{\"\": {{}}, \"node_modules/left-pad\": {{\"version\": \"{v}\"}}}}}}"
+            )
+        };
+        write(root, "package-lock.json", lock("1.0.0").as_bytes());
+        write(
+            root,
+            "package.json",
+            b"{\"dependencies\": {\"left-pad\": \"^1.0.0\"}}",
+        );
+        write(root, "web/package-lock.json", lock("1.3.0").as_bytes());
+        write(
+            root,
+            "web/app/package.json",
+            b"{\"devDependencies\": {\"left-pad\": \"^1.1.0\"}}",
+        );
+        let report = scan(root, &ScanOptions::default()).expect("scan");
+        assert_eq!(
+            rows(&report),
+            vec![
+                row(
+                    "package.json",
+                    "left-pad",
+                    Some("^1.0.0"),
+                    Some("1.0.0"),
+                    "normal"
+                ),
+                row(
+                    "web/app/package.json",
+                    "left-pad",
+                    Some("^1.1.0"),
+                    Some("1.3.0"),
+                    "dev"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_files_become_warnings() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(root, "a/package.json", b"{\"dependencies\": \xff\xfe}");
+        write(root, "b/package.json", b"{\"dependencies\": {");
+        write(root, "c/Cargo.toml", b"[dependencies]\nserde = \"1\"\n");
+        let big = vec![b' '; MAX_MANIFEST_BYTES + 1];
+        write(root, "d/package.json", &big);
+        let report = scan(root, &ScanOptions::default()).expect("scan");
+        let warned: Vec<&str> = report
+            .warnings
+            .iter()
+            .map(|w| w.manifest.as_str())
+            .collect();
+        assert_eq!(
+            warned,
+            vec!["a/package.json", "b/package.json", "d/package.json"]
+        );
+        assert!(report.warnings.iter().any(|w| w.message.contains("UTF-8")));
+        assert!(report.warnings.iter().any(|w| w.message.contains("limit")));
+        assert_eq!(
+            rows(&report),
+            vec![row("c/Cargo.toml", "serde", Some("1"), None, "normal")]
+        );
+    }
+
+    #[test]
+    fn skip_dirs_are_configurable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(
+            root,
+            "vendor/Cargo.toml",
+            b"[dependencies]\nserde = \"1\"\n",
+        );
+        write(root, "custom/.nvmrc", b"20\n");
+        let report = scan(root, &ScanOptions::default()).expect("scan");
+        assert_eq!(report.dependencies.len(), 1);
+        let options = ScanOptions {
+            skip_dirs: vec!["custom".to_owned()],
+        };
+        let report = scan(root, &options).expect("scan");
+        let names: Vec<&str> = report
+            .dependencies
+            .iter()
+            .map(|d| d.manifest.as_str())
+            .collect();
+        assert_eq!(names, vec!["vendor/Cargo.toml"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(root, "real/.nvmrc", b"20\n");
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).expect("symlink");
+        let report = scan(root, &ScanOptions::default()).expect("scan");
+        let names: Vec<&str> = report
+            .dependencies
+            .iter()
+            .map(|d| d.manifest.as_str())
+            .collect();
+        assert_eq!(names, vec!["real/.nvmrc"]);
+    }
+
+    #[test]
+    fn missing_root_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(scan(&dir.path().join("absent"), &ScanOptions::default()).is_err());
+    }
 }

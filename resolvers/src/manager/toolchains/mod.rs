@@ -1,0 +1,143 @@
+//! Toolchain version files shared by several languages: asdf/mise `.tool-versions` and SDKMAN!
+//! `.sdkmanrc`. (Language-specific ones live with their manager: `rust-toolchain` in cargo,
+//! `.nvmrc` in npm.)
+
+use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, file_name};
+use crate::Ecosystem;
+
+pub fn matches(path: &str) -> bool {
+    matches!(file_name(path), ".tool-versions" | ".sdkmanrc")
+}
+
+pub fn extract(path: &str, text: &str) -> Extraction {
+    match file_name(path) {
+        ".sdkmanrc" => sdkmanrc(text),
+        _ => tool_versions(text),
+    }
+}
+
+/// Our toolchain name for an asdf plugin name (`nodejs` → `node`, `golang` → `go`).
+pub fn asdf_toolchain_name(plugin: &str) -> String {
+    let lower = plugin.to_ascii_lowercase();
+    match lower.as_str() {
+        "nodejs" | "node" => "node".to_owned(),
+        "golang" | "go" => "go".to_owned(),
+        "python" | "python3" => "python".to_owned(),
+        "rust" | "rustc" => "rust".to_owned(),
+        "java" | "jdk" => "java".to_owned(),
+        "gradle" => "gradle".to_owned(),
+        "maven" | "mvn" => "maven".to_owned(),
+        "terraform" | "tf" => "terraform".to_owned(),
+        _ => lower,
+    }
+}
+
+/// Skip reasons for toolchain versions that name no registry release.
+fn version_skip(version: &str) -> Option<SkipReason> {
+    let lower = version.to_ascii_lowercase();
+    if lower.starts_with("ref:") {
+        Some(SkipReason::Git)
+    } else if lower.starts_with("path:") {
+        Some(SkipReason::Path)
+    } else if lower == "system" || lower.starts_with("latest") || lower.starts_with("lts") {
+        Some(SkipReason::NoVersion)
+    } else {
+        None
+    }
+}
+
+/// Iterate lines with their byte offset, without the trailing newline or comment.
+fn content_lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    let mut offset = 0;
+    text.split_inclusive('\n')
+        .enumerate()
+        .map(move |(index, line)| {
+            let start = offset;
+            offset += line.len();
+            let content = line.split('#').next().unwrap_or_default();
+            let content = content.trim_end_matches(['\n', '\r']);
+            (index + 1, start, content)
+        })
+}
+
+/// `.tool-versions`: `nodejs 20.11.0 18.19.0` — the first version is the one in use.
+fn tool_versions(text: &str) -> Extraction {
+    let mut out = Extraction::default();
+    for (line_no, start, content) in content_lines(text) {
+        let mut words = words_with_offsets(content).into_iter();
+        let Some((plugin, _)) = words.next() else {
+            continue;
+        };
+        let name = asdf_toolchain_name(plugin);
+        let Some((version, at)) = words.next() else {
+            out.warnings.push(Warning::at_line(
+                line_no,
+                format!("`{plugin}` has no version"),
+            ));
+            continue;
+        };
+        let span = Span::new(start + at, start + at + version.len());
+        let mut dep =
+            Dependency::at(name, Ecosystem::Toolchain, text, span).kind(DependencyKind::Toolchain);
+        dep.skip = version_skip(version);
+        out.dependencies.push(dep);
+    }
+    out
+}
+
+/// Whitespace-separated words and their byte offsets in `s`.
+fn words_with_offsets(s: &str) -> Vec<(&str, usize)> {
+    let mut words = Vec::new();
+    let mut begin = None;
+    for (i, c) in s.char_indices().chain(std::iter::once((s.len(), ' '))) {
+        match (c.is_whitespace(), begin) {
+            (true, Some(b)) => {
+                words.extend(s.get(b..i).map(|w| (w, b)));
+                begin = None;
+            }
+            (false, None) => begin = Some(i),
+            _ => {}
+        }
+    }
+    words
+}
+
+/// `.sdkmanrc`: `java=17.0.2-tem` lines.
+fn sdkmanrc(text: &str) -> Extraction {
+    let mut out = Extraction::default();
+    for (line_no, start, content) in content_lines(text) {
+        if content.trim().is_empty() {
+            continue;
+        }
+        let Some((candidate, value)) = content.split_once('=') else {
+            out.warnings
+                .push(Warning::at_line(line_no, "expected `candidate=version`"));
+            continue;
+        };
+        let name = candidate.trim().to_ascii_lowercase();
+        let version = value.trim();
+        if name.is_empty() {
+            out.warnings
+                .push(Warning::at_line(line_no, "missing candidate name"));
+            continue;
+        }
+        if version.is_empty() {
+            out.dependencies.push(
+                Dependency::unversioned(name, Ecosystem::Toolchain)
+                    .kind(DependencyKind::Toolchain)
+                    .skip(SkipReason::NoVersion),
+            );
+            continue;
+        }
+        let at = candidate.len() + 1 + (value.len() - value.trim_start().len());
+        let span = Span::new(start + at, start + at + version.len());
+        let mut dep =
+            Dependency::at(name, Ecosystem::Toolchain, text, span).kind(DependencyKind::Toolchain);
+        dep.skip = version_skip(version);
+        out.dependencies.push(dep);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
