@@ -430,8 +430,14 @@ impl<'a> Build<'a> {
         };
         let mut dep = match version {
             Some(v) => Dependency::at(name, Ecosystem::Maven, self.text, v.span),
-            None => Dependency::at(name, Ecosystem::Maven, self.text, version_span)
-                .skip(SkipReason::UnresolvedVariable),
+            // The expression is kept as written for the reader, but without a span: replacing
+            // an expression with a version literal would change the build's structure.
+            None => {
+                let mut dep = Dependency::unversioned(name, Ecosystem::Maven)
+                    .skip(SkipReason::UnresolvedVariable);
+                dep.requirement = version_span.slice(self.text).map(str::to_owned);
+                dep
+            }
         };
         if unresolved_suffix {
             dep = dep.skip(SkipReason::UnresolvedVariable);
