@@ -44,7 +44,7 @@ pub fn to_json(report: &ScanReport) -> String {
                 requirement: d.dependency.requirement.as_deref(),
                 locked: d.dependency.locked.as_deref(),
                 kind: d.dependency.kind.as_str(),
-                skipped: d.dependency.skip.map(|s| s.as_str()),
+                skipped: d.dependency.skip.map(upkeep_resolvers::SkipReason::as_str),
             })
             .collect(),
         warnings: report

@@ -23,7 +23,7 @@ fn settings(concurrency: usize, lease_ms: u64) -> WorkerSettings {
 }
 
 async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
     while !done().await {
         assert!(
             std::time::Instant::now() < deadline,
@@ -289,7 +289,7 @@ async fn shutdown_gives_running_jobs_back() {
         .unwrap()
         .unwrap();
     let handlers = Handlers::new().on("slow", |_| async {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        tokio::time::sleep(Duration::from_hours(1)).await;
         Ok(())
     });
     let (stop, rx) = watch::channel(false);

@@ -238,7 +238,7 @@ async fn cursor_never_skips(store: Store, writers: usize, per_writer: usize) {
     let total = writers * per_writer;
     let mut seen = Vec::new();
     let mut after = 0;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
     while seen.len() < total {
         assert!(
             std::time::Instant::now() < deadline,

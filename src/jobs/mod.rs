@@ -172,10 +172,10 @@ async fn record_failure(store: &Store, worker: &str, job: &ClaimedJob, message: 
     warn!(error = message, "job attempt failed");
     match store.fail(job, worker, message).await {
         Ok(true) => {
-            metrics::counter!("upkeep_jobs_failed_total", "kind" => job.kind.clone()).increment(1)
+            metrics::counter!("upkeep_jobs_failed_total", "kind" => job.kind.clone()).increment(1);
         }
         Ok(false) => {
-            metrics::counter!("upkeep_jobs_retried_total", "kind" => job.kind.clone()).increment(1)
+            metrics::counter!("upkeep_jobs_retried_total", "kind" => job.kind.clone()).increment(1);
         }
         Err(error) => warn!(%error, "recording a failed job failed"),
     }

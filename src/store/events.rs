@@ -12,6 +12,8 @@
 //! held only for the commit itself. On SQLite a write transaction already holds the database's
 //! single write lock from `BEGIN IMMEDIATE` to commit, which gives the same guarantee.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
@@ -19,7 +21,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{Backend, Result, Store, Tx, now_ms};
 
 /// Advisory lock key for journal appends ("upkeep" in ASCII, as a number).
-const JOURNAL_LOCK: i64 = 0x75_706b_6565_70;
+const JOURNAL_LOCK: i64 = 0x7570_6b65_6570;
 
 /// An event about to be written.
 #[derive(Debug, Clone)]
@@ -93,16 +95,16 @@ impl Store {
         let mut n = 1;
         if filter.team_id.is_some() {
             n += 1;
-            sql.push_str(&format!(" AND team_id = ${n}"));
+            let _ = write!(sql, " AND team_id = ${n}");
         }
         if !filter.types.is_empty() {
             let placeholders: Vec<String> = (0..filter.types.len())
                 .map(|i| format!("${}", n + 1 + i))
                 .collect();
             n += filter.types.len();
-            sql.push_str(&format!(" AND type IN ({})", placeholders.join(", ")));
+            let _ = write!(sql, " AND type IN ({})", placeholders.join(", "));
         }
-        sql.push_str(&format!(" ORDER BY seq LIMIT ${}", n + 1));
+        let _ = write!(sql, " ORDER BY seq LIMIT ${}", n + 1);
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(filter.after);
         if let Some(team) = filter.team_id {
             query = query.bind(team);

@@ -91,7 +91,7 @@ pub fn install_crypto() {
 pub fn test_config(db_url: &str) -> Config {
     let mut config =
         Config::from_sources(None, &std::collections::BTreeMap::new()).expect("defaults are valid");
-    config.database_url = db_url.to_owned();
+    db_url.clone_into(&mut config.database_url);
     config.admin_token = Some(Secret::new(ADMIN_TOKEN));
     config.workers = 2;
     config.job_poll_ms = 20;

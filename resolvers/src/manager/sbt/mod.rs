@@ -428,16 +428,15 @@ impl<'a> Build<'a> {
                 format!("{}:{}", group.value, artifact.value)
             }
         };
-        let mut dep = match version {
-            Some(v) => Dependency::at(name, Ecosystem::Maven, self.text, v.span),
+        let mut dep = if let Some(v) = version {
+            Dependency::at(name, Ecosystem::Maven, self.text, v.span)
+        } else {
             // The expression is kept as written for the reader, but without a span: replacing
             // an expression with a version literal would change the build's structure.
-            None => {
-                let mut dep = Dependency::unversioned(name, Ecosystem::Maven)
-                    .skip(SkipReason::UnresolvedVariable);
-                dep.requirement = version_span.slice(self.text).map(str::to_owned);
-                dep
-            }
+            let mut dep = Dependency::unversioned(name, Ecosystem::Maven)
+                .skip(SkipReason::UnresolvedVariable);
+            dep.requirement = version_span.slice(self.text).map(str::to_owned);
+            dep
         };
         if unresolved_suffix {
             dep = dep.skip(SkipReason::UnresolvedVariable);
