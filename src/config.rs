@@ -94,6 +94,51 @@ pub const KEYS: &[Key] = &[
         default: Some(".upkeep-cache"),
         help: "Directory for the registry HTTP cache and git checkouts.",
     },
+    Key {
+        name: "github_api_url",
+        default: Some("https://api.github.com"),
+        help: "GitHub REST API base URL (GitHub Enterprise Server: `https://HOST/api/v3`).",
+    },
+    Key {
+        name: "github_token",
+        default: None,
+        help: "GitHub personal access token. Secret.",
+    },
+    Key {
+        name: "github_app_id",
+        default: None,
+        help: "GitHub App id (use with `github_app_private_key`).",
+    },
+    Key {
+        name: "github_app_private_key",
+        default: None,
+        help: "GitHub App private key: PEM text or a path to a PEM file. Secret.",
+    },
+    Key {
+        name: "github_webhook_secret",
+        default: None,
+        help: "Secret for verifying `X-Hub-Signature-256` on `POST /webhooks/github`. Secret.",
+    },
+    Key {
+        name: "crawl_interval_seconds",
+        default: Some("3600"),
+        help: "Recrawl every repository this often, besides webhooks.",
+    },
+    Key {
+        name: "release_ttl_seconds",
+        default: Some("3600"),
+        help: "A package's cached release list is refreshed when older than this.",
+    },
+    Key {
+        name: "nats_url",
+        default: None,
+        help: "Publish every event to NATS JetStream at this URL (`nats://host:4222`).",
+    },
+    Key {
+        name: "webhook_allow_private_targets",
+        default: Some("false"),
+        help: "Allow outgoing webhook subscriptions to loopback/private addresses (tests, on-premises receivers).",
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +162,15 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// `UPKEEP_REGISTRY_<KEY>` / `[registry] key = "url"`: registry base URL overrides.
     pub registries: BTreeMap<String, String>,
+    pub github_api_url: String,
+    pub github_token: Option<Secret>,
+    pub github_app_id: Option<u64>,
+    pub github_app_private_key: Option<Secret>,
+    pub github_webhook_secret: Option<Secret>,
+    pub crawl_interval_seconds: u64,
+    pub release_ttl_seconds: u64,
+    pub nats_url: Option<String>,
+    pub webhook_allow_private_targets: bool,
 }
 
 /// A configuration problem: which key, what is wrong.
@@ -310,6 +364,43 @@ impl Config {
             job_max_attempts: u32::try_from(number("job_max_attempts", 1, 100)?).unwrap_or(1),
             cache_dir: PathBuf::from(required("cache_dir")?),
             registries,
+            github_api_url: {
+                let url = required("github_api_url")?;
+                url::Url::parse(&url)
+                    .map_err(|e| ConfigError::new("github_api_url", format!("`{url}`: {e}")))?;
+                url
+            },
+            github_token: get("github_token").map(Secret::new),
+            github_app_id: match get("github_app_id") {
+                Some(id) => Some(id.parse().map_err(|_| {
+                    ConfigError::new("github_app_id", format!("`{id}` is not a number"))
+                })?),
+                None => None,
+            },
+            github_app_private_key: get("github_app_private_key").map(Secret::new),
+            github_webhook_secret: get("github_webhook_secret").map(Secret::new),
+            crawl_interval_seconds: number("crawl_interval_seconds", 10, 7 * 86_400)?,
+            release_ttl_seconds: number("release_ttl_seconds", 0, 7 * 86_400)?,
+            nats_url: match get("nats_url") {
+                Some(url) if !url.starts_with("nats://") && !url.starts_with("tls://") => {
+                    return Err(ConfigError::new(
+                        "nats_url",
+                        format!("`{url}` is not a nats:// URL"),
+                    ));
+                }
+                other => other,
+            },
+            webhook_allow_private_targets: match required("webhook_allow_private_targets")?.as_str()
+            {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                other => {
+                    return Err(ConfigError::new(
+                        "webhook_allow_private_targets",
+                        format!("`{other}` is not true or false"),
+                    ));
+                }
+            },
         })
     }
 }

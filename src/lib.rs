@@ -7,8 +7,15 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod crawler;
+pub mod delivery;
+pub mod events;
+pub mod github;
 pub mod jobs;
+pub mod pipeline;
+pub mod policy;
 pub mod repository_url;
+pub mod resolve;
 pub mod scan_output;
 pub mod server;
 pub mod store;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use upkeep::cli::{Cli, Command, RepoCommand, ScanFormat, TeamCommand, TokenCommand};
 use upkeep::config::Config;
+use upkeep::pipeline::Services;
 use upkeep::repository_url::RepositoryUrl;
 use upkeep::store::{Store, StoreError};
 use upkeep::{scan_output, server, telemetry};
@@ -87,14 +88,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|e| {
                     Failure::Runtime(format!("cannot listen on {}: {e}", config.listen))
                 })?;
-            server::serve(&config, store.clone(), listener, server::shutdown_signal())
+            let services =
+                Services::from_config(&config, store.clone()).map_err(Failure::Runtime)?;
+            server::serve(services, listener, server::shutdown_signal())
                 .await
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
         }
         Command::Worker => {
+            let services =
+                Services::from_config(&config, store.clone()).map_err(Failure::Runtime)?;
             upkeep::jobs::run(
                 store.clone(),
-                server::handlers(),
+                upkeep::pipeline::handlers(&services),
                 server::worker_settings(&config),
                 server::shutdown_signal(),
             )

@@ -8,13 +8,8 @@ use tracing::info;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::jobs::{self, Handlers, WorkerSettings};
-use crate::store::Store;
-
-/// The job handlers this build of the service knows.
-pub fn handlers() -> Handlers {
-    Handlers::new()
-}
+use crate::jobs::{self, WorkerSettings};
+use crate::pipeline::{self, Services};
 
 pub fn worker_settings(config: &Config) -> WorkerSettings {
     WorkerSettings {
@@ -50,13 +45,15 @@ pub fn shutdown_signal() -> watch::Receiver<bool> {
 /// Serve the API on `listener` and run workers until `shutdown`: in-flight requests finish and
 /// workers give back their leases before this returns.
 pub async fn serve(
-    config: &Config,
-    store: Store,
+    services: Services,
     listener: TcpListener,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let config = services.config.clone();
+    let store = services.store.clone();
     let state = AppState {
         store: store.clone(),
+        services: services.clone(),
         admin_token: config.admin_token.clone(),
         metrics: crate::telemetry::metrics(),
     };
@@ -64,8 +61,8 @@ pub async fn serve(
     info!(address = %listener.local_addr()?, "listening");
     let workers = tokio::spawn(jobs::run(
         store,
-        handlers(),
-        worker_settings(config),
+        pipeline::handlers(&services),
+        worker_settings(&config),
         shutdown.clone(),
     ));
     let mut http_shutdown = shutdown.clone();

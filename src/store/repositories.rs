@@ -1,13 +1,13 @@
 //! Registered repositories. Every change appends a `repository_event` in the same transaction.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::events::{self, NewEvent, from_ms};
+use super::events::{self, from_ms};
 use super::{Result, Store, StoreError, now_ms};
+use crate::events::Event;
 use crate::repository_url::{Provider, RepositoryUrl};
 
 /// The default update policy stored for a new repository (refined by `.upkeep.toml` later).
@@ -15,7 +15,7 @@ pub const DEFAULT_POLICY: &str = "{}";
 /// Weekly on Monday 06:00 UTC, crontab syntax.
 pub const DEFAULT_SCHEDULE: &str = "0 6 * * 1";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Repository {
     pub id: i64,
     pub team_id: i64,
@@ -46,10 +46,6 @@ fn from_row(row: &AnyRow) -> Result<Repository> {
             .try_get::<Option<i64>, _>("last_crawled_at")?
             .map(from_ms),
     })
-}
-
-fn event_payload(repo: &Repository) -> serde_json::Value {
-    json!({ "repository": repo })
 }
 
 /// A page of results and the cursor for the next one.
@@ -88,13 +84,10 @@ impl Store {
         events::append(
             &mut tx,
             self.backend(),
-            NewEvent {
-                stream: "repository_event",
-                kind: "repository_upserted",
-                team_id: Some(team_id),
-                subject_key: format!("repository:{}", repo.id),
-                payload: event_payload(&repo),
-            },
+            Event::RepositoryUpserted {
+                repository: repo.clone(),
+            }
+            .into_new(Some(team_id), format!("repository:{}", repo.id)),
         )
         .await?;
         tx.commit().await?;
@@ -164,13 +157,11 @@ impl Store {
         events::append(
             &mut tx,
             self.backend(),
-            NewEvent {
-                stream: "repository_event",
-                kind: "repository_deleted",
-                team_id: Some(repo.team_id),
-                subject_key: format!("repository:{}", repo.id),
-                payload: json!({ "id": repo.id, "url": repo.url }),
-            },
+            Event::RepositoryDeleted {
+                id: repo.id,
+                url: repo.url.clone(),
+            }
+            .into_new(Some(repo.team_id), format!("repository:{}", repo.id)),
         )
         .await?;
         tx.commit().await?;

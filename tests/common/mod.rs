@@ -95,6 +95,10 @@ pub fn test_config(db_url: &str) -> Config {
     config.admin_token = Some(Secret::new(ADMIN_TOKEN));
     config.workers = 2;
     config.job_poll_ms = 20;
+    config.cache_dir = std::env::temp_dir().join(format!(
+        "upkeep-test-cache-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     config
 }
 
@@ -110,7 +114,9 @@ impl TestApp {
         let (shutdown, rx) = watch::channel(false);
         let store = db.store.clone();
         let server = tokio::spawn(async move {
-            upkeep::server::serve(&config, store, listener, rx)
+            let services =
+                upkeep::pipeline::Services::from_config(&config, store).expect("services");
+            upkeep::server::serve(services, listener, rx)
                 .await
                 .expect("server runs");
         });

@@ -1,0 +1,207 @@
+//! The typed event streams (DESIGN §5). Every event a producer writes is one variant of [`Event`];
+//! its JSON Schema is generated from these types, served at `/api/v1/events/schema` and checked in
+//! at `docs/events.schema.json` (a test fails when they drift).
+//!
+//! Envelope (see `store::events::StoredEvent`): `id` (unique, consumers deduplicate on it), `seq`
+//! (stream position), `stream`, `type`, `occurred_at`, `subject_key`, `payload` (below).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::store::events::NewEvent;
+use crate::store::repositories::Repository;
+
+/// A dependency as events describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DependencyPayload {
+    pub repository_id: i64,
+    pub dependency_id: i64,
+    pub manifest: String,
+    pub manager: String,
+    pub ecosystem: String,
+    pub name: String,
+    pub requirement: Option<String>,
+    pub locked: Option<String>,
+    pub kind: String,
+    pub skipped: Option<String>,
+}
+
+/// A release as events describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReleasePayload {
+    pub ecosystem: String,
+    pub name: String,
+    pub version: String,
+    pub published_at: Option<DateTime<Utc>>,
+    pub prerelease: bool,
+}
+
+/// A recommendation as events describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RecommendationPayload {
+    pub repository_id: i64,
+    pub dependency_id: i64,
+    pub manifest: String,
+    pub ecosystem: String,
+    pub name: String,
+    /// The version in use (locked, else the lowest the requirement allows).
+    pub current: Option<String>,
+    pub target_version: String,
+    /// The requirement to write, when the target is outside the current one.
+    pub new_requirement: Option<String>,
+    /// `patch`, `minor`, `major` or `security`.
+    pub kind: String,
+}
+
+/// Why a recommendation went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecommendationRemoval {
+    /// A crawl saw the upgrade applied.
+    Applied,
+    /// It no longer holds (policy, the dependency went away, a newer target replaced it).
+    Obsolete,
+}
+
+/// A pull request as events describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PullRequestPayload {
+    pub repository_id: i64,
+    pub number: Option<i64>,
+    pub url: Option<String>,
+    pub branch: String,
+    pub title: String,
+}
+
+/// An advisory as events describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AdvisoryPayload {
+    pub osv_id: String,
+    pub summary: Option<String>,
+    pub ecosystem: String,
+    pub name: String,
+    pub repository_ids: Vec<i64>,
+}
+
+/// What a crawl found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CrawlPayload {
+    pub repository_id: i64,
+    pub crawl_id: i64,
+    pub commit: Option<String>,
+    pub manifests_read: i64,
+    pub dependencies_added: i64,
+    pub dependencies_changed: i64,
+    pub dependencies_removed: i64,
+    pub warnings: i64,
+    /// Set on `crawl_failed`.
+    pub error: Option<String>,
+}
+
+/// Every event type, tagged by `type`, with its payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", content = "payload", rename_all = "snake_case")]
+pub enum Event {
+    RepositoryUpserted {
+        repository: Repository,
+    },
+    RepositoryDeleted {
+        id: i64,
+        url: String,
+    },
+    DependencyUpserted(DependencyPayload),
+    DependencyDeleted(DependencyPayload),
+    ReleasePublished(ReleasePayload),
+    ReleaseYanked(ReleasePayload),
+    RecommendationUpserted(RecommendationPayload),
+    RecommendationDeleted {
+        recommendation: RecommendationPayload,
+        reason: RecommendationRemoval,
+    },
+    PullRequestOpened(PullRequestPayload),
+    PullRequestUpdated(PullRequestPayload),
+    PullRequestMerged(PullRequestPayload),
+    PullRequestClosed(PullRequestPayload),
+    AdvisoryUpserted(AdvisoryPayload),
+    AdvisoryMatched(AdvisoryPayload),
+    AdvisoryResolved(AdvisoryPayload),
+    CrawlCompleted(CrawlPayload),
+    CrawlFailed(CrawlPayload),
+}
+
+impl Event {
+    /// Every `{stream, type}` pair, in declaration order.
+    pub const TYPES: &[(&str, &str)] = &[
+        ("repository_event", "repository_upserted"),
+        ("repository_event", "repository_deleted"),
+        ("dependency_event", "dependency_upserted"),
+        ("dependency_event", "dependency_deleted"),
+        ("release_event", "release_published"),
+        ("release_event", "release_yanked"),
+        ("recommendation_event", "recommendation_upserted"),
+        ("recommendation_event", "recommendation_deleted"),
+        ("pull_request_event", "pull_request_opened"),
+        ("pull_request_event", "pull_request_updated"),
+        ("pull_request_event", "pull_request_merged"),
+        ("pull_request_event", "pull_request_closed"),
+        ("advisory_event", "advisory_upserted"),
+        ("advisory_event", "advisory_matched"),
+        ("advisory_event", "advisory_resolved"),
+        ("crawl_event", "crawl_completed"),
+        ("crawl_event", "crawl_failed"),
+    ];
+
+    /// The `type` of this event.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RepositoryUpserted { .. } => "repository_upserted",
+            Event::RepositoryDeleted { .. } => "repository_deleted",
+            Event::DependencyUpserted(_) => "dependency_upserted",
+            Event::DependencyDeleted(_) => "dependency_deleted",
+            Event::ReleasePublished(_) => "release_published",
+            Event::ReleaseYanked(_) => "release_yanked",
+            Event::RecommendationUpserted(_) => "recommendation_upserted",
+            Event::RecommendationDeleted { .. } => "recommendation_deleted",
+            Event::PullRequestOpened(_) => "pull_request_opened",
+            Event::PullRequestUpdated(_) => "pull_request_updated",
+            Event::PullRequestMerged(_) => "pull_request_merged",
+            Event::PullRequestClosed(_) => "pull_request_closed",
+            Event::AdvisoryUpserted(_) => "advisory_upserted",
+            Event::AdvisoryMatched(_) => "advisory_matched",
+            Event::AdvisoryResolved(_) => "advisory_resolved",
+            Event::CrawlCompleted(_) => "crawl_completed",
+            Event::CrawlFailed(_) => "crawl_failed",
+        }
+    }
+
+    /// The stream (`{aggregate}_event`) this event belongs to.
+    pub fn stream(&self) -> &'static str {
+        let kind = self.kind();
+        Event::TYPES
+            .iter()
+            .find(|(_, k)| *k == kind)
+            .map_or("unknown_event", |(s, _)| s)
+    }
+
+    /// The payload alone, as stored in the journal.
+    pub fn payload(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.remove("payload").unwrap_or(serde_json::Value::Null)
+            }
+            _ => serde_json::Value::Null,
+        }
+    }
+
+    /// The journal row for this event about `subject_key`, visible to `team_id` (`None`: fleet-wide).
+    pub fn into_new(self, team_id: Option<i64>, subject_key: impl Into<String>) -> NewEvent {
+        NewEvent {
+            stream: self.stream(),
+            kind: self.kind(),
+            team_id,
+            subject_key: subject_key.into(),
+            payload: self.payload(),
+        }
+    }
+}

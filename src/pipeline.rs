@@ -1,0 +1,91 @@
+//! The service pipeline (DESIGN §2): the job kinds and what runs them.
+//!
+//! | job kind | payload | handler |
+//! |---|---|---|
+//! | `crawl` | `{"repository_id"}` | [`crate::crawler::crawl`] |
+//! | `resolve_package` | `{"package_id"}` | [`crate::resolve::resolve_package`] |
+//! | `recommend_repository` | `{"repository_id", "dependency_ids"}` | [`crate::resolve::recommend_repository`] |
+//! | `deliver_webhook` | `{"delivery_id"}` | [`crate::delivery::webhooks::deliver`] |
+
+use std::sync::Arc;
+
+use upkeep_resolvers::registry::Registries;
+
+use crate::config::Config;
+use crate::github::GithubClient;
+use crate::jobs::Handlers;
+use crate::store::Store;
+
+/// Everything a job handler may use.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub github: Option<GithubClient>,
+    pub registries: Arc<Registries>,
+}
+
+fn id(payload: &serde_json::Value, key: &str) -> Result<i64, String> {
+    payload[key]
+        .as_i64()
+        .ok_or_else(|| format!("job payload has no integer `{key}`: {payload}"))
+}
+
+/// The handlers of every job kind.
+pub fn handlers(services: &Services) -> Handlers {
+    let crawl = services.clone();
+    Handlers::new().on("crawl", move |payload| {
+        let services = crawl.clone();
+        async move { crate::crawler::crawl(&services, id(&payload, "repository_id")?).await }
+    })
+}
+
+impl Services {
+    /// Build the shared clients from configuration.
+    pub fn from_config(config: &Config, store: Store) -> Result<Services, String> {
+        use upkeep_resolvers::http::{HttpClient, HttpConfig};
+        use upkeep_resolvers::registry::RegistryConfig;
+
+        let http = HttpClient::new(HttpConfig {
+            cache_dir: Some(config.cache_dir.join("http")),
+            ..HttpConfig::default()
+        })
+        .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
+        let registry_config = RegistryConfig {
+            base_urls: config.registries.clone(),
+            github_token: config.github_token.as_ref().map(|t| t.expose().to_owned()),
+            ..RegistryConfig::default()
+        };
+        let github = github_client(config)?;
+        Ok(Services {
+            store,
+            config: Arc::new(config.clone()),
+            github,
+            registries: Arc::new(Registries::new(http, registry_config)),
+        })
+    }
+}
+
+/// The GitHub client when the configuration names credentials (anonymous access otherwise).
+fn github_client(config: &Config) -> Result<Option<GithubClient>, String> {
+    use crate::github::{GithubAuth, GithubConfig};
+
+    let auth = match (
+        &config.github_token,
+        config.github_app_id,
+        &config.github_app_private_key,
+    ) {
+        (_, Some(app_id), Some(key)) => GithubAuth::App {
+            app_id,
+            private_key: key.clone(),
+        },
+        (Some(token), _, _) => GithubAuth::Token(token.clone()),
+        _ => GithubAuth::Anonymous,
+    };
+    GithubClient::new(GithubConfig {
+        api_url: config.github_api_url.clone(),
+        auth,
+    })
+    .map(Some)
+    .map_err(|e| format!("cannot build the GitHub client: {e}"))
+}
