@@ -451,6 +451,15 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_key() {
+        let readme = include_str!("../README.md");
+        for key in KEYS {
+            let row = format!("| `{}` | `{}` |", env_name(key.name), key.name);
+            assert!(readme.contains(&row), "README's configuration table lacks {row}");
+        }
+    }
+
+    #[test]
     fn secrets_never_print() {
         let config = Config::from_sources(
             None,
