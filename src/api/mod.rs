@@ -23,8 +23,10 @@ use crate::store::Store;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod imports;
 pub mod repositories;
 pub mod teams;
+pub mod webhooks_in;
 
 pub use error::{ApiError, ErrorBody};
 
@@ -102,6 +104,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(repositories::get, repositories::delete))
         .routes(routes!(teams::create_team))
         .routes(routes!(teams::create_token))
+        .routes(routes!(imports::create))
         .split_for_parts()
 }
 
@@ -119,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/webhooks/github", axum::routing::post(webhooks_in::github).layer(axum::extract::DefaultBodyLimit::max(webhooks_in::MAX_PAYLOAD_BYTES)))
         .route("/api/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .merge(api)
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -104,9 +104,15 @@ pub fn test_config(db_url: &str) -> Config {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Like `spawn`, with the test's changes to the configuration (e.g. `github_api_url`).
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         install_crypto();
         let db = fresh_db().await;
-        let config = test_config(&db.url);
+        let mut config = test_config(&db.url);
+        configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
