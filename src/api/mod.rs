@@ -22,8 +22,10 @@ use crate::store::Store;
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod repositories;
+pub mod subscriptions;
 pub mod teams;
 
 pub use error::{ApiError, ErrorBody};
@@ -102,6 +104,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(repositories::get, repositories::delete))
         .routes(routes!(teams::create_team))
         .routes(routes!(teams::create_token))
+        .routes(routes!(events::list))
+        .routes(routes!(events::stream))
+        .routes(routes!(events::schema))
+        .routes(routes!(subscriptions::create, subscriptions::list))
+        .routes(routes!(subscriptions::delete))
+        .routes(routes!(subscriptions::deliveries))
         .split_for_parts()
 }
 
