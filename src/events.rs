@@ -1,6 +1,8 @@
 //! The typed event streams (DESIGN §5). Every event a producer writes is one variant of [`Event`];
-//! its JSON Schema is generated from these types, served at `/api/v1/events/schema` and checked in
-//! at `docs/events.schema.json` (a test fails when they drift).
+//! its JSON Schema is generated from these types ([`json_schema`]), served at
+//! `/api/v1/events/schema` and checked in at `src/events.schema.json` ([`SCHEMA_PATH`]); the test
+//! `tests/events.rs` fails when they drift (`UPKEEP_UPDATE_SCHEMA=1 cargo test --test events`
+//! rewrites the file).
 //!
 //! Envelope (see `store::events::StoredEvent`): `id` (unique, consumers deduplicate on it), `seq`
 //! (stream position), `stream`, `type`, `occurred_at`, `subject_key`, `payload` (below).
@@ -203,5 +205,125 @@ impl Event {
             subject_key: subject_key.into(),
             payload: self.payload(),
         }
+    }
+}
+
+/// Where the checked-in JSON Schema lives, relative to the crate root.
+pub const SCHEMA_PATH: &str = "src/events.schema.json";
+
+/// Is `kind` a known event `type`?
+pub fn is_known_type(kind: &str) -> bool {
+    Event::TYPES.iter().any(|(_, k)| *k == kind)
+}
+
+/// The JSON Schema (draft 2020-12) of every event envelope: a `oneOf` with one branch per `type`,
+/// each fixing `stream` and `type` and giving that type's `payload` schema. Generated from the
+/// utoipa schemas of [`Event`] and the journal envelope (`store::events::StoredEvent`); shared
+/// component schemas are under `$defs`.
+pub fn json_schema() -> Result<serde_json::Value, String> {
+    use serde_json::{Map, Value, json};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use crate::store::events::StoredEvent;
+
+    let to_value = |schema| {
+        serde_json::to_value(schema).map_err(|e| format!("cannot serialise a schema: {e}"))
+    };
+    let mut components = Vec::new();
+    <Event as ToSchema>::schemas(&mut components);
+    <StoredEvent as ToSchema>::schemas(&mut components);
+    let mut defs = Map::new();
+    for (name, schema) in components {
+        defs.insert(name, to_value(schema)?);
+    }
+
+    let event = to_value(<Event as PartialSchema>::schema())?;
+    let envelope = to_value(<StoredEvent as PartialSchema>::schema())?;
+    let envelope_properties = envelope
+        .get("properties")
+        .and_then(Value::as_object)
+        .ok_or("the envelope schema has no properties")?;
+    let envelope_required = envelope.get("required").cloned().unwrap_or(json!([]));
+
+    // The per-type payload schemas, keyed by the `type` value each `oneOf` branch admits.
+    let mut payloads = Map::new();
+    for branch in event
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .ok_or("the event schema is not a oneOf")?
+    {
+        let properties = branch
+            .get("properties")
+            .ok_or("an event variant schema has no properties")?;
+        let kind = properties["type"]["enum"][0]
+            .as_str()
+            .or_else(|| properties["type"]["const"].as_str())
+            .ok_or("an event variant schema does not fix `type`")?;
+        payloads.insert(kind.to_owned(), properties["payload"].clone());
+    }
+
+    let mut branches = Vec::new();
+    for (stream, kind) in Event::TYPES {
+        let payload = payloads
+            .remove(*kind)
+            .ok_or_else(|| format!("event type `{kind}` has no variant schema"))?;
+        let mut properties = envelope_properties.clone();
+        properties.insert(
+            "stream".to_owned(),
+            json!({"type": "string", "const": stream}),
+        );
+        properties.insert("type".to_owned(), json!({"type": "string", "const": kind}));
+        properties.insert("payload".to_owned(), payload);
+        branches.push(json!({
+            "title": kind,
+            "type": "object",
+            "required": envelope_required,
+            "properties": properties,
+            "additionalProperties": false,
+        }));
+    }
+    if let Some(extra) = payloads.keys().next() {
+        return Err(format!(
+            "event type `{extra}` has a variant but is missing from Event::TYPES"
+        ));
+    }
+
+    let mut document = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "upkeep event",
+        "description": "One event of the upkeep event streams (DESIGN §5), as the cursor API, server-sent events, webhooks and NATS deliver it. `id` is unique (deduplicate on it); `seq` is the journal position.",
+        "oneOf": branches,
+        "$defs": defs,
+    });
+    rewrite_refs(&mut document);
+    Ok(document)
+}
+
+/// [`json_schema`] as the checked-in file holds it: pretty-printed, with a final newline.
+pub fn json_schema_text() -> Result<String, String> {
+    let schema = json_schema()?;
+    let mut text = serde_json::to_string_pretty(&schema)
+        .map_err(|e| format!("cannot serialise the schema: {e}"))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// OpenAPI component references (`#/components/schemas/X`) → JSON Schema `$defs` (`#/$defs/X`).
+fn rewrite_refs(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if key == "$ref"
+                    && let Some(target) = item.as_str()
+                    && let Some(name) = target.strip_prefix("#/components/schemas/")
+                {
+                    *item = serde_json::Value::String(format!("#/$defs/{name}"));
+                } else {
+                    rewrite_refs(item);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
+        _ => {}
     }
 }

@@ -97,13 +97,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Worker => {
             let services =
                 Services::from_config(&config, store.clone()).map_err(Failure::Runtime)?;
+            let shutdown = server::shutdown_signal();
+            let delivery = upkeep::delivery::spawn(&services, &shutdown);
             upkeep::jobs::run(
                 store.clone(),
                 upkeep::pipeline::handlers(&services),
                 server::worker_settings(&config),
-                server::shutdown_signal(),
+                shutdown,
             )
             .await;
+            for task in delivery {
+                let _ = task.await;
+            }
         }
         Command::Migrate => println!(
             "migrations applied to {}",

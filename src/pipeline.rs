@@ -34,10 +34,18 @@ fn id(payload: &serde_json::Value, key: &str) -> Result<i64, String> {
 /// The handlers of every job kind.
 pub fn handlers(services: &Services) -> Handlers {
     let crawl = services.clone();
-    Handlers::new().on("crawl", move |payload| {
-        let services = crawl.clone();
-        async move { crate::crawler::crawl(&services, id(&payload, "repository_id")?).await }
-    })
+    let deliver_webhook = services.clone();
+    Handlers::new()
+        .on("crawl", move |payload| {
+            let services = crawl.clone();
+            async move { crate::crawler::crawl(&services, id(&payload, "repository_id")?).await }
+        })
+        .on(crate::delivery::webhooks::JOB_KIND, move |payload| {
+            let services = deliver_webhook.clone();
+            async move {
+                crate::delivery::webhooks::deliver(&services, id(&payload, "delivery_id")?).await
+            }
+        })
 }
 
 impl Services {

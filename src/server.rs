@@ -57,7 +57,9 @@ pub async fn serve(
         admin_token: config.admin_token.clone(),
         metrics: crate::telemetry::metrics(),
     };
-    let app = api::router(state);
+    let app = api::router(state).layer(axum::Extension(api::events::StreamShutdown(
+        shutdown.clone(),
+    )));
     info!(address = %listener.local_addr()?, "listening");
     let workers = tokio::spawn(jobs::run(
         store,
@@ -65,6 +67,7 @@ pub async fn serve(
         worker_settings(&config),
         shutdown.clone(),
     ));
+    let delivery = crate::delivery::spawn(&services, &shutdown);
     let mut http_shutdown = shutdown.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -72,5 +75,8 @@ pub async fn serve(
         })
         .await?;
     let _ = workers.await;
+    for task in delivery {
+        let _ = task.await;
+    }
     Ok(())
 }

@@ -22,9 +22,11 @@ use crate::store::Store;
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod imports;
 pub mod repositories;
+pub mod subscriptions;
 pub mod teams;
 pub mod webhooks_in;
 
@@ -105,6 +107,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(teams::create_team))
         .routes(routes!(teams::create_token))
         .routes(routes!(imports::create))
+        .routes(routes!(events::list))
+        .routes(routes!(events::stream))
+        .routes(routes!(events::schema))
+        .routes(routes!(subscriptions::create, subscriptions::list))
+        .routes(routes!(subscriptions::delete))
+        .routes(routes!(subscriptions::deliveries))
         .split_for_parts()
 }
 

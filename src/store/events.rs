@@ -82,6 +82,8 @@ pub struct EventFilter {
     pub limit: i64,
     /// Only this team's events (`None`: every event, for the admin).
     pub team_id: Option<i64>,
+    /// With `team_id`: also the fleet-wide events (`team_id` NULL, e.g. releases) a team may see.
+    pub include_fleet: bool,
     /// Only these types.
     pub types: Vec<String>,
 }
@@ -95,7 +97,11 @@ impl Store {
         let mut n = 1;
         if filter.team_id.is_some() {
             n += 1;
-            let _ = write!(sql, " AND team_id = ${n}");
+            if filter.include_fleet {
+                let _ = write!(sql, " AND (team_id = ${n} OR team_id IS NULL)");
+            } else {
+                let _ = write!(sql, " AND team_id = ${n}");
+            }
         }
         if !filter.types.is_empty() {
             let placeholders: Vec<String> = (0..filter.types.len())

@@ -16,6 +16,7 @@ use sqlx::{Any, AnyPool, Executor};
 pub mod events;
 pub mod jobs;
 pub mod repositories;
+pub mod subscriptions;
 pub mod teams;
 
 /// A transaction on either backend.
