@@ -11,6 +11,9 @@ use crate::config::Config;
 use crate::jobs::{self, WorkerSettings};
 use crate::pipeline::{self, Services};
 
+/// How often the recrawl scheduler looks for repositories due for a crawl.
+pub const SCHEDULER_TICK: Duration = Duration::from_secs(60);
+
 pub fn worker_settings(config: &Config) -> WorkerSettings {
     WorkerSettings {
         concurrency: config.workers,
@@ -65,6 +68,12 @@ pub async fn serve(
         worker_settings(&config),
         shutdown.clone(),
     ));
+    let scheduler = tokio::spawn(crate::scheduler::run(
+        services.store.clone(),
+        SCHEDULER_TICK,
+        Duration::from_secs(config.crawl_interval_seconds),
+        shutdown.clone(),
+    ));
     let mut http_shutdown = shutdown.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -72,5 +81,6 @@ pub async fn serve(
         })
         .await?;
     let _ = workers.await;
+    let _ = scheduler.await;
     Ok(())
 }
