@@ -17,8 +17,8 @@ pub async fn enqueue_due(store: &Store, crawl_interval: Duration) -> crate::stor
     let cutoff = now_ms().saturating_sub(interval_ms);
     let mut queued = 0;
     for id in store.repositories_due_for_crawl(cutoff).await? {
-        let job = NewJob::new("crawl", json!({ "repository_id": id }))
-            .dedup(format!("repository:{id}"));
+        let job =
+            NewJob::new("crawl", json!({ "repository_id": id })).dedup(format!("repository:{id}"));
         if store.enqueue(job).await?.is_some() {
             queued += 1;
         }

@@ -12,7 +12,7 @@ use crate::jobs::{self, WorkerSettings};
 use crate::pipeline::{self, Services};
 
 /// How often the recrawl scheduler looks for repositories due for a crawl.
-pub const SCHEDULER_TICK: Duration = Duration::from_secs(60);
+pub const SCHEDULER_TICK: Duration = Duration::from_mins(1);
 
 pub fn worker_settings(config: &Config) -> WorkerSettings {
     WorkerSettings {

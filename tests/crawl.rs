@@ -25,7 +25,8 @@ const CARGO_LOCK: &str = "version = 4\n\n[[package]]\nname = \"app\"\nversion = 
 const PACKAGE_JSON: &str = "{\n  \"name\": \"web\",\n  \"dependencies\": {\"left-pad\": \"^1.0.0\"},\n  \"devDependencies\": {\"is-odd\": \"~3.0.0\"}\n}\n";
 const PACKAGE_LOCK: &str = "{\"name\": \"web\", \"lockfileVersion\": 3, \"packages\": {\"\": {\"name\": \"web\"}, \"node_modules/left-pad\": {\"version\": \"1.3.0\"}, \"node_modules/is-odd\": {\"version\": \"3.0.1\", \"dev\": true}}}\n";
 const REQUIREMENTS: &str = "requests==2.31.0\nflask>=2.0\n";
-const MALFORMED_POM: &str = "<project>\n  <dependencies>\n    <dependency>\n      <groupId>org.example</groupId>\n";
+const MALFORMED_POM: &str =
+    "<project>\n  <dependencies>\n    <dependency>\n      <groupId>org.example</groupId>\n";
 
 fn cargo_lock(serde: &str) -> String {
     CARGO_LOCK.replace("SERDE", serde)
@@ -41,7 +42,10 @@ fn fleet_repo() -> GitRepo {
         ("java/pom.xml", MALFORMED_POM),
         (".upkeep.toml", "# upkeep policy for this repository\n"),
         ("README.md", "# a repository\n"),
-        ("node_modules/dep/package.json", "{\"dependencies\": {\"ignored\": \"1\"}}"),
+        (
+            "node_modules/dep/package.json",
+            "{\"dependencies\": {\"ignored\": \"1\"}}",
+        ),
     ])
 }
 
@@ -151,7 +155,8 @@ async fn crawl_reconciles_and_emits_events_only_for_real_changes() {
     );
     dep(&deps, "requirements.txt", "flask");
     assert!(
-        deps.iter().all(|d| !d.manifest.starts_with("node_modules/")),
+        deps.iter()
+            .all(|d| !d.manifest.starts_with("node_modules/")),
         "skipped folders are not crawled"
     );
     assert!(deps.iter().all(|d| d.dep_key.contains(&d.name)));
@@ -174,10 +179,7 @@ async fn crawl_reconciles_and_emits_events_only_for_real_changes() {
     assert_eq!(count(&events, "dependency_upserted"), deps.len());
     assert_eq!(count(&events, "crawl_completed"), 1);
     assert_eq!(count(&events, "dependency_deleted"), 0);
-    let completed = events
-        .iter()
-        .find(|e| e.kind == "crawl_completed")
-        .unwrap();
+    let completed = events.iter().find(|e| e.kind == "crawl_completed").unwrap();
     assert_eq!(completed.payload["dependencies_added"], deps.len());
     assert!(completed.payload["warnings"].as_i64().unwrap() >= 1);
     assert_eq!(
@@ -251,10 +253,7 @@ async fn crawl_reconciles_and_emits_events_only_for_real_changes() {
             ("crawl_completed", ""),
         ]
     );
-    let flask = new
-        .iter()
-        .find(|e| e.payload["name"] == "flask")
-        .unwrap();
+    let flask = new.iter().find(|e| e.payload["name"] == "flask").unwrap();
     assert_eq!(flask.payload["requirement"], ">=3.0");
     assert_eq!(flask.payload["manifest"], "requirements.txt");
     let deps_now = store.dependencies_of_repository(id).await.unwrap();
@@ -374,18 +373,25 @@ async fn a_held_lease_defers_the_crawl() {
     let services = services_for(&db.store, &db.url);
     let repo = fleet_repo();
     let id = registered(&services, &repo).await;
-    assert!(db.store.try_lease_crawl(id, "someone-else", 60_000).await.unwrap());
+    assert!(
+        db.store
+            .try_lease_crawl(id, "someone-else", 60_000)
+            .await
+            .unwrap()
+    );
     let outcome = crawl_repository(&services, id).await.unwrap();
     assert_eq!(outcome.status, CrawlStatus::Busy);
     assert!(db.store.crawls_of(id).await.unwrap().is_empty());
-    let pending: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM jobs WHERE kind = 'crawl' AND state = 'pending'",
-    )
-    .fetch_one(db.store.pool())
-    .await
-    .unwrap()
-    .get("n");
-    assert_eq!(pending, 1, "the registration's crawl job stands for the retry (deduplicated)");
+    let pending: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'crawl' AND state = 'pending'")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap()
+            .get("n");
+    assert_eq!(
+        pending, 1,
+        "the registration's crawl job stands for the retry (deduplicated)"
+    );
     db.store.release_crawl(id, "someone-else").await.unwrap();
     let outcome = crawl_repository(&services, id).await.unwrap();
     assert_eq!(outcome.status, CrawlStatus::Completed);
@@ -447,15 +453,25 @@ async fn the_scheduler_queues_repositories_due_for_a_crawl() {
     let services = services_for(&db.store, &db.url);
     let repo = fleet_repo();
     let id = registered(&services, &repo).await;
-    let hour = Duration::from_secs(3600);
+    let hour = Duration::from_hours(1);
     // Never crawled, but its crawl is already pending: deduplicated.
-    assert_eq!(upkeep::scheduler::enqueue_due(&db.store, hour).await.unwrap(), 0);
+    assert_eq!(
+        upkeep::scheduler::enqueue_due(&db.store, hour)
+            .await
+            .unwrap(),
+        0
+    );
     sqlx::query("UPDATE jobs SET state = 'done' WHERE kind = 'crawl'")
         .execute(db.store.pool())
         .await
         .unwrap();
     crawl_repository(&services, id).await.unwrap();
-    assert_eq!(upkeep::scheduler::enqueue_due(&db.store, hour).await.unwrap(), 0);
+    assert_eq!(
+        upkeep::scheduler::enqueue_due(&db.store, hour)
+            .await
+            .unwrap(),
+        0
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
     // The scheduler loop, with a crawl interval shorter than the time since the crawl.
     let (stop, rx) = tokio::sync::watch::channel(false);

@@ -614,8 +614,14 @@ mod tests {
             .expect("serde");
         assert_eq!(serde.manifest, "app/Cargo.toml");
         assert_eq!(serde.dependency.locked.as_deref(), Some("1.0.200"));
-        assert!(in_skipped_dir("a/node_modules/x/package.json", &ScanOptions::default().skip_dirs));
-        assert!(!in_skipped_dir("node_modules", &ScanOptions::default().skip_dirs));
+        assert!(in_skipped_dir(
+            "a/node_modules/x/package.json",
+            &ScanOptions::default().skip_dirs
+        ));
+        assert!(!in_skipped_dir(
+            "node_modules",
+            &ScanOptions::default().skip_dirs
+        ));
     }
 
     #[test]

@@ -13,9 +13,9 @@ use std::time::Duration;
 use tokio::process::Command;
 
 /// Time limit of a fetch.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
+const FETCH_TIMEOUT: Duration = Duration::from_mins(5);
 /// Time limit of every other git call.
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+const CALL_TIMEOUT: Duration = Duration::from_mins(1);
 /// The ref the fetched default branch is kept under in the cache repository.
 const CACHE_REF: &str = "refs/upkeep/head";
 
@@ -82,6 +82,10 @@ async fn git(dir: Option<&Path>, args: &[&str], limit: Duration) -> Result<Vec<u
 }
 
 /// Is `name` a branch name git accepts (and safe as a command argument)?
+#[expect(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "git's ref name rules are case-sensitive"
+)]
 pub fn valid_branch(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('-')
@@ -92,9 +96,9 @@ pub fn valid_branch(name: &str) -> bool {
         && !name.contains("..")
         && !name.contains("@{")
         && !name.contains("//")
-        && name
-            .chars()
-            .all(|c| !c.is_control() && !matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+        && name.chars().all(|c| {
+            !c.is_control() && !matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+        })
 }
 
 fn is_object_id(s: &str) -> bool {
@@ -116,7 +120,10 @@ pub async fn default_branch(location: &str) -> Result<String, GitError> {
             && name == "HEAD"
         {
             let branch = target.strip_prefix("refs/heads/").ok_or_else(|| {
-                git_error("ls-remote", format!("HEAD points to `{target}`, not a branch"))
+                git_error(
+                    "ls-remote",
+                    format!("HEAD points to `{target}`, not a branch"),
+                )
             })?;
             if !valid_branch(branch) {
                 return Err(git_error(
@@ -136,7 +143,10 @@ pub async fn default_branch(location: &str) -> Result<String, GitError> {
 /// The commit `branch` points to at `location`, without fetching anything.
 pub async fn remote_head(location: &str, branch: &str) -> Result<String, GitError> {
     if !valid_branch(branch) {
-        return Err(git_error("ls-remote", format!("bad branch name `{branch}`")));
+        return Err(git_error(
+            "ls-remote",
+            format!("bad branch name `{branch}`"),
+        ));
     }
     let refname = format!("refs/heads/{branch}");
     let out = git(None, &["ls-remote", "--", location, &refname], CALL_TIMEOUT).await?;
@@ -183,7 +193,12 @@ impl GitCache {
             .await
             .map_err(|e| git_error("init", format!("cannot create the cache directory: {e}")))?;
         let dir = self.dir.to_string_lossy().into_owned();
-        git(None, &["init", "--bare", "--quiet", "--", &dir], CALL_TIMEOUT).await?;
+        git(
+            None,
+            &["init", "--bare", "--quiet", "--", &dir],
+            CALL_TIMEOUT,
+        )
+        .await?;
         Ok(())
     }
 
@@ -211,7 +226,12 @@ impl GitCache {
         .await?;
         let out = git(
             Some(&self.dir),
-            &["rev-parse", "--verify", "--end-of-options", &format!("{CACHE_REF}^{{commit}}")],
+            &[
+                "rev-parse",
+                "--verify",
+                "--end-of-options",
+                &format!("{CACHE_REF}^{{commit}}"),
+            ],
             CALL_TIMEOUT,
         )
         .await?;
@@ -219,14 +239,20 @@ impl GitCache {
         if is_object_id(&commit) {
             Ok(commit)
         } else {
-            Err(git_error("rev-parse", format!("unexpected output `{commit}`")))
+            Err(git_error(
+                "rev-parse",
+                format!("unexpected output `{commit}`"),
+            ))
         }
     }
 
     /// Every regular file of the tree at `commit` (symbolic links and submodules left out).
     pub async fn tree(&self, commit: &str) -> Result<Vec<GitTreeEntry>, GitError> {
         if !is_object_id(commit) {
-            return Err(git_error("ls-tree", format!("`{commit}` is not a commit id")));
+            return Err(git_error(
+                "ls-tree",
+                format!("`{commit}` is not a commit id"),
+            ));
         }
         let out = git(
             Some(&self.dir),
@@ -263,9 +289,17 @@ impl GitCache {
     /// A blob's bytes.
     pub async fn blob(&self, blob_id: &str) -> Result<Vec<u8>, GitError> {
         if !is_object_id(blob_id) {
-            return Err(git_error("cat-file", format!("`{blob_id}` is not a blob id")));
+            return Err(git_error(
+                "cat-file",
+                format!("`{blob_id}` is not a blob id"),
+            ));
         }
-        git(Some(&self.dir), &["cat-file", "blob", blob_id], CALL_TIMEOUT).await
+        git(
+            Some(&self.dir),
+            &["cat-file", "blob", blob_id],
+            CALL_TIMEOUT,
+        )
+        .await
     }
 }
 

@@ -151,7 +151,10 @@ pub async fn crawl_repository(
             .dedup(format!("repository:{repository_id}"));
         retry.run_at = Some(now_ms() + BUSY_RETRY_MS);
         store.enqueue(retry).await.map_err(|e| e.to_string())?;
-        info!(repository_id, "another crawl holds the lease; crawl re-queued");
+        info!(
+            repository_id,
+            "another crawl holds the lease; crawl re-queued"
+        );
         return Ok(CrawlOutcome::new(CrawlStatus::Busy));
     }
     let result = match store.start_crawl(repository_id).await {
@@ -362,9 +365,7 @@ async fn run(
                 path: file.path.clone(),
                 manager: manager.as_str().to_owned(),
                 blob_id: Some(file.blob_id.clone()),
-                extraction: Some(
-                    serde_json::to_string(&extraction).map_err(|e| e.to_string())?,
-                ),
+                extraction: Some(serde_json::to_string(&extraction).map_err(|e| e.to_string())?),
                 warnings: warnings_json(&extraction.warnings),
                 changed,
             });
@@ -502,7 +503,8 @@ async fn run(
         events::append(
             &mut tx,
             backend,
-            Event::DependencyUpserted(dep.payload()).into_new(team, format!("dependency:{}", dep.id)),
+            Event::DependencyUpserted(dep.payload())
+                .into_new(team, format!("dependency:{}", dep.id)),
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -511,7 +513,8 @@ async fn run(
         events::append(
             &mut tx,
             backend,
-            Event::DependencyDeleted(dep.payload()).into_new(team, format!("dependency:{}", dep.id)),
+            Event::DependencyDeleted(dep.payload())
+                .into_new(team, format!("dependency:{}", dep.id)),
         )
         .await
         .map_err(|e| e.to_string())?;

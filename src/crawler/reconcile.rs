@@ -104,7 +104,12 @@ pub async fn reconcile(
         inventory::dependencies_in_tx(tx, repository_id)
             .await?
             .into_iter()
-            .map(|d| ((d.manifest.clone(), d.manager.clone(), d.dep_key.clone()), d))
+            .map(|d| {
+                (
+                    (d.manifest.clone(), d.manager.clone(), d.dep_key.clone()),
+                    d,
+                )
+            })
             .collect();
 
     // Manifests: write new and changed rows, delete the ones that are gone.
@@ -204,7 +209,8 @@ pub async fn reconcile(
                 changes.changed.push(record(old.id));
             }
             None => {
-                let id = inventory::insert_dependency(tx, manifest_id, &dep.dep_key, &fields).await?;
+                let id =
+                    inventory::insert_dependency(tx, manifest_id, &dep.dep_key, &fields).await?;
                 changes.added.push(record(id));
             }
         }

@@ -153,9 +153,9 @@ impl Store {
         name: &str,
         team_id: Option<i64>,
     ) -> Result<Vec<DependencyRecord>> {
-        let rows = match team_id {
-            Some(team) => {
-                sqlx::query(AssertSqlSafe(format!(
+        let rows =
+            match team_id {
+                Some(team) => sqlx::query(AssertSqlSafe(format!(
                     "{DEPENDENCY_SELECT} WHERE p.ecosystem = $1 AND p.name = $2 AND r.team_id = $3 \
                      ORDER BY m.repository_id, m.path, d.id"
                 )))
@@ -163,19 +163,18 @@ impl Store {
                 .bind(name)
                 .bind(team)
                 .fetch_all(self.pool())
-                .await?
-            }
-            None => {
-                sqlx::query(AssertSqlSafe(format!(
-                    "{DEPENDENCY_SELECT} WHERE p.ecosystem = $1 AND p.name = $2 \
+                .await?,
+                None => {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "{DEPENDENCY_SELECT} WHERE p.ecosystem = $1 AND p.name = $2 \
                      ORDER BY m.repository_id, m.path, d.id"
-                )))
-                .bind(ecosystem)
-                .bind(name)
-                .fetch_all(self.pool())
-                .await?
-            }
-        };
+                    )))
+                    .bind(ecosystem)
+                    .bind(name)
+                    .fetch_all(self.pool())
+                    .await?
+                }
+            };
         rows.iter().map(dependency_from_row).collect()
     }
 
@@ -252,10 +251,11 @@ impl Store {
 
     /// Head commit, ETag and policy JSON of a repository.
     pub async fn crawl_state(&self, repository_id: i64) -> Result<Option<CrawlState>> {
-        let row = sqlx::query("SELECT head_commit, head_etag, policy FROM repositories WHERE id = $1")
-            .bind(repository_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT head_commit, head_etag, policy FROM repositories WHERE id = $1")
+                .bind(repository_id)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|row| {
             Ok(CrawlState {
                 head_commit: row.try_get("head_commit")?,
@@ -365,12 +365,14 @@ impl Store {
             .filter(|e| !e.trim().is_empty())
             .unwrap_or_else(|| "crawl failed".to_owned());
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE crawls SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3")
-            .bind(&error)
-            .bind(now_ms())
-            .bind(crawl_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE crawls SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3",
+        )
+        .bind(&error)
+        .bind(now_ms())
+        .bind(crawl_id)
+        .execute(&mut *tx)
+        .await?;
         let subject = format!("repository:{}", payload.repository_id);
         events::append(
             &mut tx,
@@ -420,10 +422,11 @@ pub async fn hold_crawl_lease(
 
 /// The id of package `ecosystem`/`name` on the ecosystem's default registry, created if new.
 pub async fn upsert_package(tx: &mut Tx, ecosystem: &str, name: &str) -> Result<i64> {
-    let registry = sqlx::query("SELECT id FROM registries WHERE ecosystem = $1 AND name = 'default'")
-        .bind(ecosystem)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let registry =
+        sqlx::query("SELECT id FROM registries WHERE ecosystem = $1 AND name = 'default'")
+            .bind(ecosystem)
+            .fetch_optional(&mut **tx)
+            .await?;
     let registry_id: i64 = if let Some(row) = registry {
         row.try_get("id")?
     } else {
@@ -439,13 +442,14 @@ pub async fn upsert_package(tx: &mut Tx, ecosystem: &str, name: &str) -> Result<
             .await?
             .try_get("id")?
     };
-    let existing =
-        sqlx::query("SELECT id FROM packages WHERE ecosystem = $1 AND registry_id = $2 AND name = $3")
-            .bind(ecosystem)
-            .bind(registry_id)
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let existing = sqlx::query(
+        "SELECT id FROM packages WHERE ecosystem = $1 AND registry_id = $2 AND name = $3",
+    )
+    .bind(ecosystem)
+    .bind(registry_id)
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?;
     if let Some(row) = existing {
         return Ok(row.try_get("id")?);
     }

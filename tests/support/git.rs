@@ -71,7 +71,10 @@ impl GitRepo {
     /// Commit everything; returns the commit id.
     pub fn commit(&self, message: &str) -> String {
         git(self.dir.path(), &["add", "--all"]);
-        git(self.dir.path(), &["commit", "--quiet", "--allow-empty", "-m", message]);
+        git(
+            self.dir.path(),
+            &["commit", "--quiet", "--allow-empty", "-m", message],
+        );
         git(self.dir.path(), &["rev-parse", "HEAD"])
     }
 }
