@@ -17,6 +17,7 @@ pub mod policy;
 pub mod repository_url;
 pub mod resolve;
 pub mod scan_output;
+pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -99,6 +99,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Services::from_config(&config, store.clone()).map_err(Failure::Runtime)?;
             let shutdown = server::shutdown_signal();
             let delivery = upkeep::delivery::spawn(&services, &shutdown);
+            let scheduler = tokio::spawn(upkeep::scheduler::run(
+                store.clone(),
+                server::SCHEDULER_TICK,
+                std::time::Duration::from_secs(config.crawl_interval_seconds),
+                shutdown.clone(),
+            ));
             upkeep::jobs::run(
                 store.clone(),
                 upkeep::pipeline::handlers(&services),
@@ -109,6 +115,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             for task in delivery {
                 let _ = task.await;
             }
+            let _ = scheduler.await;
         }
         Command::Migrate => println!(
             "migrations applied to {}",
@@ -135,14 +142,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 team.name
             );
         }
-        Command::Repo(command) => repo(&store, command).await?,
+        Command::Repo(command) => repo(&config, &store, command).await?,
         Command::Scan(_) => unreachable!("handled before configuration is loaded"),
     }
     store.close().await;
     Ok(())
 }
 
-async fn repo(store: &Store, command: RepoCommand) -> Result<(), Failure> {
+async fn repo(config: &Config, store: &Store, command: RepoCommand) -> Result<(), Failure> {
     let team_named = |name: String| async move {
         store
             .team_by_name(&name)
@@ -154,7 +161,16 @@ async fn repo(store: &Store, command: RepoCommand) -> Result<(), Failure> {
             let team = team_named(team).await?;
             let url =
                 RepositoryUrl::parse(&url).map_err(|e| Failure::Runtime(format!("url: {e}")))?;
-            let repo = store.add_repository(team.id, &url).await?;
+            let services =
+                Services::from_config(config, store.clone()).map_err(Failure::Runtime)?;
+            let repo = upkeep::crawler::register(&services, team.id, &url)
+                .await
+                .map_err(|e| match e {
+                    upkeep::crawler::RegisterError::Unreachable(reason) => Failure::Runtime(
+                        format!("url: cannot read the repository at {}: {reason}", url.url),
+                    ),
+                    upkeep::crawler::RegisterError::Store(e) => Failure::from(e),
+                })?;
             println!(
                 "registered {} (id {}, {})",
                 repo.url,

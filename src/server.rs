@@ -11,6 +11,9 @@ use crate::config::Config;
 use crate::jobs::{self, WorkerSettings};
 use crate::pipeline::{self, Services};
 
+/// How often the recrawl scheduler looks for repositories due for a crawl.
+pub const SCHEDULER_TICK: Duration = Duration::from_mins(1);
+
 pub fn worker_settings(config: &Config) -> WorkerSettings {
     WorkerSettings {
         concurrency: config.workers,
@@ -68,6 +71,12 @@ pub async fn serve(
         shutdown.clone(),
     ));
     let delivery = crate::delivery::spawn(&services, &shutdown);
+    let scheduler = tokio::spawn(crate::scheduler::run(
+        services.store.clone(),
+        SCHEDULER_TICK,
+        Duration::from_secs(config.crawl_interval_seconds),
+        shutdown.clone(),
+    ));
     let mut http_shutdown = shutdown.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -78,5 +87,6 @@ pub async fn serve(
     for task in delivery {
         let _ = task.await;
     }
+    let _ = scheduler.await;
     Ok(())
 }

@@ -2,6 +2,8 @@
 //! PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set).
 
 mod common;
+#[path = "support/git.rs"]
+mod git_support;
 
 use common::{ADMIN_TOKEN, TestApp};
 use serde_json::{Value, json};
@@ -109,36 +111,39 @@ async fn authentication_is_required() {
 async fn register_list_get_and_delete_repositories() {
     let app = TestApp::spawn().await;
     let token = app.team_token("acme").await;
-    let local = tempfile::tempdir().unwrap();
+    // Registration checks the repository exists, so these are real (local) git repositories.
+    let first_repo = git_support::GitRepo::with_files(&[]);
+    let others = [
+        git_support::GitRepo::with_files(&[]),
+        git_support::GitRepo::with_files(&[]),
+    ];
     let created = app
         .client
         .post(app.url("/api/v1/repositories"))
         .bearer_auth(&token)
-        .json(&json!({"url": "https://github.com/Rust-Lang/Cargo.git"}))
+        .json(&json!({"url": format!("{}/", first_repo.path())}))
         .send()
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
     let repo = json_of(created).await;
-    assert_eq!(repo["url"], "https://github.com/rust-lang/cargo");
-    assert_eq!(repo["provider"], "github");
-    assert_eq!(repo["full_name"], "rust-lang/cargo");
+    assert_eq!(repo["url"], format!("file://{}", first_repo.path()));
+    assert_eq!(repo["provider"], "local");
+    assert_eq!(repo["full_name"], first_repo.path());
+    assert_eq!(repo["default_branch"], "main");
 
     let duplicate = app
         .client
         .post(app.url("/api/v1/repositories"))
         .bearer_auth(&token)
-        .json(&json!({"url": "git@github.com:rust-lang/cargo.git"}))
+        .json(&json!({"url": format!("file://{}", first_repo.path())}))
         .send()
         .await
         .unwrap();
     assert_eq!(duplicate.status(), 409);
     assert_eq!(json_of(duplicate).await["error"]["code"], "conflict");
 
-    for url in [
-        json!("https://gitlab.example.com/group/project.git"),
-        json!(local.path().to_str().unwrap()),
-    ] {
+    for url in [json!(others[0].path()), json!(others[1].path())] {
         let response = app
             .client
             .post(app.url("/api/v1/repositories"))
@@ -307,11 +312,12 @@ async fn teams_are_isolated() {
     let app = TestApp::spawn().await;
     let a = app.team_token("team-a").await;
     let b = app.team_token("team-b").await;
+    let secret = git_support::GitRepo::with_files(&[]);
     let repo = json_of(
         app.client
             .post(app.url("/api/v1/repositories"))
             .bearer_auth(&b)
-            .json(&json!({"url": "https://github.com/b/secret"}))
+            .json(&json!({"url": secret.path()}))
             .send()
             .await
             .unwrap(),

@@ -4,6 +4,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/git.rs"]
+mod git_support;
+
 fn upkeep(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_upkeep"));
     command.current_dir(dir);
@@ -83,8 +86,19 @@ fn teams_tokens_and_repositories_from_the_command_line() {
     let (code, token, _) = run(upkeep(dir.path()).args(["token", "create", "--team", "acme"]));
     assert_eq!(code, 0);
     assert!(token.trim().starts_with("upk_"), "{token}");
-    let repo_dir = tempfile::tempdir().unwrap();
-    let path = repo_dir.path().to_str().unwrap();
+    // Registration checks the repository exists: a real git repository, and a plain directory.
+    let not_git = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(upkeep(dir.path()).args([
+        "repo",
+        "add",
+        not_git.path().to_str().unwrap(),
+        "--team",
+        "acme",
+    ]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot read the repository"), "{stderr}");
+    let repo_dir = git_support::GitRepo::with_files(&[("README.md", "hello\n")]);
+    let path = repo_dir.path();
     let (code, stdout, stderr) =
         run(upkeep(dir.path()).args(["repo", "add", path, "--team", "acme"]));
     assert_eq!(code, 0, "{stderr}");

@@ -43,6 +43,15 @@ impl Default for ScanOptions {
     }
 }
 
+/// Is the file at `path` (relative, `/`-separated) inside a folder named in `skip_dirs`, at any
+/// depth? The same rule as the directory walk of [`scan`], for file lists that come from elsewhere
+/// (a git tree).
+pub fn in_skipped_dir(path: &str, skip_dirs: &[String]) -> bool {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop();
+    parts.iter().any(|dir| skip_dirs.iter().any(|s| s == dir))
+}
+
 /// One dependency found in one manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScannedDependency {
@@ -77,7 +86,7 @@ pub fn scan(root: &Path, options: &ScanOptions) -> std::io::Result<ScanReport> {
     walk(root, root, options, &mut files, &mut report);
     files.sort();
 
-    let mut manifests: Vec<FileExtraction> = Vec::new();
+    let mut manifests: Vec<(String, Manager, Extraction)> = Vec::new();
     for rel in files {
         let managers: Vec<Manager> = Manager::for_path(&rel).collect();
         if managers.is_empty() {
@@ -96,19 +105,40 @@ pub fn scan(root: &Path, options: &ScanOptions) -> std::io::Result<ScanReport> {
         };
         for manager in managers {
             let extraction = manager.extract(&rel, &text);
-            manifests.push(FileExtraction {
-                path: rel.clone(),
-                manager,
-                is_lockfile: manager.is_lockfile(&rel),
-                extraction,
-            });
+            manifests.push((rel.clone(), manager, extraction));
         }
     }
-    pair_lockfiles(&mut manifests, &mut report);
+    let paired = pair(manifests);
+    report.dependencies = paired.dependencies;
+    report.warnings.extend(paired.warnings);
     report
         .warnings
         .sort_by(|a, b| a.manifest.cmp(&b.manifest).then(a.line.cmp(&b.line)));
     Ok(report)
+}
+
+/// Pair manifests with lockfiles over in-memory extractions: `(path, manager, extraction)` per
+/// file (paths relative to the repository root, `/`-separated). Each dependency gets the version
+/// its nearest lockfile of the same manager pins, lockfile packages no manifest names become
+/// `transitive` dependencies of the lockfile, and every extraction warning is reported under its
+/// manifest. Dependencies come out ordered by manifest path, in file order within one manifest;
+/// warnings by manifest path and line. [`scan`] is this over a directory walk.
+pub fn pair(files: Vec<(String, Manager, Extraction)>) -> ScanReport {
+    let mut files: Vec<FileExtraction> = files
+        .into_iter()
+        .map(|(path, manager, extraction)| FileExtraction {
+            is_lockfile: manager.is_lockfile(&path),
+            path,
+            manager,
+            extraction,
+        })
+        .collect();
+    let mut report = ScanReport::default();
+    pair_lockfiles(&mut files, &mut report);
+    report
+        .warnings
+        .sort_by(|a, b| a.manifest.cmp(&b.manifest).then(a.line.cmp(&b.line)));
+    report
 }
 
 struct FileExtraction {
@@ -559,6 +589,39 @@ mod tests {
             .map(|d| d.manifest.as_str())
             .collect();
         assert_eq!(names, vec!["real/.nvmrc"]);
+    }
+
+    #[test]
+    fn pairing_works_on_in_memory_extractions() {
+        let manifest = "[dependencies]\nserde = \"1\"\n";
+        let files = vec![
+            (
+                "Cargo.lock".to_owned(),
+                Manager::Cargo,
+                Manager::Cargo.extract("Cargo.lock", LOCK),
+            ),
+            (
+                "app/Cargo.toml".to_owned(),
+                Manager::Cargo,
+                Manager::Cargo.extract("app/Cargo.toml", manifest),
+            ),
+        ];
+        let report = pair(files);
+        let serde = report
+            .dependencies
+            .iter()
+            .find(|d| d.dependency.name == "serde")
+            .expect("serde");
+        assert_eq!(serde.manifest, "app/Cargo.toml");
+        assert_eq!(serde.dependency.locked.as_deref(), Some("1.0.200"));
+        assert!(in_skipped_dir(
+            "a/node_modules/x/package.json",
+            &ScanOptions::default().skip_dirs
+        ));
+        assert!(!in_skipped_dir(
+            "node_modules",
+            &ScanOptions::default().skip_dirs
+        ));
     }
 
     #[test]

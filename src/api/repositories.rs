@@ -72,7 +72,15 @@ pub async fn create(
                 .id
         }
     };
-    let repo = state.store.add_repository(team_id, &url).await?;
+    let repo = crate::crawler::register(&state.services, team_id, &url)
+        .await
+        .map_err(|e| match e {
+            crate::crawler::RegisterError::Unreachable(reason) => ApiError::invalid(
+                "url",
+                format!("cannot read the repository at {}: {reason}", url.url),
+            ),
+            crate::crawler::RegisterError::Store(e) => ApiError::from(e),
+        })?;
     Ok((StatusCode::CREATED, Json(repo)))
 }
 

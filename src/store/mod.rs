@@ -14,6 +14,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor};
 
 pub mod events;
+pub mod inventory;
 pub mod jobs;
 pub mod repositories;
 pub mod subscriptions;

@@ -1,0 +1,622 @@
+//! The fleet inventory: manifests, packages and dependencies as crawls leave them, the crawl
+//! lease and crawl records, and the queries other parts use (a repository's dependencies, the
+//! usages of a package).
+//!
+//! Writes that belong to one crawl take the caller's transaction (`&mut Tx`), so a repository's
+//! whole change and its events commit together (see `crate::crawler::reconcile`).
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::events;
+use super::{Result, Store, Tx, now_ms};
+use crate::events::{CrawlPayload, Event};
+
+/// A manifest row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredManifest {
+    pub id: i64,
+    pub path: String,
+    pub manager: String,
+    pub blob_id: Option<String>,
+    /// JSON of the file's `Extraction` (before lockfile pairing).
+    pub extraction: Option<String>,
+    /// JSON array of `{line, message}`.
+    pub warnings: String,
+}
+
+/// One dependency with its manifest and package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DependencyRecord {
+    pub id: i64,
+    pub repository_id: i64,
+    #[serde(skip)]
+    pub team_id: i64,
+    pub manifest_id: i64,
+    /// The manifest's path in the repository.
+    pub manifest: String,
+    pub manager: String,
+    pub package_id: i64,
+    pub ecosystem: String,
+    pub name: String,
+    /// Stable key of the dependency within its manifest (`kind:ecosystem:name:ordinal`).
+    pub dep_key: String,
+    pub requirement: Option<String>,
+    pub locked: Option<String>,
+    pub kind: String,
+    pub span_start: Option<i64>,
+    pub span_end: Option<i64>,
+    pub skip_reason: Option<String>,
+}
+
+impl DependencyRecord {
+    /// As events describe it.
+    pub fn payload(&self) -> crate::events::DependencyPayload {
+        crate::events::DependencyPayload {
+            repository_id: self.repository_id,
+            dependency_id: self.id,
+            manifest: self.manifest.clone(),
+            manager: self.manager.clone(),
+            ecosystem: self.ecosystem.clone(),
+            name: self.name.clone(),
+            requirement: self.requirement.clone(),
+            locked: self.locked.clone(),
+            kind: self.kind.clone(),
+            skipped: self.skip_reason.clone(),
+        }
+    }
+}
+
+/// The columns of a dependency the crawler writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependencyFields {
+    pub package_id: i64,
+    pub requirement: Option<String>,
+    pub locked: Option<String>,
+    pub kind: String,
+    pub span_start: Option<i64>,
+    pub span_end: Option<i64>,
+    pub skip_reason: Option<String>,
+}
+
+const DEPENDENCY_SELECT: &str = "SELECT d.id, m.repository_id, r.team_id, d.manifest_id, m.path AS manifest, m.manager, \
+     d.package_id, p.ecosystem, p.name, d.dep_key, d.requirement, d.locked, d.kind, d.span_start, d.span_end, d.skip_reason \
+     FROM dependencies d JOIN manifests m ON m.id = d.manifest_id JOIN packages p ON p.id = d.package_id \
+     JOIN repositories r ON r.id = m.repository_id";
+
+fn dependency_from_row(row: &AnyRow) -> Result<DependencyRecord> {
+    Ok(DependencyRecord {
+        id: row.try_get("id")?,
+        repository_id: row.try_get("repository_id")?,
+        team_id: row.try_get("team_id")?,
+        manifest_id: row.try_get("manifest_id")?,
+        manifest: row.try_get("manifest")?,
+        manager: row.try_get("manager")?,
+        package_id: row.try_get("package_id")?,
+        ecosystem: row.try_get("ecosystem")?,
+        name: row.try_get("name")?,
+        dep_key: row.try_get("dep_key")?,
+        requirement: row.try_get("requirement")?,
+        locked: row.try_get("locked")?,
+        kind: row.try_get("kind")?,
+        span_start: row.try_get("span_start")?,
+        span_end: row.try_get("span_end")?,
+        skip_reason: row.try_get("skip_reason")?,
+    })
+}
+
+/// The crawl-related state of a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrawlState {
+    pub head_commit: Option<String>,
+    pub head_etag: Option<String>,
+    pub policy: String,
+}
+
+/// A crawl record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrawlRecord {
+    pub id: i64,
+    pub repository_id: i64,
+    pub status: String,
+    pub commit_sha: Option<String>,
+    pub manifests_read: i64,
+    pub blobs_read: i64,
+    pub dependencies_added: i64,
+    pub dependencies_changed: i64,
+    pub dependencies_removed: i64,
+    pub warnings: i64,
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Every dependency of a repository, by manifest path and then id.
+    pub async fn dependencies_of_repository(
+        &self,
+        repository_id: i64,
+    ) -> Result<Vec<DependencyRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{DEPENDENCY_SELECT} WHERE m.repository_id = $1 ORDER BY m.path, m.manager, d.id"
+        )))
+        .bind(repository_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(dependency_from_row).collect()
+    }
+
+    /// Every use of the package `ecosystem`/`name` across the fleet (one team's repositories when
+    /// `team_id` is given), by repository and manifest.
+    pub async fn package_usages(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        team_id: Option<i64>,
+    ) -> Result<Vec<DependencyRecord>> {
+        let rows =
+            match team_id {
+                Some(team) => sqlx::query(AssertSqlSafe(format!(
+                    "{DEPENDENCY_SELECT} WHERE p.ecosystem = $1 AND p.name = $2 AND r.team_id = $3 \
+                     ORDER BY m.repository_id, m.path, d.id"
+                )))
+                .bind(ecosystem)
+                .bind(name)
+                .bind(team)
+                .fetch_all(self.pool())
+                .await?,
+                None => {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "{DEPENDENCY_SELECT} WHERE p.ecosystem = $1 AND p.name = $2 \
+                     ORDER BY m.repository_id, m.path, d.id"
+                    )))
+                    .bind(ecosystem)
+                    .bind(name)
+                    .fetch_all(self.pool())
+                    .await?
+                }
+            };
+        rows.iter().map(dependency_from_row).collect()
+    }
+
+    /// Dependencies by id (those that exist).
+    pub async fn dependencies_by_id(&self, ids: &[i64]) -> Result<Vec<DependencyRecord>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let mut query = sqlx::query(AssertSqlSafe(format!(
+                "{DEPENDENCY_SELECT} WHERE d.id IN ({}) ORDER BY d.id",
+                placeholders.join(", ")
+            )));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                found.push(dependency_from_row(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The manifests of a repository as the last crawl left them.
+    pub async fn manifests_of(&self, repository_id: i64) -> Result<Vec<StoredManifest>> {
+        let rows = sqlx::query(
+            "SELECT id, path, manager, blob_id, extraction, warnings FROM manifests \
+             WHERE repository_id = $1 ORDER BY path, manager",
+        )
+        .bind(repository_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredManifest {
+                    id: row.try_get("id")?,
+                    path: row.try_get("path")?,
+                    manager: row.try_get("manager")?,
+                    blob_id: row.try_get("blob_id")?,
+                    extraction: row.try_get("extraction")?,
+                    warnings: row.try_get("warnings")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The crawls of a repository, newest first.
+    pub async fn crawls_of(&self, repository_id: i64) -> Result<Vec<CrawlRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, repository_id, status, commit_sha, manifests_read, blobs_read, dependencies_added, \
+             dependencies_changed, dependencies_removed, warnings, error FROM crawls \
+             WHERE repository_id = $1 ORDER BY id DESC",
+        )
+        .bind(repository_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CrawlRecord {
+                    id: row.try_get("id")?,
+                    repository_id: row.try_get("repository_id")?,
+                    status: row.try_get("status")?,
+                    commit_sha: row.try_get("commit_sha")?,
+                    manifests_read: row.try_get("manifests_read")?,
+                    blobs_read: row.try_get("blobs_read")?,
+                    dependencies_added: row.try_get("dependencies_added")?,
+                    dependencies_changed: row.try_get("dependencies_changed")?,
+                    dependencies_removed: row.try_get("dependencies_removed")?,
+                    warnings: row.try_get("warnings")?,
+                    error: row.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Head commit, ETag and policy JSON of a repository.
+    pub async fn crawl_state(&self, repository_id: i64) -> Result<Option<CrawlState>> {
+        let row =
+            sqlx::query("SELECT head_commit, head_etag, policy FROM repositories WHERE id = $1")
+                .bind(repository_id)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|row| {
+            Ok(CrawlState {
+                head_commit: row.try_get("head_commit")?,
+                head_etag: row.try_get("head_etag")?,
+                policy: row.try_get("policy")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Record the default branch of a repository.
+    pub async fn set_default_branch(&self, repository_id: i64, branch: &str) -> Result<()> {
+        sqlx::query("UPDATE repositories SET default_branch = $1, updated_at = $2 WHERE id = $3")
+            .bind(branch)
+            .bind(now_ms())
+            .bind(repository_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Take the crawl lease of a repository for `holder` until `lease_ms` from now; false when
+    /// another holder has an unexpired lease. One conditional UPDATE, so it is exclusive across
+    /// processes on both backends. Also records the attempt time for the scheduler.
+    pub async fn try_lease_crawl(
+        &self,
+        repository_id: i64,
+        holder: &str,
+        lease_ms: i64,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE repositories SET crawl_locked_by = $1, crawl_locked_until = $2, crawl_attempted_at = $3 \
+             WHERE id = $4 AND (crawl_locked_until IS NULL OR crawl_locked_until < $3 OR crawl_locked_by = $1)",
+        )
+        .bind(holder)
+        .bind(now.saturating_add(lease_ms))
+        .bind(now)
+        .bind(repository_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Give the crawl lease back (only when `holder` still has it).
+    pub async fn release_crawl(&self, repository_id: i64, holder: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE repositories SET crawl_locked_by = NULL, crawl_locked_until = NULL \
+             WHERE id = $1 AND crawl_locked_by = $2",
+        )
+        .bind(repository_id)
+        .bind(holder)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Open a crawl record in state `running`.
+    pub async fn start_crawl(&self, repository_id: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO crawls (repository_id, status, started_at) VALUES ($1, 'running', $2) RETURNING id",
+        )
+        .bind(repository_id)
+        .bind(now_ms())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// The head did not move: close the crawl as `unchanged`, keep a new ETag, stamp
+    /// `last_crawled_at`. No event.
+    pub async fn finish_unchanged_crawl(
+        &self,
+        repository_id: i64,
+        crawl_id: i64,
+        etag: Option<&str>,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE repositories SET last_crawled_at = $1, head_etag = COALESCE($2, head_etag) WHERE id = $3",
+        )
+        .bind(now)
+        .bind(etag)
+        .bind(repository_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE crawls SET status = 'unchanged', finished_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(crawl_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Close the crawl as `failed` and append `crawl_failed`.
+    pub async fn fail_crawl(
+        &self,
+        team_id: i64,
+        crawl_id: i64,
+        payload: CrawlPayload,
+    ) -> Result<()> {
+        let error = payload
+            .error
+            .clone()
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| "crawl failed".to_owned());
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE crawls SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3",
+        )
+        .bind(&error)
+        .bind(now_ms())
+        .bind(crawl_id)
+        .execute(&mut *tx)
+        .await?;
+        let subject = format!("repository:{}", payload.repository_id);
+        events::append(
+            &mut tx,
+            self.backend(),
+            Event::CrawlFailed(payload).into_new(Some(team_id), subject),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ids of repositories not crawled (nor attempted) since `cutoff_ms`, or never crawled.
+    pub async fn repositories_due_for_crawl(&self, cutoff_ms: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT id FROM repositories \
+             WHERE (last_crawled_at IS NULL OR last_crawled_at < $1) \
+               AND (crawl_attempted_at IS NULL OR crawl_attempted_at < $1) ORDER BY id",
+        )
+        .bind(cutoff_ms)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<i64, _>("id")?))
+            .collect()
+    }
+}
+
+// ---- writes inside one crawl's transaction ----
+
+/// Extend the crawl lease inside `tx`; false when `holder` lost it (another crawl took over).
+pub async fn hold_crawl_lease(
+    tx: &mut Tx,
+    repository_id: i64,
+    holder: &str,
+    lease_ms: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE repositories SET crawl_locked_until = $1 WHERE id = $2 AND crawl_locked_by = $3",
+    )
+    .bind(now_ms().saturating_add(lease_ms))
+    .bind(repository_id)
+    .bind(holder)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The id of package `ecosystem`/`name` on the ecosystem's default registry, created if new.
+pub async fn upsert_package(tx: &mut Tx, ecosystem: &str, name: &str) -> Result<i64> {
+    let registry =
+        sqlx::query("SELECT id FROM registries WHERE ecosystem = $1 AND name = 'default'")
+            .bind(ecosystem)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let registry_id: i64 = if let Some(row) = registry {
+        row.try_get("id")?
+    } else {
+        sqlx::query(
+            "INSERT INTO registries (ecosystem, name) VALUES ($1, 'default') ON CONFLICT (ecosystem, name) DO NOTHING",
+        )
+        .bind(ecosystem)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("SELECT id FROM registries WHERE ecosystem = $1 AND name = 'default'")
+            .bind(ecosystem)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("id")?
+    };
+    let existing = sqlx::query(
+        "SELECT id FROM packages WHERE ecosystem = $1 AND registry_id = $2 AND name = $3",
+    )
+    .bind(ecosystem)
+    .bind(registry_id)
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = existing {
+        return Ok(row.try_get("id")?);
+    }
+    let row = sqlx::query(
+        "INSERT INTO packages (ecosystem, registry_id, name) VALUES ($1, $2, $3) \
+         ON CONFLICT (ecosystem, registry_id, name) DO UPDATE SET name = excluded.name RETURNING id",
+    )
+    .bind(ecosystem)
+    .bind(registry_id)
+    .bind(name)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// Insert or update a manifest row; returns its id.
+pub async fn upsert_manifest(
+    tx: &mut Tx,
+    repository_id: i64,
+    path: &str,
+    manager: &str,
+    blob_id: Option<&str>,
+    extraction: Option<&str>,
+    warnings: &str,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO manifests (repository_id, path, manager, blob_id, warnings, extraction, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (repository_id, path, manager) DO UPDATE SET blob_id = excluded.blob_id, \
+         warnings = excluded.warnings, extraction = excluded.extraction, updated_at = excluded.updated_at \
+         RETURNING id",
+    )
+    .bind(repository_id)
+    .bind(path)
+    .bind(manager)
+    .bind(blob_id)
+    .bind(warnings)
+    .bind(extraction)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// Delete a manifest (its dependencies go with it).
+pub async fn delete_manifest(tx: &mut Tx, manifest_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM manifests WHERE id = $1")
+        .bind(manifest_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A repository's dependencies, read inside `tx`.
+pub async fn dependencies_in_tx(tx: &mut Tx, repository_id: i64) -> Result<Vec<DependencyRecord>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "{DEPENDENCY_SELECT} WHERE m.repository_id = $1 ORDER BY d.id"
+    )))
+    .bind(repository_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(dependency_from_row).collect()
+}
+
+/// Insert a dependency; returns its id.
+pub async fn insert_dependency(
+    tx: &mut Tx,
+    manifest_id: i64,
+    dep_key: &str,
+    fields: &DependencyFields,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO dependencies (manifest_id, package_id, dep_key, requirement, locked, kind, span_start, span_end, skip_reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(manifest_id)
+    .bind(fields.package_id)
+    .bind(dep_key)
+    .bind(fields.requirement.as_deref())
+    .bind(fields.locked.as_deref())
+    .bind(&fields.kind)
+    .bind(fields.span_start)
+    .bind(fields.span_end)
+    .bind(fields.skip_reason.as_deref())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// Overwrite a dependency's columns.
+pub async fn update_dependency(tx: &mut Tx, id: i64, fields: &DependencyFields) -> Result<()> {
+    sqlx::query(
+        "UPDATE dependencies SET package_id = $1, requirement = $2, locked = $3, kind = $4, span_start = $5, \
+         span_end = $6, skip_reason = $7 WHERE id = $8",
+    )
+    .bind(fields.package_id)
+    .bind(fields.requirement.as_deref())
+    .bind(fields.locked.as_deref())
+    .bind(&fields.kind)
+    .bind(fields.span_start)
+    .bind(fields.span_end)
+    .bind(fields.skip_reason.as_deref())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_dependency(tx: &mut Tx, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM dependencies WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Replace the repository's policy JSON.
+pub async fn set_policy(tx: &mut Tx, repository_id: i64, policy_json: &str) -> Result<()> {
+    sqlx::query("UPDATE repositories SET policy = $1, updated_at = $2 WHERE id = $3")
+        .bind(policy_json)
+        .bind(now_ms())
+        .bind(repository_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// After a crawl that read a new commit: head, ETag, crawl time, default branch.
+pub async fn record_head(
+    tx: &mut Tx,
+    repository_id: i64,
+    commit: &str,
+    etag: Option<&str>,
+    branch: &str,
+) -> Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE repositories SET head_commit = $1, head_etag = $2, default_branch = $3, last_crawled_at = $4, \
+         updated_at = $4 WHERE id = $5",
+    )
+    .bind(commit)
+    .bind(etag)
+    .bind(branch)
+    .bind(now)
+    .bind(repository_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Close a crawl record as `completed` with its counts.
+pub async fn complete_crawl(tx: &mut Tx, payload: &CrawlPayload, blobs_read: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE crawls SET status = 'completed', commit_sha = $1, manifests_read = $2, blobs_read = $3, \
+         dependencies_added = $4, dependencies_changed = $5, dependencies_removed = $6, warnings = $7, \
+         finished_at = $8 WHERE id = $9",
+    )
+    .bind(payload.commit.as_deref())
+    .bind(payload.manifests_read)
+    .bind(blobs_read)
+    .bind(payload.dependencies_added)
+    .bind(payload.dependencies_changed)
+    .bind(payload.dependencies_removed)
+    .bind(payload.warnings)
+    .bind(now_ms())
+    .bind(payload.crawl_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

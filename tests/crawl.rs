@@ -1,0 +1,496 @@
+//! Crawling real git repositories (local paths) end to end: registration through the API, the crawl
+//! job, reconciliation into the inventory, events only for real changes, blob reads only for
+//! changed manifests, and the crawl lease. Runs on SQLite, and on PostgreSQL when
+//! `UPKEEP_TEST_DATABASE_URL` is set.
+
+mod common;
+#[path = "support/git.rs"]
+mod git_support;
+
+use std::time::Duration;
+
+use common::{TestApp, fresh_db, test_config};
+use git_support::GitRepo;
+use serde_json::{Value, json};
+use sqlx::Row;
+use upkeep::crawler::{CrawlStatus, crawl_repository, register};
+use upkeep::pipeline::Services;
+use upkeep::repository_url::RepositoryUrl;
+use upkeep::store::Store;
+use upkeep::store::events::{EventFilter, StoredEvent};
+use upkeep::store::inventory::DependencyRecord;
+
+const CARGO_TOML: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nserde = \"1\"\nitoa = \"1.0\"\n";
+const CARGO_LOCK: &str = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"itoa\", \"serde\"]\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.11\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nname = \"serde\"\nversion = \"SERDE\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+const PACKAGE_JSON: &str = "{\n  \"name\": \"web\",\n  \"dependencies\": {\"left-pad\": \"^1.0.0\"},\n  \"devDependencies\": {\"is-odd\": \"~3.0.0\"}\n}\n";
+const PACKAGE_LOCK: &str = "{\"name\": \"web\", \"lockfileVersion\": 3, \"packages\": {\"\": {\"name\": \"web\"}, \"node_modules/left-pad\": {\"version\": \"1.3.0\"}, \"node_modules/is-odd\": {\"version\": \"3.0.1\", \"dev\": true}}}\n";
+const REQUIREMENTS: &str = "requests==2.31.0\nflask>=2.0\n";
+const MALFORMED_POM: &str =
+    "<project>\n  <dependencies>\n    <dependency>\n      <groupId>org.example</groupId>\n";
+
+fn cargo_lock(serde: &str) -> String {
+    CARGO_LOCK.replace("SERDE", serde)
+}
+
+fn fleet_repo() -> GitRepo {
+    GitRepo::with_files(&[
+        ("Cargo.toml", CARGO_TOML),
+        ("Cargo.lock", &cargo_lock("1.0.200")),
+        ("web/package.json", PACKAGE_JSON),
+        ("web/package-lock.json", PACKAGE_LOCK),
+        ("requirements.txt", REQUIREMENTS),
+        ("java/pom.xml", MALFORMED_POM),
+        (".upkeep.toml", "# upkeep policy for this repository\n"),
+        ("README.md", "# a repository\n"),
+        (
+            "node_modules/dep/package.json",
+            "{\"dependencies\": {\"ignored\": \"1\"}}",
+        ),
+    ])
+}
+
+async fn all_events(store: &Store) -> Vec<StoredEvent> {
+    store
+        .events_after(&EventFilter {
+            after: 0,
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("events")
+}
+
+fn count(events: &[StoredEvent], kind: &str) -> usize {
+    events.iter().filter(|e| e.kind == kind).count()
+}
+
+fn dep<'a>(deps: &'a [DependencyRecord], manifest: &str, name: &str) -> &'a DependencyRecord {
+    deps.iter()
+        .find(|d| d.manifest == manifest && d.name == name)
+        .unwrap_or_else(|| panic!("no dependency {name} in {manifest}: {deps:#?}"))
+}
+
+async fn jobs_of_kind(store: &Store, kind: &str) -> Vec<Value> {
+    sqlx::query("SELECT payload FROM jobs WHERE kind = $1 ORDER BY id")
+        .bind(kind)
+        .fetch_all(store.pool())
+        .await
+        .expect("jobs")
+        .iter()
+        .map(|r| serde_json::from_str(&r.get::<String, _>("payload")).expect("payload JSON"))
+        .collect()
+}
+
+/// Wait until the crawl job queued at registration has finished (run by the app's workers).
+async fn wait_for_crawl(store: &Store, repository_id: i64) {
+    for _ in 0..600 {
+        let finished: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM jobs WHERE kind = 'crawl' AND state IN ('done', 'failed')",
+        )
+        .fetch_one(store.pool())
+        .await
+        .expect("jobs")
+        .get("n");
+        if finished > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the first crawl of repository {repository_id} did not finish");
+}
+
+fn services_for(store: &Store, db_url: &str) -> Services {
+    Services::from_config(&test_config(db_url), store.clone()).expect("services")
+}
+
+#[tokio::test]
+async fn crawl_reconciles_and_emits_events_only_for_real_changes() {
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    let repo = fleet_repo();
+    let created = app
+        .client
+        .post(app.url("/api/v1/repositories"))
+        .bearer_auth(&token)
+        .json(&json!({ "url": repo.path() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    assert_eq!(body["default_branch"], "main");
+    assert_eq!(body["provider"], "local");
+    let id = body["id"].as_i64().unwrap();
+    let store = app.db.store.clone();
+
+    // The crawl queued at registration runs on the app's workers.
+    wait_for_crawl(&store, id).await;
+    let crawls = store.crawls_of(id).await.unwrap();
+    assert_eq!(crawls.len(), 1, "{crawls:?}");
+    assert_eq!(crawls[0].status, "completed", "{crawls:?}");
+
+    let deps = store.dependencies_of_repository(id).await.unwrap();
+    let serde = dep(&deps, "Cargo.toml", "serde");
+    assert_eq!(
+        (serde.requirement.as_deref(), serde.locked.as_deref()),
+        (Some("1"), Some("1.0.200"))
+    );
+    assert_eq!(serde.ecosystem, "cargo");
+    assert_eq!(
+        dep(&deps, "Cargo.toml", "itoa").locked.as_deref(),
+        Some("1.0.11")
+    );
+    let left_pad = dep(&deps, "web/package.json", "left-pad");
+    assert_eq!(left_pad.locked.as_deref(), Some("1.3.0"));
+    let is_odd = dep(&deps, "web/package.json", "is-odd");
+    assert_eq!(
+        (is_odd.kind.as_str(), is_odd.locked.as_deref()),
+        ("dev", Some("3.0.1"))
+    );
+    assert_eq!(
+        dep(&deps, "requirements.txt", "requests")
+            .requirement
+            .as_deref(),
+        Some("==2.31.0")
+    );
+    dep(&deps, "requirements.txt", "flask");
+    assert!(
+        deps.iter()
+            .all(|d| !d.manifest.starts_with("node_modules/")),
+        "skipped folders are not crawled"
+    );
+    assert!(deps.iter().all(|d| d.dep_key.contains(&d.name)));
+
+    let manifests = store.manifests_of(id).await.unwrap();
+    let pom = manifests
+        .iter()
+        .find(|m| m.path == "java/pom.xml")
+        .expect("the malformed manifest is kept");
+    let warnings: Vec<Value> = serde_json::from_str(&pom.warnings).unwrap();
+    assert!(!warnings.is_empty(), "malformed pom.xml has warnings");
+    let policy = manifests
+        .iter()
+        .find(|m| m.path == ".upkeep.toml")
+        .expect("the policy file is tracked");
+    assert_eq!(policy.manager, "upkeep");
+    assert!(manifests.iter().all(|m| m.path != "README.md"));
+
+    let events = all_events(&store).await;
+    assert_eq!(count(&events, "dependency_upserted"), deps.len());
+    assert_eq!(count(&events, "crawl_completed"), 1);
+    assert_eq!(count(&events, "dependency_deleted"), 0);
+    let completed = events.iter().find(|e| e.kind == "crawl_completed").unwrap();
+    assert_eq!(completed.payload["dependencies_added"], deps.len());
+    assert!(completed.payload["warnings"].as_i64().unwrap() >= 1);
+    assert_eq!(
+        completed.subject_key,
+        format!("repository:{id}"),
+        "crawl events are about the repository"
+    );
+    // Every package of an updatable dependency is resolved once; one recommendation job.
+    let resolves = jobs_of_kind(&store, "resolve_package").await;
+    let packages: std::collections::BTreeSet<i64> = deps
+        .iter()
+        .filter(|d| d.skip_reason.is_none())
+        .map(|d| d.package_id)
+        .collect();
+    assert_eq!(resolves.len(), packages.len(), "{resolves:?}");
+    let recommends = jobs_of_kind(&store, "recommend_repository").await;
+    assert_eq!(recommends.len(), 1);
+    assert_eq!(
+        recommends[0]["dependency_ids"].as_array().unwrap().len(),
+        deps.len()
+    );
+
+    // A recrawl with nothing new: one ls-remote, no fetch, no blob, no event.
+    let services = services_for(&store, &app.db.url);
+    let outcome = crawl_repository(&services, id).await.unwrap();
+    assert_eq!(outcome.status, CrawlStatus::Unchanged);
+    assert_eq!((outcome.blobs_read, outcome.fetches), (0, 0));
+    assert_eq!(all_events(&store).await.len(), events.len());
+    let repository = store.repository(id).await.unwrap().unwrap();
+    assert!(repository.last_crawled_at.is_some());
+
+    // A commit that touches no manifest: fetched, nothing read, nothing emitted.
+    repo.write("README.md", "# a repository\n\nmore words\n");
+    repo.commit("docs");
+    let outcome = crawl_repository(&services, id).await.unwrap();
+    assert_eq!(outcome.status, CrawlStatus::Completed);
+    assert_eq!((outcome.blobs_read, outcome.fetches), (0, 1));
+    assert_eq!(all_events(&store).await.len(), events.len());
+
+    // One manifest changes: only it is read; only its real changes are events.
+    repo.write("requirements.txt", "flask>=3.0\nclick==8.1.7\n");
+    repo.commit("python deps");
+    let outcome = crawl_repository(&services, id).await.unwrap();
+    assert_eq!(outcome.status, CrawlStatus::Completed);
+    assert_eq!(outcome.blobs_read, 1, "only requirements.txt is read");
+    assert_eq!(
+        (
+            outcome.dependencies_added,
+            outcome.dependencies_changed,
+            outcome.dependencies_removed
+        ),
+        (1, 1, 1)
+    );
+    let after = all_events(&store).await;
+    let new: Vec<&StoredEvent> = after[events.len()..].iter().collect();
+    let kinds: Vec<(&str, &str)> = new
+        .iter()
+        .map(|e| {
+            (
+                e.kind.as_str(),
+                e.payload["name"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("dependency_upserted", "click"),
+            ("dependency_upserted", "flask"),
+            ("dependency_deleted", "requests"),
+            ("crawl_completed", ""),
+        ]
+    );
+    let flask = new.iter().find(|e| e.payload["name"] == "flask").unwrap();
+    assert_eq!(flask.payload["requirement"], ">=3.0");
+    assert_eq!(flask.payload["manifest"], "requirements.txt");
+    let deps_now = store.dependencies_of_repository(id).await.unwrap();
+    assert_eq!(
+        dep(&deps, "requirements.txt", "flask").id,
+        dep(&deps_now, "requirements.txt", "flask").id,
+        "a changed dependency keeps its id"
+    );
+
+    // Only the lockfile changes: the manifest is not read again, its dependency still changes.
+    repo.write("Cargo.lock", &cargo_lock("1.0.201"));
+    repo.commit("cargo update");
+    let seen = after.len();
+    let outcome = crawl_repository(&services, id).await.unwrap();
+    assert_eq!(outcome.blobs_read, 1, "only Cargo.lock is read");
+    let after = all_events(&store).await;
+    let new: Vec<(&str, &str, &str)> = after[seen..]
+        .iter()
+        .map(|e| {
+            (
+                e.kind.as_str(),
+                e.payload["name"].as_str().unwrap_or_default(),
+                e.payload["locked"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        new,
+        [
+            ("dependency_upserted", "serde", "1.0.201"),
+            ("crawl_completed", "", "")
+        ]
+    );
+
+    // A manifest removed: its dependencies are deleted with events.
+    repo.remove("requirements.txt");
+    repo.commit("no more python");
+    let seen = after.len();
+    let outcome = crawl_repository(&services, id).await.unwrap();
+    assert_eq!(outcome.blobs_read, 0);
+    assert_eq!(outcome.dependencies_removed, 2);
+    let after = all_events(&store).await;
+    assert_eq!(count(&after[seen..], "dependency_deleted"), 2);
+    assert!(
+        store
+            .manifests_of(id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.path != "requirements.txt")
+    );
+
+    // The usage query sees the package across the fleet.
+    let usages = store.package_usages("cargo", "serde", None).await.unwrap();
+    assert_eq!(usages.len(), 1);
+    assert_eq!(usages[0].repository_id, id);
+    let crawls = store.crawls_of(id).await.unwrap();
+    assert_eq!(crawls.len(), 6);
+    assert_eq!(crawls[0].status, "completed");
+    assert_eq!(crawls[4].status, "unchanged");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn registration_checks_that_the_repository_exists() {
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    let not_git = tempfile::tempdir().unwrap();
+    let empty = GitRepo::init();
+    let missing = not_git.path().join("absent");
+    for url in [
+        missing.to_str().unwrap(),
+        not_git.path().to_str().unwrap(),
+        empty.path(),
+        "https://127.0.0.1:1/nobody/nothing.git",
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/v1/repositories"))
+            .bearer_auth(&token)
+            .json(&json!({ "url": url }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{url}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "validation");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("url:"), "{message}");
+    }
+    let listed: Value = app
+        .client
+        .get(app.url("/api/v1/repositories"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0);
+    assert!(jobs_of_kind(&app.db.store, "crawl").await.is_empty());
+    app.stop().await;
+}
+
+/// Register `repo` for a new team directly through the crawler (no HTTP, no workers).
+async fn registered(services: &Services, repo: &GitRepo) -> i64 {
+    let team = services.store.create_team("acme").await.unwrap();
+    let url = RepositoryUrl::parse(repo.path()).unwrap();
+    register(services, team.id, &url).await.unwrap().id
+}
+
+#[tokio::test]
+async fn a_held_lease_defers_the_crawl() {
+    common::install_crypto();
+    let db = fresh_db().await;
+    let services = services_for(&db.store, &db.url);
+    let repo = fleet_repo();
+    let id = registered(&services, &repo).await;
+    assert!(
+        db.store
+            .try_lease_crawl(id, "someone-else", 60_000)
+            .await
+            .unwrap()
+    );
+    let outcome = crawl_repository(&services, id).await.unwrap();
+    assert_eq!(outcome.status, CrawlStatus::Busy);
+    assert!(db.store.crawls_of(id).await.unwrap().is_empty());
+    let pending: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'crawl' AND state = 'pending'")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap()
+            .get("n");
+    assert_eq!(
+        pending, 1,
+        "the registration's crawl job stands for the retry (deduplicated)"
+    );
+    db.store.release_crawl(id, "someone-else").await.unwrap();
+    let outcome = crawl_repository(&services, id).await.unwrap();
+    assert_eq!(outcome.status, CrawlStatus::Completed);
+}
+
+#[tokio::test]
+async fn concurrent_crawls_of_one_repository_do_the_work_once() {
+    common::install_crypto();
+    let db = fresh_db().await;
+    let services = services_for(&db.store, &db.url);
+    let repo = fleet_repo();
+    let id = registered(&services, &repo).await;
+    // Two "processes": separate connection pools on the same database.
+    let other_store = Store::open(&db.url).await.unwrap();
+    let other = services_for(&other_store, &db.url);
+    for round in 0..3 {
+        if round > 0 {
+            repo.write("requirements.txt", &format!("flask>=2.{round}\n"));
+            repo.commit("bump");
+        }
+        let (a, b) = tokio::join!(
+            tokio::spawn({
+                let services = services.clone();
+                async move { crawl_repository(&services, id).await }
+            }),
+            tokio::spawn({
+                let other = other.clone();
+                async move { crawl_repository(&other, id).await }
+            }),
+        );
+        let mut statuses = vec![a.unwrap().unwrap().status, b.unwrap().unwrap().status];
+        statuses.sort_by_key(|s| format!("{s:?}"));
+        assert!(
+            statuses == [CrawlStatus::Busy, CrawlStatus::Completed]
+                || statuses == [CrawlStatus::Completed, CrawlStatus::Unchanged],
+            "round {round}: {statuses:?}"
+        );
+    }
+    let crawls = db.store.crawls_of(id).await.unwrap();
+    assert_eq!(
+        crawls.iter().filter(|c| c.status == "completed").count(),
+        3,
+        "{crawls:?}"
+    );
+    let events = all_events(&db.store).await;
+    assert_eq!(count(&events, "crawl_completed"), 3);
+    let deps = db.store.dependencies_of_repository(id).await.unwrap();
+    assert_eq!(
+        deps.iter().filter(|d| d.name == "flask").count(),
+        1,
+        "no duplicate rows"
+    );
+}
+
+#[tokio::test]
+async fn the_scheduler_queues_repositories_due_for_a_crawl() {
+    common::install_crypto();
+    let db = fresh_db().await;
+    let services = services_for(&db.store, &db.url);
+    let repo = fleet_repo();
+    let id = registered(&services, &repo).await;
+    let hour = Duration::from_hours(1);
+    // Never crawled, but its crawl is already pending: deduplicated.
+    assert_eq!(
+        upkeep::scheduler::enqueue_due(&db.store, hour)
+            .await
+            .unwrap(),
+        0
+    );
+    sqlx::query("UPDATE jobs SET state = 'done' WHERE kind = 'crawl'")
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    crawl_repository(&services, id).await.unwrap();
+    assert_eq!(
+        upkeep::scheduler::enqueue_due(&db.store, hour)
+            .await
+            .unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The scheduler loop, with a crawl interval shorter than the time since the crawl.
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(upkeep::scheduler::run(
+        db.store.clone(),
+        Duration::from_millis(10),
+        Duration::from_millis(1),
+        rx,
+    ));
+    let mut queued = Vec::new();
+    for _ in 0..200 {
+        queued = jobs_of_kind(&db.store, "crawl").await;
+        if queued.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(true).unwrap();
+    scheduler.await.unwrap();
+    assert_eq!(queued.len(), 2, "one more crawl, deduplicated across ticks");
+    assert_eq!(queued[1]["repository_id"], id);
+}
