@@ -52,7 +52,9 @@ pub fn scan_config(config_file: Option<&Path>) -> Result<Config, String> {
                 .collect();
             let config = Config::from_sources(None, &env)
                 .or_else(|_| Config::from_sources(None, &BTreeMap::new()))
-                .map_err(|defaults| format!("{error}; the built-in defaults fail too: {defaults}"))?;
+                .map_err(|defaults| {
+                    format!("{error}; the built-in defaults fail too: {defaults}")
+                })?;
             eprintln!("warning: {error}; scanning with the default settings");
             Ok(config)
         }
@@ -96,10 +98,8 @@ pub async fn resolve(
         .filter(|d| d.dependency.skip.is_none())
         .map(|d| (d.dependency.ecosystem, d.dependency.name.clone()));
     let bar = show_progress.then(|| {
-        let bar = indicatif::ProgressBar::with_draw_target(
-            None,
-            indicatif::ProgressDrawTarget::stderr(),
-        );
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} resolving {pos}/{len} packages [{wide_bar}] {msg}",
@@ -109,13 +109,18 @@ pub async fn resolve(
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
-    let results = lookup_all(registries, packages, DEFAULT_CONCURRENCY, |p: LookupProgress<'_>| {
-        if let Some(bar) = &bar {
-            bar.set_length(p.total as u64);
-            bar.set_position(p.done as u64);
-            bar.set_message(p.name.to_owned());
-        }
-    })
+    let results = lookup_all(
+        registries,
+        packages,
+        DEFAULT_CONCURRENCY,
+        |p: LookupProgress<'_>| {
+            if let Some(bar) = &bar {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+                bar.set_message(p.name.to_owned());
+            }
+        },
+    )
     .await;
     if let Some(bar) = bar {
         bar.finish_and_clear();

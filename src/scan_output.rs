@@ -142,7 +142,7 @@ pub fn to_table(report: &ScanReport) -> String {
             skipped
         );
     });
-    warnings_and_total(report, &mut out, String::new());
+    warnings_and_total(report, &mut out, "");
     out
 }
 
@@ -194,7 +194,7 @@ pub fn to_table_resolved(report: &ScanReport, resolutions: &[Resolution]) -> Str
         ", {outdated} outdated ({} major, {} minor, {} patch)",
         counts[0], counts[1], counts[2]
     );
-    warnings_and_total(report, &mut out, summary);
+    warnings_and_total(report, &mut out, &summary);
     out
 }
 
@@ -219,7 +219,7 @@ fn for_each_manifest(
     }
 }
 
-fn warnings_and_total(report: &ScanReport, out: &mut String, extra: String) {
+fn warnings_and_total(report: &ScanReport, out: &mut String, extra: &str) {
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "\nwarnings:");
         for w in &report.warnings {

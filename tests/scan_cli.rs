@@ -388,15 +388,19 @@ async fn scan_resolves_each_package_once_then_revalidates_without_downloading() 
     let warnings = warnings(&doc);
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
-        warnings.iter().any(|(manifest, message)| manifest == "requirements.txt"
-            && message.starts_with("internal-toolkit: ")
-            && message.contains("not found")),
+        warnings
+            .iter()
+            .any(|(manifest, message)| manifest == "requirements.txt"
+                && message.starts_with("internal-toolkit: ")
+                && message.contains("not found")),
         "{warnings:?}"
     );
     assert!(
-        warnings.iter().any(|(manifest, message)| manifest == "package.json"
-            && message.starts_with("corp-build-tools: ")
-            && message.contains("malformed")),
+        warnings
+            .iter()
+            .any(|(manifest, message)| manifest == "package.json"
+                && message.starts_with("corp-build-tools: ")
+                && message.contains("malformed")),
         "{warnings:?}"
     );
     for (manifest, name) in [
@@ -430,7 +434,10 @@ async fn scan_resolves_each_package_once_then_revalidates_without_downloading() 
         ]
     );
     assert!(per_path.values().all(|n| *n == 1), "{served:?}");
-    assert!(served.iter().all(|s| s.if_none_match.is_none()), "{served:?}");
+    assert!(
+        served.iter().all(|s| s.if_none_match.is_none()),
+        "{served:?}"
+    );
 
     // Warm cache, a new process: only conditional requests, every one answered 304 (the 404
     // has nothing to revalidate and is asked again), and the same answer.
@@ -452,9 +459,7 @@ async fn scan_resolves_each_package_once_then_revalidates_without_downloading() 
     }
 
     // The table: current → latest with the kind of update, grouped by manifest.
-    let (code, table, stderr) = run(upkeep(&registries, cache.path())
-        .arg("scan")
-        .arg(project()));
+    let (code, table, stderr) = run(upkeep(&registries, cache.path()).arg("scan").arg(project()));
     assert_eq!(code, 0, "{stderr}");
     assert!(table.contains("Cargo.toml (cargo)"), "{table}");
     let semver_line = table

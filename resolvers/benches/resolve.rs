@@ -204,7 +204,12 @@ fn report(label: &str, pass: &Pass) {
     );
     println!(
         "  client: {} requests sent, {} bodies downloaded ({} bytes), {} not modified (304), {} retries, {} coalesced",
-        s.requests_sent, s.bodies_downloaded, s.bytes_downloaded, s.not_modified, s.retries, s.coalesced
+        s.requests_sent,
+        s.bodies_downloaded,
+        s.bytes_downloaded,
+        s.not_modified,
+        s.retries,
+        s.coalesced
     );
     println!(
         "  fake registry: {requests} requests, {bodies} bodies ({body_bytes} bytes), {not_modified} answered 304"
@@ -224,7 +229,7 @@ async fn bench() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let fake_task = tokio::spawn(async move { axum::serve(listener, app).await });
     let base = format!("http://{address}/");
     let cache = tempfile::tempdir().map_err(|e| e.to_string())?;
     let cache_dir = cache.path().join("http");
@@ -238,7 +243,7 @@ async fn bench() -> Result<(), String> {
     report("cold cache", &cold);
     let warm = pass(&base, &cache_dir, &served).await?;
     report("warm cache (new client, same cache dir)", &warm);
-    server.abort();
+    fake_task.abort();
 
     let mut problems = Vec::new();
     if cold.ok != PACKAGES || warm.ok != PACKAGES {
