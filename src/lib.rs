@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod repository_url;
 pub mod resolve;
+pub mod scan_command;
 pub mod scan_output;
 pub mod scheduler;
 pub mod server;

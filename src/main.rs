@@ -3,13 +3,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use upkeep::cli::{Cli, Command, RepoCommand, ScanFormat, TeamCommand, TokenCommand};
+use upkeep::cli::{Cli, Command, RepoCommand, TeamCommand, TokenCommand};
 use upkeep::config::Config;
 use upkeep::pipeline::Services;
 use upkeep::repository_url::RepositoryUrl;
 use upkeep::store::{Store, StoreError};
-use upkeep::{scan_output, server, telemetry};
-use upkeep_resolvers::scan::{ScanOptions, scan};
+use upkeep::{scan_command, server, telemetry};
 
 /// A failure that ends the process: configuration problems exit 2, everything else 1.
 enum Failure {
@@ -67,14 +66,9 @@ async fn open_store(config: &Config) -> Result<Store, Failure> {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Scan(args) = &cli.command {
-        let mut options = ScanOptions::default();
-        options.skip_dirs.retain(|d| !args.include_dirs.contains(d));
-        let report = scan(&args.path, &options)
-            .map_err(|e| Failure::Runtime(format!("cannot scan {}: {e}", args.path.display())))?;
-        let text = match args.format {
-            ScanFormat::Json => scan_output::to_json(&report),
-            ScanFormat::Table => scan_output::to_table(&report),
-        };
+        let text = scan_command::run(args, cli.config.as_deref())
+            .await
+            .map_err(Failure::Runtime)?;
         println!("{text}");
         return Ok(());
     }

@@ -9,12 +9,14 @@
 //! - [`registry`]: one module per registry protocol: `releases(package)`.
 //! - [`ecosystem`]: the exhaustive enum wiring managers, registries and version schemes together.
 //! - [`http`]: the one shared HTTP client.
+//! - [`lookup`]: many packages at once, each unique one looked up once, bounded concurrency.
 //! - [`recommend`]: current → latest → recommended for one dependency under a policy.
 //! - [`scan`]: walk a directory tree, extract every manifest, pair manifests with lockfiles.
 //! - [`update`]: the generic in-place requirement rewrite.
 
 pub mod ecosystem;
 pub mod http;
+pub mod lookup;
 pub mod manager;
 pub mod recommend;
 pub mod registry;

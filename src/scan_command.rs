@@ -1,0 +1,176 @@
+//! `upkeep scan PATH`: extract every manifest under `PATH`, then (unless `--offline`) look every
+//! non-skipped dependency up in its registry, each unique package once, and print what is
+//! current, what is latest, what the default policy recommends and the kind of each update.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::IsTerminal as _;
+use std::path::Path;
+use std::time::Duration;
+
+use upkeep_resolvers::http::{HttpClient, HttpConfig};
+use upkeep_resolvers::lookup::{DEFAULT_CONCURRENCY, LookupProgress, lookup_all};
+use upkeep_resolvers::recommend::{Policy, evaluate};
+use upkeep_resolvers::registry::{Registries, RegistryConfig};
+use upkeep_resolvers::scan::{ScanOptions, ScanReport, ScanWarning, scan};
+
+use crate::cli::{ScanArgs, ScanFormat};
+use crate::config::Config;
+use crate::scan_output::{self, Resolution};
+
+/// Runs the scan and returns the text to print on stdout. `config_file` is `--config`; a missing
+/// or invalid configuration is not fatal here: the scan warns on stderr and uses the defaults.
+pub async fn run(args: &ScanArgs, config_file: Option<&Path>) -> Result<String, String> {
+    let mut options = ScanOptions::default();
+    options.skip_dirs.retain(|d| !args.include_dirs.contains(d));
+    let mut report = scan(&args.path, &options)
+        .map_err(|e| format!("cannot scan {}: {e}", args.path.display()))?;
+    if args.offline {
+        return Ok(match args.format {
+            ScanFormat::Json => scan_output::to_json(&report),
+            ScanFormat::Table => scan_output::to_table(&report),
+        });
+    }
+    let config = scan_config(config_file)?;
+    let registries = registries_from_config(&config)?;
+    let show_progress = std::io::stderr().is_terminal();
+    let resolutions = resolve(&registries, &mut report, show_progress).await;
+    Ok(match args.format {
+        ScanFormat::Json => scan_output::to_json_resolved(&report, &resolutions),
+        ScanFormat::Table => scan_output::to_table_resolved(&report, &resolutions),
+    })
+}
+
+/// The configuration for a scan: the usual one when it loads; otherwise a warning on stderr and
+/// the defaults, keeping the registry overrides and cache directory from the environment when
+/// those alone are valid. A scan never needs database or server settings.
+pub fn scan_config(config_file: Option<&Path>) -> Result<Config, String> {
+    match Config::load(config_file) {
+        Ok(config) => Ok(config),
+        Err(error) => {
+            let env: BTreeMap<String, String> = std::env::vars()
+                .filter(|(k, _)| k.starts_with("UPKEEP_REGISTRY_") || k == "UPKEEP_CACHE_DIR")
+                .collect();
+            let config = Config::from_sources(None, &env)
+                .or_else(|_| Config::from_sources(None, &BTreeMap::new()))
+                .map_err(|defaults| {
+                    format!("{error}; the built-in defaults fail too: {defaults}")
+                })?;
+            eprintln!("warning: {error}; scanning with the default settings");
+            Ok(config)
+        }
+    }
+}
+
+/// The registry adapters a scan uses: base URL overrides and the GitHub token from `config`,
+/// the persistent HTTP cache in `config.cache_dir/http`.
+pub fn registries_from_config(config: &Config) -> Result<Registries, String> {
+    let http = HttpClient::new(HttpConfig {
+        cache_dir: Some(config.cache_dir.join("http")),
+        ..HttpConfig::default()
+    })
+    .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
+    let mut base_urls = config.registries.clone();
+    base_urls
+        .entry("github".to_owned())
+        .or_insert_with(|| config.github_api_url.clone());
+    Ok(Registries::new(
+        http,
+        RegistryConfig {
+            base_urls,
+            github_token: config.github_token.as_ref().map(|t| t.expose().to_owned()),
+            ..RegistryConfig::default()
+        },
+    ))
+}
+
+/// Looks up every non-skipped dependency of `report` (each unique package once) and evaluates
+/// it under the default policy. Returns one [`Resolution`] per dependency, in order; a failed
+/// lookup adds a warning `"<name>: <error>"` on the dependency's manifest (once per manifest and
+/// package) and leaves that dependency unresolved.
+pub async fn resolve(
+    registries: &Registries,
+    report: &mut ScanReport,
+    show_progress: bool,
+) -> Vec<Resolution> {
+    let packages = report
+        .dependencies
+        .iter()
+        .filter(|d| d.dependency.skip.is_none())
+        .map(|d| (d.dependency.ecosystem, d.dependency.name.clone()));
+    let bar = show_progress.then(|| {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} resolving {pos}/{len} packages [{wide_bar}] {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let results = lookup_all(
+        registries,
+        packages,
+        DEFAULT_CONCURRENCY,
+        |p: LookupProgress<'_>| {
+            if let Some(bar) = &bar {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+                bar.set_message(p.name.to_owned());
+            }
+        },
+    )
+    .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+
+    let policy = Policy::default();
+    let now = chrono::Utc::now();
+    let mut warned = HashSet::new();
+    let mut warnings = Vec::new();
+    let resolutions = report
+        .dependencies
+        .iter()
+        .map(|dep| {
+            let d = &dep.dependency;
+            if d.skip.is_some() {
+                return Resolution::default();
+            }
+            match results.get(&(d.ecosystem, d.name.clone())) {
+                Some(Ok(set)) => {
+                    let e = evaluate(
+                        d.ecosystem,
+                        d.requirement.as_deref(),
+                        d.locked.as_deref(),
+                        &set.releases,
+                        &policy,
+                        now,
+                    );
+                    Resolution {
+                        resolved: true,
+                        current: e.current,
+                        latest: e.latest,
+                        recommended: e.recommended,
+                        update: e.update,
+                        published_at: e.latest_published_at,
+                    }
+                }
+                Some(Err(error)) => {
+                    if warned.insert((dep.manifest.clone(), d.ecosystem, d.name.clone())) {
+                        warnings.push(ScanWarning {
+                            manifest: dep.manifest.clone(),
+                            line: None,
+                            message: format!("{}: {error}", d.name),
+                        });
+                    }
+                    Resolution::default()
+                }
+                None => Resolution::default(),
+            }
+        })
+        .collect();
+    report.warnings.extend(warnings);
+    resolutions
+}
