@@ -214,12 +214,15 @@ struct Shared {
 
 impl Shared {
     fn releases(&self, ecosystem: Ecosystem, key: &str) -> Option<Vec<FakeRelease>> {
-        let overrides = self
+        let entry = self
             .overrides
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match overrides.get(&(ecosystem, key.to_owned())) {
-            Some(Entry::Releases(releases)) => Some(releases.clone()),
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(ecosystem, key.to_owned()))
+            .cloned();
+        // Generated outside the lock: concurrent requests do not wait for each other.
+        match entry {
+            Some(Entry::Releases(releases)) => Some(releases),
             Some(Entry::Missing) => None,
             None => Some(generate(ecosystem, key)),
         }
