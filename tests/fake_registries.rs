@@ -1,0 +1,530 @@
+//! The fake package registries answer the real registry adapters: what the fake generates is
+//! what the adapters resolve, validators turn a second resolution into `304`s, overrides and new
+//! releases show up, and latency injection delays every request.
+
+#[path = "support/fake_registries.rs"]
+mod fake_registries;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use fake_registries::{FakeRegistries, FakeRegistryOptions};
+use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::http::{HttpClient, HttpConfig, install_crypto_provider};
+use upkeep_resolvers::registry::{
+    DEFAULT_BASE_URLS, Registries, RegistryConfig, RegistryError, ReleaseSet,
+};
+
+/// Packages resolved per ecosystem: plain, scoped, mixed-case, short, coordinates, official images.
+const PACKAGES: &[(Ecosystem, &[&str])] = &[
+    (Ecosystem::Cargo, &["serde", "a", "xz", "syn", "Tokio-Util"]),
+    (Ecosystem::Npm, &["left-pad", "@acme/widget-kit", "react"]),
+    (Ecosystem::Pypi, &["requests", "Django_Rest.framework"]),
+    (
+        Ecosystem::Maven,
+        &[
+            "org.apache.commons:commons-lang3",
+            "com.google.guava:guava",
+            "org.jetbrains.kotlin.jvm:org.jetbrains.kotlin.jvm.gradle.plugin",
+        ],
+    ),
+    (
+        Ecosystem::Go,
+        &[
+            "github.com/Azure/azure-sdk-for-go",
+            "golang.org/x/text",
+            "example.com/tools/v3",
+        ],
+    ),
+    (
+        Ecosystem::Docker,
+        &["node", "library/redis", "grafana/grafana"],
+    ),
+];
+
+fn registries(fake: &FakeRegistries, npm_abbreviated_metadata: bool) -> Registries {
+    install_crypto_provider();
+    let http = HttpClient::new(HttpConfig {
+        max_retries: 0,
+        ..HttpConfig::default()
+    })
+    .expect("HTTP client");
+    Registries::new(
+        http,
+        RegistryConfig {
+            base_urls: fake.base_urls().into_iter().collect(),
+            npm_abbreviated_metadata,
+            ..RegistryConfig::default()
+        },
+    )
+}
+
+async fn resolve(registries: &Registries, ecosystem: Ecosystem, name: &str) -> ReleaseSet {
+    registries
+        .releases(ecosystem, name)
+        .await
+        .unwrap_or_else(|e| panic!("{ecosystem} {name}: {e}"))
+}
+
+fn versions<'a>(versions: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
+    versions.into_iter().cloned().collect()
+}
+
+/// The resolved set equals what the fake serves, flag by flag where the protocol carries it.
+fn assert_matches(fake: &FakeRegistries, ecosystem: Ecosystem, name: &str, set: &ReleaseSet) {
+    let expected = fake.releases(ecosystem, name).expect("served");
+    assert_eq!(
+        versions(set.releases.iter().map(|r| &r.version)),
+        versions(expected.iter().map(|r| &r.version)),
+        "{ecosystem} {name}"
+    );
+    assert_eq!(
+        set.releases.len(),
+        expected.len(),
+        "{ecosystem} {name}: no duplicates"
+    );
+    for release in &set.releases {
+        let generated = expected
+            .iter()
+            .find(|r| r.version == release.version)
+            .expect("served version");
+        let context = format!("{ecosystem} {name} {}", release.version);
+        assert_eq!(
+            release.prerelease, generated.prerelease,
+            "{context}: prerelease"
+        );
+        match ecosystem {
+            Ecosystem::Cargo | Ecosystem::Pypi => {
+                assert_eq!(release.yanked, generated.yanked, "{context}: yanked");
+            }
+            Ecosystem::Npm => {
+                assert!(!release.yanked, "{context}");
+                assert_eq!(
+                    release.deprecated.is_some(),
+                    generated.yanked,
+                    "{context}: deprecated"
+                );
+            }
+            _ => assert!(!release.yanked, "{context}"),
+        }
+        match ecosystem {
+            Ecosystem::Cargo | Ecosystem::Npm | Ecosystem::Pypi => {
+                assert_eq!(
+                    release.published_at,
+                    Some(generated.published_at),
+                    "{context}: time"
+                );
+            }
+            // Go fetches `.info` for a few versions only; those it has must be right.
+            Ecosystem::Go => {
+                if let Some(time) = release.published_at {
+                    assert_eq!(time, generated.published_at, "{context}: time");
+                }
+            }
+            _ => assert_eq!(release.published_at, None, "{context}"),
+        }
+    }
+    if matches!(
+        ecosystem,
+        Ecosystem::Npm | Ecosystem::Pypi | Ecosystem::Maven
+    ) {
+        assert_eq!(
+            set.latest_tag,
+            fake.latest(ecosystem, name),
+            "{ecosystem} {name}: latest"
+        );
+    }
+}
+
+#[tokio::test]
+async fn base_urls_use_the_resolver_keys() {
+    let fake = FakeRegistries::start().await;
+    let urls = fake.base_urls();
+    for (key, url) in &urls {
+        assert!(
+            DEFAULT_BASE_URLS.iter().any(|(k, _)| k == key),
+            "{key} is a resolver key"
+        );
+        assert!(
+            url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+            "{url}"
+        );
+    }
+    for key in ["cargo", "npm", "pypi", "maven", "go", "docker"] {
+        assert!(urls.iter().any(|(k, _)| k == key), "{key} is served");
+    }
+    assert_eq!(
+        fake.base_url(Ecosystem::Npm).as_deref(),
+        Some(format!("{}/npm/", fake.origin()).as_str())
+    );
+    assert_eq!(fake.base_url(Ecosystem::GithubActions), None);
+}
+
+#[tokio::test]
+async fn generation_is_deterministic_and_realistic() {
+    let one = FakeRegistries::start().await;
+    let two = FakeRegistries::start().await;
+    let mut yanked = 0;
+    let mut prereleases = 0;
+    let mut majors = BTreeSet::new();
+    for i in 0..200 {
+        let name = format!("package-{i}");
+        for ecosystem in [Ecosystem::Cargo, Ecosystem::Npm, Ecosystem::Pypi] {
+            let releases = one.releases(ecosystem, &name).expect("generated");
+            assert_eq!(Some(&releases), two.releases(ecosystem, &name).as_ref());
+            assert!((3..=12).contains(&releases.len()), "{ecosystem} {name}");
+            assert!(
+                releases
+                    .windows(2)
+                    .all(|w| w[0].published_at < w[1].published_at),
+                "chronological"
+            );
+            assert!(
+                !releases.first().is_some_and(|r| r.prerelease),
+                "starts stable"
+            );
+            assert!(one.latest(ecosystem, &name).is_some(), "has a latest");
+            yanked += releases.iter().filter(|r| r.yanked).count();
+            prereleases += releases.iter().filter(|r| r.prerelease).count();
+            majors.extend(
+                releases
+                    .iter()
+                    .filter_map(|r| r.version.split('.').next().map(str::to_owned)),
+            );
+        }
+    }
+    assert!(
+        yanked > 50,
+        "about a third of the packages have a yanked release: {yanked}"
+    );
+    assert!(prereleases > 100, "prereleases appear: {prereleases}");
+    assert!(majors.len() >= 5, "several majors: {majors:?}");
+    // Go versions stay within the major of the module path.
+    for module in ["example.com/a", "example.com/b/v4"] {
+        let releases = one.releases(Ecosystem::Go, module).expect("generated");
+        for release in &releases {
+            let major = release.version.split('.').next().expect("major");
+            if module.ends_with("/v4") {
+                assert_eq!(major, "v4", "{}", release.version);
+            } else {
+                assert!(major == "v0" || major == "v1", "{}", release.version);
+            }
+        }
+    }
+    let image = one.releases(Ecosystem::Docker, "node").expect("generated");
+    assert!(image.iter().any(|r| r.version == "latest" && r.prerelease));
+    assert_eq!(
+        Some(image),
+        one.releases(Ecosystem::Docker, "library/node"),
+        "official images live under library/"
+    );
+    assert_eq!(one.releases(Ecosystem::Toolchain, "rust"), None);
+}
+
+#[tokio::test]
+async fn adapters_resolve_what_the_fake_generates() {
+    let fake = FakeRegistries::start().await;
+    let registries = registries(&fake, false);
+    for (ecosystem, names) in PACKAGES {
+        for name in *names {
+            let set = resolve(&registries, *ecosystem, name).await;
+            assert_matches(&fake, *ecosystem, name, &set);
+        }
+    }
+    let stats = fake.stats();
+    for (ecosystem, names) in PACKAGES {
+        let counts = stats.get(*ecosystem);
+        assert!(
+            counts.requests >= names.len() as u64,
+            "{ecosystem}: {counts:?}"
+        );
+        assert_eq!(counts.not_modified, 0, "{ecosystem}");
+        assert_eq!(counts.not_found, 0, "{ecosystem}: {counts:?}");
+        assert_eq!(counts.bodies, counts.requests, "{ecosystem}");
+    }
+    // One request per package where the protocol needs one: npm, PyPI, Maven (the plugin
+    // marker's two repositories are the same URL), OCI (one page); Cargo adds `config.json` once.
+    assert_eq!(stats.get(Ecosystem::Npm).requests, 3);
+    assert_eq!(stats.get(Ecosystem::Pypi).requests, 2);
+    assert_eq!(stats.get(Ecosystem::Maven).requests, 3);
+    assert_eq!(stats.get(Ecosystem::Docker).requests, 3);
+    assert_eq!(stats.get(Ecosystem::Cargo).requests, 6);
+    assert_eq!(stats.unrouted, 0);
+}
+
+#[tokio::test]
+async fn abbreviated_npm_documents_carry_the_same_versions() {
+    let fake = FakeRegistries::start().await;
+    let registries = registries(&fake, true);
+    for name in ["left-pad", "@acme/widget-kit"] {
+        let set = resolve(&registries, Ecosystem::Npm, name).await;
+        let expected = fake.releases(Ecosystem::Npm, name).expect("served");
+        assert_eq!(
+            versions(set.releases.iter().map(|r| &r.version)),
+            versions(expected.iter().map(|r| &r.version))
+        );
+        assert!(set.releases.iter().all(|r| r.published_at.is_none()));
+        assert_eq!(set.latest_tag, fake.latest(Ecosystem::Npm, name));
+    }
+}
+
+#[tokio::test]
+async fn a_second_resolution_is_all_not_modified() {
+    let fake = FakeRegistries::start().await;
+    let registries = registries(&fake, false);
+    let mut first = Vec::new();
+    for (ecosystem, names) in PACKAGES {
+        for name in *names {
+            first.push(resolve(&registries, *ecosystem, name).await);
+        }
+    }
+    let before = fake.stats();
+    let client_before = registries.http.stats();
+    let mut second = Vec::new();
+    for (ecosystem, names) in PACKAGES {
+        for name in *names {
+            second.push(resolve(&registries, *ecosystem, name).await);
+        }
+    }
+    assert_eq!(first, second, "revalidated answers resolve the same");
+    let delta = fake.stats().since(&before);
+    for (ecosystem, counts) in &delta.by_ecosystem {
+        assert!(counts.requests > 0, "{ecosystem} was asked again");
+        assert_eq!(counts.bodies, 0, "{ecosystem}: no body downloaded");
+        assert_eq!(counts.not_modified, counts.requests, "{ecosystem}: all 304");
+    }
+    let client = registries.http.stats();
+    assert_eq!(
+        client.not_modified - client_before.not_modified,
+        delta.total().not_modified,
+        "the client saw every 304"
+    );
+    assert_eq!(client.bodies_downloaded, client_before.bodies_downloaded);
+}
+
+#[tokio::test]
+async fn overrides_and_new_releases_show_up() {
+    let fake = FakeRegistries::start().await;
+    let registries = registries(&fake, false);
+    let cases: &[(Ecosystem, &str, &[&str], &str)] = &[
+        (
+            Ecosystem::Cargo,
+            "serde",
+            &["1.0.0", "1.1.0", "2.0.0-rc.1"],
+            "1.2.0",
+        ),
+        (
+            Ecosystem::Npm,
+            "@acme/widget-kit",
+            &["1.0.0", "1.1.0", "2.0.0-beta.1"],
+            "1.2.0",
+        ),
+        (
+            Ecosystem::Pypi,
+            "requests",
+            &["2.31.0", "2.32.0", "3.0.0rc1"],
+            "2.32.1",
+        ),
+        (
+            Ecosystem::Maven,
+            "org.apache.commons:commons-lang3",
+            &["3.12.0", "3.13.0", "4.0.0-M1"],
+            "3.14.0",
+        ),
+        (
+            Ecosystem::Go,
+            "github.com/Azure/azure-sdk-for-go",
+            &["v1.0.0", "v1.1.0", "v1.2.0-rc.1"],
+            "v1.1.1",
+        ),
+        (
+            Ecosystem::Docker,
+            "node",
+            &["20.0.0", "20.1.0", "21.0.0-rc.1"],
+            "20.2.0",
+        ),
+    ];
+    for (ecosystem, name, overridden, new) in cases {
+        // Resolve the generated package once so that the client holds a cached copy.
+        resolve(&registries, *ecosystem, name).await;
+        fake.set_versions(*ecosystem, name, overridden);
+        let set = resolve(&registries, *ecosystem, name).await;
+        assert_matches(&fake, *ecosystem, name, &set);
+        assert_eq!(
+            versions(set.releases.iter().map(|r| &r.version)),
+            overridden.iter().map(|v| (*v).to_owned()).collect(),
+            "{ecosystem} {name}"
+        );
+
+        let before = fake.stats();
+        let published = fake.publish(*ecosystem, name, new);
+        assert!(!published.prerelease);
+        let set = resolve(&registries, *ecosystem, name).await;
+        assert_matches(&fake, *ecosystem, name, &set);
+        let release = set
+            .releases
+            .iter()
+            .find(|r| r.version == *new)
+            .unwrap_or_else(|| panic!("{ecosystem} {name}: {new} is resolved"));
+        if matches!(
+            ecosystem,
+            Ecosystem::Cargo | Ecosystem::Npm | Ecosystem::Pypi | Ecosystem::Go
+        ) {
+            assert_eq!(
+                release.published_at,
+                Some(published.published_at),
+                "{ecosystem}"
+            );
+        }
+        assert_eq!(fake.latest(*ecosystem, name).as_deref(), Some(*new));
+        let delta = fake.stats().since(&before).get(*ecosystem);
+        assert!(
+            delta.bodies >= 1,
+            "{ecosystem}: the changed document is downloaded"
+        );
+    }
+    // A package with prereleases only: the Go adapter asks `@latest`.
+    fake.set_versions(
+        Ecosystem::Go,
+        "example.com/early",
+        &["v0.1.0-alpha.1", "v0.1.0-beta.1"],
+    );
+    let set = resolve(&registries, Ecosystem::Go, "example.com/early").await;
+    assert_eq!(set.latest_tag.as_deref(), Some("v0.1.0-beta.1"));
+    assert_matches(&fake, Ecosystem::Go, "example.com/early", &set);
+}
+
+#[tokio::test]
+async fn removed_packages_are_not_found() {
+    let fake = FakeRegistries::start().await;
+    let registries = registries(&fake, false);
+    for (ecosystem, names) in PACKAGES {
+        let name = names[0];
+        fake.remove(*ecosystem, name);
+        assert_eq!(fake.releases(*ecosystem, name), None);
+        let answer = registries.releases(*ecosystem, name).await;
+        assert!(
+            matches!(answer, Err(RegistryError::NotFound)),
+            "{ecosystem} {name}: {answer:?}"
+        );
+        assert!(fake.stats().get(*ecosystem).not_found >= 1);
+    }
+    // Publishing brings a removed package back with just that release.
+    fake.publish(Ecosystem::Npm, "left-pad", "1.0.0");
+    let set = resolve(&registries, Ecosystem::Npm, "left-pad").await;
+    assert_eq!(set.releases.len(), 1);
+}
+
+#[tokio::test]
+async fn many_tags_are_paginated_with_link_headers() {
+    let fake = FakeRegistries::start_with(FakeRegistryOptions {
+        oci_page_size: 40,
+        ..FakeRegistryOptions::default()
+    })
+    .await;
+    let registries = registries(&fake, false);
+    let tags: Vec<String> = (0..100).map(|i| format!("1.{i}.0")).collect();
+    let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+    fake.set_versions(Ecosystem::Docker, "busybox", &tag_refs);
+    let set = resolve(&registries, Ecosystem::Docker, "busybox").await;
+    assert_eq!(
+        versions(set.releases.iter().map(|r| &r.version)),
+        versions(tags.iter())
+    );
+    assert_eq!(
+        fake.stats().get(Ecosystem::Docker).requests,
+        3,
+        "40 + 40 + 20 tags"
+    );
+}
+
+#[tokio::test]
+async fn etags_and_conditional_requests_on_the_wire() {
+    install_crypto_provider();
+    let fake = FakeRegistries::start().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/npm/@acme%2fwidget-kit", fake.origin());
+    let first = client.get(&url).send().await.expect("GET");
+    assert_eq!(first.status(), 200);
+    let etag = first
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("ETag")
+        .to_owned();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "strong: {etag}"
+    );
+    let document: serde_json::Value = first.json().await.expect("JSON");
+    assert_eq!(document["name"], "@acme/widget-kit");
+    assert!(document["dist-tags"]["latest"].is_string());
+
+    for validator in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"other\", {etag}"),
+    ] {
+        let again = client
+            .get(&url)
+            .header("if-none-match", &validator)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(again.status(), 304, "{validator}");
+        assert_eq!(
+            again.headers().get("etag").and_then(|v| v.to_str().ok()),
+            Some(etag.as_str())
+        );
+        assert!(again.bytes().await.expect("body").is_empty());
+    }
+    let stale = client
+        .get(&url)
+        .header("if-none-match", "\"stale\"")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(stale.status(), 200);
+
+    let unknown = client
+        .get(format!("{}/elsewhere", fake.origin()))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(unknown.status(), 404);
+    let stats = fake.stats();
+    assert_eq!(stats.get(Ecosystem::Npm).not_modified, 3);
+    assert_eq!(stats.get(Ecosystem::Npm).bodies, 2);
+    assert_eq!(stats.unrouted, 1);
+
+    let origin = fake.origin().to_owned();
+    fake.stop().await;
+    assert!(client.get(&url).send().await.is_err(), "{origin} is closed");
+}
+
+#[tokio::test]
+async fn injected_latency_delays_every_request() {
+    let fake = FakeRegistries::start_with(FakeRegistryOptions {
+        latency: Duration::from_millis(30),
+        ..FakeRegistryOptions::default()
+    })
+    .await;
+    assert_eq!(fake.latency(), Duration::from_millis(30));
+    let registries = registries(&fake, false);
+    for (ecosystem, names) in PACKAGES {
+        resolve(&registries, *ecosystem, names[0]).await;
+    }
+    let delayed = fake.stats().total();
+    assert!(delayed.requests >= 6);
+    assert_eq!(
+        delayed.delayed, delayed.requests,
+        "every request was delayed"
+    );
+
+    fake.set_latency(Duration::ZERO);
+    let before = fake.stats();
+    resolve(&registries, Ecosystem::Npm, "react").await;
+    let delta = fake.stats().since(&before).total();
+    assert_eq!(delta.requests, 1);
+    assert_eq!(delta.delayed, 0, "no latency once switched off");
+}
