@@ -34,10 +34,23 @@ fn id(payload: &serde_json::Value, key: &str) -> Result<i64, String> {
 /// The handlers of every job kind.
 pub fn handlers(services: &Services) -> Handlers {
     let crawl = services.clone();
-    Handlers::new().on("crawl", move |payload| {
-        let services = crawl.clone();
-        async move { crate::crawler::crawl(&services, id(&payload, "repository_id")?).await }
-    })
+    let resolve = services.clone();
+    let recommend = services.clone();
+    Handlers::new()
+        .on("crawl", move |payload| {
+            let services = crawl.clone();
+            async move { crate::crawler::crawl(&services, id(&payload, "repository_id")?).await }
+        })
+        .on(crate::resolve::RESOLVE_PACKAGE, move |payload| {
+            let services = resolve.clone();
+            async move {
+                crate::resolve::resolve_package(&services, id(&payload, "package_id")?).await
+            }
+        })
+        .on(crate::resolve::RECOMMEND_REPOSITORY, move |payload| {
+            let services = recommend.clone();
+            async move { crate::resolve::recommend_repository_job(&services, &payload).await }
+        })
 }
 
 impl Services {

@@ -22,7 +22,9 @@ use crate::store::Store;
 
 pub mod auth;
 pub mod error;
+pub mod fleet;
 pub mod health;
+pub mod policy;
 pub mod repositories;
 pub mod teams;
 
@@ -102,6 +104,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(repositories::get, repositories::delete))
         .routes(routes!(teams::create_team))
         .routes(routes!(teams::create_token))
+        .merge(fleet::router())
+        .merge(policy::router())
         .split_for_parts()
 }
 

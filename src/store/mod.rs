@@ -15,6 +15,8 @@ use sqlx::{Any, AnyPool, Executor};
 
 pub mod events;
 pub mod jobs;
+pub mod recommendations;
+pub mod releases;
 pub mod repositories;
 pub mod teams;
 
