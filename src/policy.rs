@@ -116,9 +116,10 @@ struct UpkeepToml {
 /// Parse `.upkeep.toml`; the error names the offending key and line.
 pub fn parse_repo_policy(text: &str) -> Result<RepoPolicy, String> {
     let parsed: UpkeepToml = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|span| text.get(..span.start).unwrap_or_default().lines().count().max(1));
+        let line = unknown_key_line(text, e.message()).or_else(|| {
+            e.span()
+                .map(|span| text.get(..span.start).unwrap_or_default().lines().count().max(1))
+        });
         match line {
             Some(line) => format!(".upkeep.toml line {line}: {}", e.message()),
             None => format!(".upkeep.toml: {}", e.message()),
@@ -129,6 +130,23 @@ pub fn parse_repo_policy(text: &str) -> Result<RepoPolicy, String> {
         .validate()
         .map_err(|e| format!(".upkeep.toml: policy.{e}"))?;
     Ok(parsed.policy)
+}
+
+/// The line of the key an "unknown field `key`" message names (serde reports the span of the
+/// enclosing table, not of the key).
+fn unknown_key_line(text: &str, message: &str) -> Option<usize> {
+    let key = message
+        .strip_prefix("unknown field `")?
+        .split('`')
+        .next()
+        .filter(|k| !k.is_empty())?;
+    text.lines().position(|line| {
+        let line = line.trim_start();
+        line.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+            || line.trim_start_matches('[').strip_prefix(key).is_some_and(|rest| rest.starts_with(']'))
+    })
+    .map(|i| i + 1)
 }
 
 impl RepoPolicy {
