@@ -117,8 +117,13 @@ struct UpkeepToml {
 pub fn parse_repo_policy(text: &str) -> Result<RepoPolicy, String> {
     let parsed: UpkeepToml = toml::from_str(text).map_err(|e| {
         let line = unknown_key_line(text, e.message()).or_else(|| {
-            e.span()
-                .map(|span| text.get(..span.start).unwrap_or_default().lines().count().max(1))
+            e.span().map(|span| {
+                text.get(..span.start)
+                    .unwrap_or_default()
+                    .lines()
+                    .count()
+                    .max(1)
+            })
         });
         match line {
             Some(line) => format!(".upkeep.toml line {line}: {}", e.message()),
@@ -140,13 +145,17 @@ fn unknown_key_line(text: &str, message: &str) -> Option<usize> {
         .split('`')
         .next()
         .filter(|k| !k.is_empty())?;
-    text.lines().position(|line| {
-        let line = line.trim_start();
-        line.strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with('='))
-            || line.trim_start_matches('[').strip_prefix(key).is_some_and(|rest| rest.starts_with(']'))
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+                || line
+                    .trim_start_matches('[')
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.starts_with(']'))
+        })
+        .map(|i| i + 1)
 }
 
 impl RepoPolicy {
@@ -200,7 +209,9 @@ impl RepoPolicy {
 
     /// Is package `name` ignored altogether?
     pub fn ignores(&self, name: &str) -> bool {
-        self.ignore.iter().any(|pattern| glob_match(pattern.trim(), name))
+        self.ignore
+            .iter()
+            .any(|pattern| glob_match(pattern.trim(), name))
     }
 
     /// The recommender's policy for package `name`.
@@ -319,7 +330,10 @@ versions = ">=19"
         assert!(glob_match("a?c", "abc"));
         assert!(!glob_match("a?c", "ac"));
         assert!(glob_match("*-plugin-*", "eslint-plugin-react"));
-        assert!(glob_match("org.apache.*:*", "org.apache.logging.log4j:log4j-core"));
+        assert!(glob_match(
+            "org.apache.*:*",
+            "org.apache.logging.log4j:log4j-core"
+        ));
         assert!(!glob_match("react", "react-dom"));
         assert!(glob_match("a*b*c", "aXXbYYbZc"));
         assert!(!glob_match("a*b*c", "aXXbYY"));

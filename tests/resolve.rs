@@ -130,7 +130,9 @@ impl Respond for FakeCargo {
         if path == "/config.json" {
             return ResponseTemplate::new(200)
                 .insert_header("content-type", "application/json")
-                .set_body_string(r#"{"dl":"http://127.0.0.1/api/v1/crates","api":"http://127.0.0.1"}"#);
+                .set_body_string(
+                    r#"{"dl":"http://127.0.0.1/api/v1/crates","api":"http://127.0.0.1"}"#,
+                );
         }
         let name = path.rsplit('/').next().unwrap_or_default();
         let catalogue = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -206,9 +208,7 @@ impl Registries {
 fn services(store: &Store, db_url: &str, registries: &Registries) -> Services {
     install_crypto();
     let mut config = test_config(db_url);
-    config
-        .registries
-        .insert("npm".into(), registries.npm.uri());
+    config.registries.insert("npm".into(), registries.npm.uri());
     config
         .registries
         .insert("cargo".into(), registries.cargo.uri());
@@ -328,7 +328,10 @@ fn kinds(events: &[StoredEvent]) -> Vec<&str> {
 }
 
 /// `(kind, target, new_requirement)` of a dependency's stored recommendations, by kind.
-async fn recommendations(store: &Store, dependency_id: i64) -> Vec<(String, String, Option<String>)> {
+async fn recommendations(
+    store: &Store,
+    dependency_id: i64,
+) -> Vec<(String, String, Option<String>)> {
     sqlx::query_as(
         "SELECT kind, target_version, new_requirement FROM recommendations WHERE dependency_id = $1 ORDER BY kind",
     )
@@ -354,13 +357,26 @@ async fn npm_resolution_releases_events_and_recommendations() {
     publish(
         &fakes.npm_packages,
         "left-pad",
-        vec![v("1.2.3", 100), v("1.2.9", 50), v("1.4.0", 40), v("2.1.0", 10)],
+        vec![
+            v("1.2.3", 100),
+            v("1.2.9", 50),
+            v("1.4.0", 40),
+            v("2.1.0", 10),
+        ],
     );
     let team_id = team(store, "web").await;
     let repo = repository(store, team_id, "https://github.com/acme/web").await;
     let manifest_id = manifest(store, repo, "package.json", "npm").await;
     let pkg = package(store, "npm", "left-pad").await;
-    let dep = dependency(store, manifest_id, pkg, "dependencies/left-pad", "^1.2.3", Some("1.2.3")).await;
+    let dep = dependency(
+        store,
+        manifest_id,
+        pkg,
+        "dependencies/left-pad",
+        "^1.2.3",
+        Some("1.2.3"),
+    )
+    .await;
 
     // First resolution: history is stored, not announced; recommendations are.
     let before = last_seq(store).await;
@@ -396,23 +412,39 @@ async fn npm_resolution_releases_events_and_recommendations() {
     // Fresh within the TTL: the registry is not asked again.
     let requests = fakes.npm_requests().await;
     resolve_package(&services, pkg).await.expect("fresh");
-    assert_eq!(fakes.npm_requests().await, requests, "TTL fresh: no request");
+    assert_eq!(
+        fakes.npm_requests().await,
+        requests,
+        "TTL fresh: no request"
+    );
 
     // Re-running the recommender changes nothing and emits nothing.
     let seq = last_seq(store).await;
-    recommend_repository(&services, repo, Some(&[dep][..])).await.expect("again");
-    recommend_repository(&services, repo, None).await.expect("all");
+    recommend_repository(&services, repo, Some(&[dep][..]))
+        .await
+        .expect("again");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("all");
     assert!(events_after(store, seq).await.is_empty());
 
     // After the TTL a new version is announced once, and the major moves to it.
     publish(
         &fakes.npm_packages,
         "left-pad",
-        vec![v("1.2.3", 100), v("1.2.9", 50), v("1.4.0", 40), v("2.1.0", 10), v("2.2.0", 0)],
+        vec![
+            v("1.2.3", 100),
+            v("1.2.9", 50),
+            v("1.4.0", 40),
+            v("2.1.0", 10),
+            v("2.2.0", 0),
+        ],
     );
     expire(store, pkg).await;
     let seq = last_seq(store).await;
-    resolve_package(&services, pkg).await.expect("second resolution");
+    resolve_package(&services, pkg)
+        .await
+        .expect("second resolution");
     assert_eq!(fakes.npm_requests().await, requests + 1);
     let second = events_after(store, seq).await;
     assert_eq!(
@@ -427,18 +459,25 @@ async fn npm_resolution_releases_events_and_recommendations() {
     // Same answer again: nothing new.
     expire(store, pkg).await;
     let seq = last_seq(store).await;
-    resolve_package(&services, pkg).await.expect("third resolution");
+    resolve_package(&services, pkg)
+        .await
+        .expect("third resolution");
     assert!(events_after(store, seq).await.is_empty());
 
     // The crawler sees the minor applied: its recommendation is deleted as applied.
     set_versions(store, dep, "^1.4.0", Some("1.4.0")).await;
     let seq = last_seq(store).await;
-    recommend_repository(&services, repo, Some(&[dep][..])).await.expect("applied");
+    recommend_repository(&services, repo, Some(&[dep][..]))
+        .await
+        .expect("applied");
     let applied = events_after(store, seq).await;
     assert_eq!(kinds(&applied), vec!["recommendation_deleted"]);
     assert_eq!(applied[0].payload["reason"], "applied");
     assert_eq!(applied[0].payload["recommendation"]["kind"], "minor");
-    assert_eq!(applied[0].payload["recommendation"]["target_version"], "1.4.0");
+    assert_eq!(
+        applied[0].payload["recommendation"]["target_version"],
+        "1.4.0"
+    );
     assert_eq!(
         recommendations(store, dep).await,
         vec![rec("major", "2.2.0", Some("^2.2.0"))]
@@ -447,7 +486,9 @@ async fn npm_resolution_releases_events_and_recommendations() {
     // Then the major: applied too, and nothing is left to recommend.
     set_versions(store, dep, "^2.2.0", Some("2.2.0")).await;
     let seq = last_seq(store).await;
-    recommend_repository(&services, repo, None).await.expect("applied major");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("applied major");
     let applied = events_after(store, seq).await;
     assert_eq!(kinds(&applied), vec!["recommendation_deleted"]);
     assert_eq!(applied[0].payload["reason"], "applied");
@@ -463,25 +504,43 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     publish(
         &fakes.crates,
         "tinyjson",
-        vec![v("1.0.0", 300), v("1.0.5", 200), v("1.1.0", 1), v("2.0.0", 30)],
+        vec![
+            v("1.0.0", 300),
+            v("1.0.5", 200),
+            v("1.1.0", 1),
+            v("2.0.0", 30),
+        ],
     );
     let team_id = team(store, "core").await;
     let repo = repository(store, team_id, "https://github.com/acme/core").await;
     let manifest_id = manifest(store, repo, "Cargo.toml", "cargo").await;
     let pkg = package(store, "cargo", "tinyjson").await;
-    let dep = dependency(store, manifest_id, pkg, "dependencies/tinyjson", "1.0.0", Some("1.0.0")).await;
+    let dep = dependency(
+        store,
+        manifest_id,
+        pkg,
+        "dependencies/tinyjson",
+        "1.0.0",
+        Some("1.0.0"),
+    )
+    .await;
 
     resolve_package(&services, pkg).await.expect("resolve");
     assert_eq!(fakes.cargo_requests("tinyjson").await, 1);
     assert_eq!(
         recommendations(store, dep).await,
-        vec![rec("major", "2.0.0", Some("2.0.0")), rec("minor", "1.1.0", Some("1.1.0"))]
+        vec![
+            rec("major", "2.0.0", Some("2.0.0")),
+            rec("minor", "1.1.0", Some("1.1.0"))
+        ]
     );
 
     // Cooldown: 1.1.0 is one day old; the best in-major target becomes the patch 1.0.5.
     set_policy(store, repo, &json!({ "cooldown_days": 3 })).await;
     let seq = last_seq(store).await;
-    recommend_repository(&services, repo, None).await.expect("cooldown");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("cooldown");
     let changed = events_after(store, seq).await;
     assert_eq!(
         kinds(&changed),
@@ -491,7 +550,10 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     assert_eq!(changed[1].payload["kind"], "patch");
     assert_eq!(
         recommendations(store, dep).await,
-        vec![rec("major", "2.0.0", Some("2.0.0")), rec("patch", "1.0.5", Some("1.0.5"))]
+        vec![
+            rec("major", "2.0.0", Some("2.0.0")),
+            rec("patch", "1.0.5", Some("1.0.5"))
+        ]
     );
 
     // lockfile-only: 1.0.5 is inside `1.0.0` (caret), so only the lock changes.
@@ -501,20 +563,28 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
         &json!({ "cooldown_days": 3, "range_strategy": "lockfile-only" }),
     )
     .await;
-    recommend_repository(&services, repo, None).await.expect("lockfile-only");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("lockfile-only");
     assert_eq!(
         recommendations(store, dep).await,
-        vec![rec("major", "2.0.0", Some("2.0.0")), rec("patch", "1.0.5", None)]
+        vec![
+            rec("major", "2.0.0", Some("2.0.0")),
+            rec("patch", "1.0.5", None)
+        ]
     );
 
     // No majors: the major one goes away as obsolete.
     set_policy(store, repo, &json!({ "allow_major": false })).await;
     let seq = last_seq(store).await;
-    recommend_repository(&services, repo, None).await.expect("no majors");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("no majors");
     let changed = events_after(store, seq).await;
-    assert!(changed
-        .iter()
-        .any(|e| e.kind == "recommendation_deleted" && e.payload["recommendation"]["kind"] == "major"));
+    assert!(
+        changed.iter().any(|e| e.kind == "recommendation_deleted"
+            && e.payload["recommendation"]["kind"] == "major")
+    );
     assert_eq!(
         recommendations(store, dep).await,
         vec![rec("minor", "1.1.0", Some("1.1.0"))]
@@ -527,14 +597,18 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
         &json!({ "ignore_versions": [{ "name": "tiny*", "versions": ">=1.1.0" }] }),
     )
     .await;
-    recommend_repository(&services, repo, None).await.expect("ignore versions");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("ignore versions");
     assert_eq!(
         recommendations(store, dep).await,
         vec![rec("patch", "1.0.5", Some("1.0.5"))]
     );
     set_policy(store, repo, &json!({ "ignore": ["tiny*"] })).await;
     let seq = last_seq(store).await;
-    recommend_repository(&services, repo, None).await.expect("ignore");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("ignore");
     let changed = events_after(store, seq).await;
     assert_eq!(kinds(&changed), vec!["recommendation_deleted"]);
     assert_eq!(changed[0].payload["reason"], "obsolete");
@@ -568,7 +642,10 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     assert_eq!(release_events[0].payload["version"], "1.1.0");
     assert_eq!(
         recommendations(store, dep).await,
-        vec![rec("major", "2.0.0", Some("2.0.0")), rec("patch", "1.0.5", Some("1.0.5"))],
+        vec![
+            rec("major", "2.0.0", Some("2.0.0")),
+            rec("patch", "1.0.5", Some("1.0.5"))
+        ],
         "the yanked 1.1.0 is never recommended"
     );
 
@@ -578,7 +655,9 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
         .execute(store.pool())
         .await
         .expect("skip");
-    recommend_repository(&services, repo, None).await.expect("skipped");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("skipped");
     assert!(recommendations(store, dep).await.is_empty());
 }
 
@@ -593,8 +672,16 @@ async fn registry_failures_are_recorded_on_the_package() {
         .await
         .expect("an unknown package ends the job");
     let stored = store.package(missing).await.expect("row").expect("exists");
-    assert!(stored.last_error.as_deref().is_some_and(|e| e.contains("not found")));
-    assert!(stored.checked_at.is_some(), "not asked again before the TTL");
+    assert!(
+        stored
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("not found"))
+    );
+    assert!(
+        stored.checked_at.is_some(),
+        "not asked again before the TTL"
+    );
 
     let broken = MockServer::start().await;
     Mock::given(wiremock::matchers::method("GET"))
@@ -610,7 +697,12 @@ async fn registry_failures_are_recorded_on_the_package() {
         .expect_err("a registry outage fails the job for a retry");
     assert!(error.contains("503"), "{error}");
     let stored = store.package(flaky).await.expect("row").expect("exists");
-    assert!(stored.last_error.as_deref().is_some_and(|e| e.contains("503")));
+    assert!(
+        stored
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("503"))
+    );
     assert_eq!(stored.checked_at, None, "still due");
 
     // The job kinds are registered.
@@ -619,7 +711,13 @@ async fn registry_failures_are_recorded_on_the_package() {
         .await
         .expect("enqueue")
         .expect("new");
-    assert!(store.enqueue(resolve::resolve_job(missing)).await.expect("dedup").is_none());
+    assert!(
+        store
+            .enqueue(resolve::resolve_job(missing))
+            .await
+            .expect("dedup")
+            .is_none()
+    );
     assert!(id > 0);
 }
 
@@ -648,19 +746,50 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
     );
     let token_a = app.team_token("alpha").await;
     let token_b = app.team_token("beta").await;
-    let team_a = store.team_by_name("alpha").await.expect("team").expect("alpha").id;
-    let team_b = store.team_by_name("beta").await.expect("team").expect("beta").id;
+    let team_a = store
+        .team_by_name("alpha")
+        .await
+        .expect("team")
+        .expect("alpha")
+        .id;
+    let team_b = store
+        .team_by_name("beta")
+        .await
+        .expect("team")
+        .expect("beta")
+        .id;
     let repo_a = repository(&store, team_a, "https://github.com/alpha/app").await;
     let repo_b = repository(&store, team_b, "https://github.com/beta/app").await;
     let pkg = package(&store, "npm", "@acme/util").await;
     let manifest_a = manifest(&store, repo_a, "web/package.json", "npm").await;
-    let dep_a = dependency(&store, manifest_a, pkg, "dependencies/@acme/util", "^1.0.0", Some("1.0.0")).await;
+    let dep_a = dependency(
+        &store,
+        manifest_a,
+        pkg,
+        "dependencies/@acme/util",
+        "^1.0.0",
+        Some("1.0.0"),
+    )
+    .await;
     let manifest_b = manifest(&store, repo_b, "package.json", "npm").await;
-    let dep_b = dependency(&store, manifest_b, pkg, "dependencies/@acme/util", "^2.0.0", None).await;
+    let dep_b = dependency(
+        &store,
+        manifest_b,
+        pkg,
+        "dependencies/@acme/util",
+        "^2.0.0",
+        None,
+    )
+    .await;
     resolve_package(&services, pkg).await.expect("resolve");
 
     // Dependencies with latest, recommended and update kind; another team gets 403.
-    let (status, body) = get(&app, &token_a, &format!("/api/v1/repositories/{repo_a}/dependencies")).await;
+    let (status, body) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/repositories/{repo_a}/dependencies"),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let item = &body["items"][0];
     assert_eq!(item["id"], dep_a);
@@ -676,7 +805,12 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
     assert_eq!(item["recommended"], "1.0.1");
     assert_eq!(item["recommendations"].as_array().map(Vec::len), Some(2));
     assert_eq!(body["next"], Value::Null);
-    let (status, body) = get(&app, &token_b, &format!("/api/v1/repositories/{repo_a}/dependencies")).await;
+    let (status, body) = get(
+        &app,
+        &token_b,
+        &format!("/api/v1/repositories/{repo_a}/dependencies"),
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "forbidden");
     let (status, _) = get(&app, &token_a, "/api/v1/repositories/999999/dependencies").await;
@@ -691,27 +825,56 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
         assert_eq!(status, 200, "{path}: {body}");
         assert_eq!(body["name"], "@acme/util");
         let repos = body["repositories"].as_array().expect("repositories");
-        assert_eq!(repos.len(), 1, "team alpha sees only its repository: {body}");
+        assert_eq!(
+            repos.len(),
+            1,
+            "team alpha sees only its repository: {body}"
+        );
         assert_eq!(repos[0]["repository_id"], repo_a);
         assert_eq!(repos[0]["usages"][0]["manifest"], "web/package.json");
         assert_eq!(repos[0]["usages"][0]["version"], "1.0.0");
     }
     let (_, admin) = get(&app, ADMIN_TOKEN, "/api/v1/packages/npm/@acme/util/usages").await;
     assert_eq!(admin["repositories"].as_array().map(Vec::len), Some(2));
-    let (_, below) = get(&app, ADMIN_TOKEN, "/api/v1/packages/npm/@acme/util/usages?below=2.0.0").await;
+    let (_, below) = get(
+        &app,
+        ADMIN_TOKEN,
+        "/api/v1/packages/npm/@acme/util/usages?below=2.0.0",
+    )
+    .await;
     let repos = below["repositories"].as_array().expect("repositories");
     assert_eq!(repos.len(), 1, "only 1.0.0 is below 2.0.0: {below}");
     assert_eq!(repos[0]["repository_id"], repo_a);
-    let (_, below) = get(&app, ADMIN_TOKEN, "/api/v1/packages/npm/@acme/util/usages?below=1.0.0").await;
+    let (_, below) = get(
+        &app,
+        ADMIN_TOKEN,
+        "/api/v1/packages/npm/@acme/util/usages?below=1.0.0",
+    )
+    .await;
     assert_eq!(below["repositories"], json!([]));
     let (status, body) = get(&app, &token_b, "/api/v1/packages/npm/left-pad/usages").await;
     assert_eq!((status, body["repositories"].clone()), (200, json!([])));
     let (status, body) = get(&app, &token_a, "/api/v1/packages/rubygems/rails/usages").await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap_or_default().starts_with("ecosystem"));
-    let (status, body) = get(&app, &token_a, "/api/v1/packages/npm/@acme/util/usages?below=not-a-version").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("ecosystem")
+    );
+    let (status, body) = get(
+        &app,
+        &token_a,
+        "/api/v1/packages/npm/@acme/util/usages?below=not-a-version",
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap_or_default().starts_with("below"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("below")
+    );
     let (status, _) = get(&app, &token_a, "/api/v1/packages/npm/@acme/util").await;
     assert_eq!(status, 404);
 
@@ -720,10 +883,19 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
     assert_eq!(status, 200, "{body}");
     let items = body["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
-    assert!(items.iter().all(|i| i["repository_id"] == repo_a && i["dependency_id"] == dep_a));
+    assert!(
+        items
+            .iter()
+            .all(|i| i["repository_id"] == repo_a && i["dependency_id"] == dep_a)
+    );
     let (_, body) = get(&app, &token_b, "/api/v1/recommendations").await;
     assert_eq!(body["items"], json!([]), "dep_b on ^2.0.0 is current");
-    let (_, body) = get(&app, &token_a, "/api/v1/recommendations?kind=major&ecosystem=npm").await;
+    let (_, body) = get(
+        &app,
+        &token_a,
+        "/api/v1/recommendations?kind=major&ecosystem=npm",
+    )
+    .await;
     let items = body["items"].as_array().expect("items");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["target_version"], "2.0.0");
@@ -731,20 +903,40 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
     let (_, first) = get(&app, &token_a, "/api/v1/recommendations?limit=1").await;
     assert_eq!(first["items"].as_array().map(Vec::len), Some(1));
     let next = first["next"].as_i64().expect("a next cursor");
-    let (_, second) = get(&app, &token_a, &format!("/api/v1/recommendations?limit=1&after={next}")).await;
+    let (_, second) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/recommendations?limit=1&after={next}"),
+    )
+    .await;
     assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(second["next"], Value::Null);
     assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
-    let (status, _) = get(&app, &token_a, &format!("/api/v1/recommendations?repository={repo_b}")).await;
+    let (status, _) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/recommendations?repository={repo_b}"),
+    )
+    .await;
     assert_eq!(status, 403);
     let (status, body) = get(&app, &token_a, "/api/v1/recommendations?kind=huge").await;
     assert_eq!(status, 422);
-    assert!(body["error"]["message"].as_str().unwrap_or_default().starts_with("kind"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("kind")
+    );
     let (status, _) = get(&app, &token_a, "/api/v1/recommendations?ecosystem=cpan").await;
     assert_eq!(status, 422);
 
     // Policy: read, validated write, and recommendations follow through the job queue.
-    let (status, policy) = get(&app, &token_a, &format!("/api/v1/repositories/{repo_a}/policy")).await;
+    let (status, policy) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/repositories/{repo_a}/policy"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(policy["allow_major"], true);
     assert_eq!(policy["range_strategy"], "bump");
@@ -755,21 +947,47 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
             .json(&body)
             .send()
     };
-    let response = put(&token_a, json!({ "cooldown_days": 9999 })).await.expect("put");
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.expect("json");
-    assert!(body["error"]["message"].as_str().unwrap_or_default().starts_with("cooldown_days"), "{body}");
-    let response = put(&token_a, json!({ "alow_major": false })).await.expect("put");
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.expect("json");
-    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("alow_major"), "{body}");
-    let response = put(&token_b, json!({ "allow_major": false })).await.expect("put");
-    assert_eq!(response.status(), 403);
-    let response = put(&token_a, json!({ "allow_major": false, "ignore": ["left-*"] }))
+    let response = put(&token_a, json!({ "cooldown_days": 9999 }))
         .await
         .expect("put");
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("cooldown_days"),
+        "{body}"
+    );
+    let response = put(&token_a, json!({ "alow_major": false }))
+        .await
+        .expect("put");
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("alow_major"),
+        "{body}"
+    );
+    let response = put(&token_b, json!({ "allow_major": false }))
+        .await
+        .expect("put");
+    assert_eq!(response.status(), 403);
+    let response = put(
+        &token_a,
+        json!({ "allow_major": false, "ignore": ["left-*"] }),
+    )
+    .await
+    .expect("put");
     assert_eq!(response.status(), 200);
-    let (_, policy) = get(&app, &token_a, &format!("/api/v1/repositories/{repo_a}/policy")).await;
+    let (_, policy) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/repositories/{repo_a}/policy"),
+    )
+    .await;
     assert_eq!(policy["allow_major"], false);
     assert_eq!(policy["ignore"], json!(["left-*"]));
     // The app's workers run the queued recommend_repository job.
@@ -779,7 +997,10 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
         if body["items"] == json!([]) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "major recommendation still there: {body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "major recommendation still there: {body}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let (_, body) = get(&app, &token_a, "/api/v1/recommendations").await;

@@ -17,16 +17,18 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::recommend::{Policy, evaluate};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use upkeep_resolvers::Ecosystem;
-use upkeep_resolvers::recommend::{Policy, evaluate};
 
 use super::repositories::ListParams;
 use super::{ApiError, ApiQuery, AppState};
 use crate::api::auth::Principal;
-use crate::store::recommendations::{DependencyContext, RecommendationFilter, StoredRecommendation};
+use crate::store::recommendations::{
+    DependencyContext, RecommendationFilter, StoredRecommendation,
+};
 use crate::store::repositories::Repository;
 
 /// The fleet routes and their OpenAPI description.
@@ -148,11 +150,7 @@ pub async fn dependencies(
         .store
         .repository_dependencies(id, params.after.unwrap_or(0), limit)
         .await?;
-    let mut package_ids: Vec<i64> = page
-        .items
-        .iter()
-        .map(|d| d.dependency.package_id)
-        .collect();
+    let mut package_ids: Vec<i64> = page.items.iter().map(|d| d.dependency.package_id).collect();
     package_ids.sort_unstable();
     package_ids.dedup();
     let releases = state.store.releases_for(&package_ids).await?;
@@ -285,7 +283,11 @@ pub async fn usages(
             .map(str::trim)
             .filter(|l| scheme.is_valid(l))
             .map(str::to_owned)
-            .or_else(|| d.requirement.as_deref().and_then(|r| scheme.lower_bound(r.trim())));
+            .or_else(|| {
+                d.requirement
+                    .as_deref()
+                    .and_then(|r| scheme.lower_bound(r.trim()))
+            });
         if let Some(limit) = below.as_deref() {
             let is_below = version
                 .as_deref()

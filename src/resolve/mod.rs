@@ -79,9 +79,7 @@ fn transient(error: &RegistryError) -> bool {
         RegistryError::NotFound
         | RegistryError::Skipped(_)
         | RegistryError::Http(upkeep_resolvers::http::HttpError::TooLarge { .. }) => false,
-        RegistryError::Status { status, .. } => {
-            *status >= 500 || *status == 408 || *status == 429
-        }
+        RegistryError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
         RegistryError::Malformed { .. } | RegistryError::Http(_) => true,
     }
 }
@@ -273,7 +271,12 @@ pub async fn recommend_dependencies(
         all = store.dependency_ids_of_repository(repository_id).await?;
         &all
     };
-    let mut unique: Vec<i64> = ids.iter().copied().collect::<HashSet<_>>().into_iter().collect();
+    let mut unique: Vec<i64> = ids
+        .iter()
+        .copied()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     unique.sort_unstable();
     if unique.is_empty() {
         return Ok(RecommendOutcome::default());
@@ -287,7 +290,8 @@ pub async fn recommend_dependencies(
     };
     let policy = RepoPolicy::from_stored(&policy_json);
     let dependencies =
-        recommendations::lock_dependencies(&mut tx, store.backend(), repository_id, &unique).await?;
+        recommendations::lock_dependencies(&mut tx, store.backend(), repository_id, &unique)
+            .await?;
     let package_ids: Vec<i64> = dependencies
         .iter()
         .map(|d| d.package_id)

@@ -328,15 +328,28 @@ mod tests {
             ignore: vec!["left-*".into()],
             ..RepoPolicy::default()
         };
-        assert!(desired(&dep("1.2.3", None), &releases(), &ignored, now()).desired.is_empty());
+        assert!(
+            desired(&dep("1.2.3", None), &releases(), &ignored, now())
+                .desired
+                .is_empty()
+        );
         let mut skipped = dep("1.2.3", None);
         skipped.skip_reason = Some("git-source".into());
-        assert!(desired(&skipped, &releases(), &RepoPolicy::default(), now()).desired.is_empty());
+        assert!(
+            desired(&skipped, &releases(), &RepoPolicy::default(), now())
+                .desired
+                .is_empty()
+        );
         let unknown = desired(&dep("*", None), &releases(), &RepoPolicy::default(), now());
         assert!(unknown.desired.is_empty());
     }
 
-    fn stored(id: i64, kind: &str, target: &str, requirement: Option<&str>) -> StoredRecommendation {
+    fn stored(
+        id: i64,
+        kind: &str,
+        target: &str,
+        requirement: Option<&str>,
+    ) -> StoredRecommendation {
         StoredRecommendation {
             id,
             dependency_id: 7,
@@ -360,12 +373,19 @@ mod tests {
         ];
         assert!(changes("npm", 7, &plan, &same).is_empty());
 
-        let older = vec![stored(1, "minor", "1.3.0", Some("^1.3.0")), stored(3, "patch", "1.2.9", None)];
+        let older = vec![
+            stored(1, "minor", "1.3.0", Some("^1.3.0")),
+            stored(3, "patch", "1.2.9", None),
+        ];
         let out = changes("npm", 7, &plan, &older);
         assert_eq!(out.len(), 3, "{out:?}");
-        assert!(matches!(&out[0], Change::Delete { reason: RecommendationRemoval::Obsolete, existing } if existing.id == 3));
+        assert!(
+            matches!(&out[0], Change::Delete { reason: RecommendationRemoval::Obsolete, existing } if existing.id == 3)
+        );
         assert!(matches!(&out[1], Change::Update { id: 1, .. }));
-        assert!(matches!(&out[2], Change::Insert { desired, .. } if desired.kind == UpdateKind::Major));
+        assert!(
+            matches!(&out[2], Change::Insert { desired, .. } if desired.kind == UpdateKind::Major)
+        );
 
         // Upgraded to 1.4.0: the minor is applied; 2.1.0 stays.
         let upgraded = desired(

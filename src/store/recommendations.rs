@@ -261,13 +261,18 @@ impl Store {
     }
 
     /// Store a repository's policy JSON; false when the repository does not exist.
-    pub async fn set_repository_policy(&self, repository_id: i64, policy_json: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE repositories SET policy = $1, updated_at = $2 WHERE id = $3")
-            .bind(policy_json)
-            .bind(now_ms())
-            .bind(repository_id)
-            .execute(self.pool())
-            .await?;
+    pub async fn set_repository_policy(
+        &self,
+        repository_id: i64,
+        policy_json: &str,
+    ) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE repositories SET policy = $1, updated_at = $2 WHERE id = $3")
+                .bind(policy_json)
+                .bind(now_ms())
+                .bind(repository_id)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -66,9 +66,7 @@ pub(crate) fn placeholders(start: usize, count: usize) -> String {
 }
 
 fn nonempty(value: Option<&String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 fn package_from_row(row: &AnyRow) -> Result<Package> {
@@ -92,9 +90,7 @@ fn release_from_row(row: &AnyRow) -> Result<Release> {
     let prerelease: i64 = row.try_get("prerelease")?;
     Ok(Release {
         version: row.try_get("version")?,
-        published_at: row
-            .try_get::<Option<i64>, _>("published_at")?
-            .map(from_ms),
+        published_at: row.try_get::<Option<i64>, _>("published_at")?.map(from_ms),
         yanked: yanked != 0,
         deprecated: row.try_get("deprecated")?,
         prerelease: prerelease != 0,
@@ -212,7 +208,7 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("package {package_id}")))?;
         let package = package_from_row(&row)?;
-        let existing: HashMap<String, Release> = releases_of(&mut *tx, &[package_id])
+        let existing: HashMap<String, Release> = releases_of(&mut tx, &[package_id])
             .await?
             .remove(&package_id)
             .unwrap_or_default()
