@@ -20,7 +20,8 @@
 //! Recomputing one repository is one transaction: its policy and dependencies are read (and on
 //! PostgreSQL the dependency rows locked), the planner ([`plan`]) compares what should be with
 //! what is stored, the changes are written and then their `recommendation_event`s (team of the
-//! repository) are appended last. Re-running with nothing changed writes nothing.
+//! repository) are appended last. Re-running with nothing changed writes nothing. Only
+//! `patch`/`minor`/`major` rows are planned here; `security` rows are left to the advisory work.
 
 pub mod plan;
 
@@ -307,7 +308,8 @@ pub async fn recommend_dependencies(
     for dependency in &dependencies {
         let stored: Vec<_> = existing
             .iter()
-            .filter(|r| r.dependency_id == dependency.id)
+            // `security` recommendations belong to the advisory work; this planner owns the rest.
+            .filter(|r| r.dependency_id == dependency.id && r.kind != "security")
             .cloned()
             .collect();
         let plan = match releases.get(&dependency.package_id) {
