@@ -455,7 +455,10 @@ mod tests {
         let readme = include_str!("../README.md");
         for key in KEYS {
             let row = format!("| `{}` | `{}` |", env_name(key.name), key.name);
-            assert!(readme.contains(&row), "README's configuration table lacks {row}");
+            assert!(
+                readme.contains(&row),
+                "README's configuration table lacks {row}"
+            );
         }
     }
 

@@ -35,6 +35,8 @@ fn id(payload: &serde_json::Value, key: &str) -> Result<i64, String> {
 pub fn handlers(services: &Services) -> Handlers {
     let crawl = services.clone();
     let deliver_webhook = services.clone();
+    let resolve = services.clone();
+    let recommend = services.clone();
     Handlers::new()
         .on("crawl", move |payload| {
             let services = crawl.clone();
@@ -45,6 +47,16 @@ pub fn handlers(services: &Services) -> Handlers {
             async move {
                 crate::delivery::webhooks::deliver(&services, id(&payload, "delivery_id")?).await
             }
+        })
+        .on(crate::resolve::RESOLVE_PACKAGE, move |payload| {
+            let services = resolve.clone();
+            async move {
+                crate::resolve::resolve_package(&services, id(&payload, "package_id")?).await
+            }
+        })
+        .on(crate::resolve::RECOMMEND_REPOSITORY, move |payload| {
+            let services = recommend.clone();
+            async move { crate::resolve::recommend_repository_job(&services, &payload).await }
         })
 }
 

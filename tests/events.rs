@@ -7,6 +7,8 @@
 //! `UPKEEP_UPDATE_SCHEMA=1 cargo test --test events`.
 
 mod common;
+#[path = "support/fake_github.rs"]
+mod fake_github;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,8 @@ use upkeep::store::events;
 /// The service with a configuration the test adjusts.
 struct App {
     addr: std::net::SocketAddr,
+    /// Repositories registered by `https://github.com/...` URLs live here.
+    github: fake_github::FakeGithub,
     db: TestDb,
     config: Config,
     client: reqwest::Client,
@@ -37,6 +41,8 @@ impl App {
         install_crypto();
         let db = fresh_db().await;
         let mut config = test_config(&db.url);
+        let github = fake_github::FakeGithub::start().await;
+        config.github_api_url = github.url();
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -50,6 +56,7 @@ impl App {
         });
         App {
             addr,
+            github,
             db,
             config,
             client: reqwest::Client::new(),
@@ -88,6 +95,13 @@ impl App {
 
     /// Register a repository by API (emits `repository_upserted`); returns its id.
     async fn register(&self, token: &str, url: &str) -> i64 {
+        if let Some((owner, name)) = url
+            .strip_prefix("https://github.com/")
+            .and_then(|p| p.split_once('/'))
+        {
+            self.github
+                .add_repo(owner, name, "main", &[("README.md", "# repository\n")]);
+        }
         let response = self
             .client
             .post(self.url("/api/v1/repositories"))

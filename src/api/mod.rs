@@ -23,8 +23,10 @@ use crate::store::Store;
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod health;
 pub mod imports;
+pub mod policy;
 pub mod repositories;
 pub mod subscriptions;
 pub mod teams;
@@ -113,6 +115,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(subscriptions::create, subscriptions::list))
         .routes(routes!(subscriptions::delete))
         .routes(routes!(subscriptions::deliveries))
+        .merge(fleet::router())
+        .merge(policy::router())
         .split_for_parts()
 }
 

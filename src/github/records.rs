@@ -86,17 +86,6 @@ impl Store {
             .collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Record the default branch GitHub reported for a repository.
-    pub async fn set_default_branch(&self, repository_id: i64, branch: &str) -> Result<()> {
-        sqlx::query("UPDATE repositories SET default_branch = $1, updated_at = $2 WHERE id = $3")
-            .bind(branch)
-            .bind(now_ms())
-            .bind(repository_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// Raise a pending job's priority to at least `priority` and make it due now (a webhook asked
     /// for the work that an earlier enqueue already queued). Returns whether a job was changed.
     pub async fn hasten_pending_job(

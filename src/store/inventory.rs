@@ -145,39 +145,6 @@ impl Store {
         rows.iter().map(dependency_from_row).collect()
     }
 
-    /// Every use of the package `ecosystem`/`name` across the fleet (one team's repositories when
-    /// `team_id` is given), by repository and manifest.
-    pub async fn package_usages(
-        &self,
-        ecosystem: &str,
-        name: &str,
-        team_id: Option<i64>,
-    ) -> Result<Vec<DependencyRecord>> {
-        let rows =
-            match team_id {
-                Some(team) => sqlx::query(AssertSqlSafe(format!(
-                    "{DEPENDENCY_SELECT} WHERE p.ecosystem = $1 AND p.name = $2 AND r.team_id = $3 \
-                     ORDER BY m.repository_id, m.path, d.id"
-                )))
-                .bind(ecosystem)
-                .bind(name)
-                .bind(team)
-                .fetch_all(self.pool())
-                .await?,
-                None => {
-                    sqlx::query(AssertSqlSafe(format!(
-                        "{DEPENDENCY_SELECT} WHERE p.ecosystem = $1 AND p.name = $2 \
-                     ORDER BY m.repository_id, m.path, d.id"
-                    )))
-                    .bind(ecosystem)
-                    .bind(name)
-                    .fetch_all(self.pool())
-                    .await?
-                }
-            };
-        rows.iter().map(dependency_from_row).collect()
-    }
-
     /// Dependencies by id (those that exist).
     pub async fn dependencies_by_id(&self, ids: &[i64]) -> Result<Vec<DependencyRecord>> {
         let mut found = Vec::with_capacity(ids.len());

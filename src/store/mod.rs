@@ -16,6 +16,8 @@ use sqlx::{Any, AnyPool, Executor};
 pub mod events;
 pub mod inventory;
 pub mod jobs;
+pub mod recommendations;
+pub mod releases;
 pub mod repositories;
 pub mod subscriptions;
 pub mod teams;

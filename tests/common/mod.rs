@@ -16,6 +16,9 @@ use tokio::sync::watch;
 use upkeep::config::{Config, Secret};
 use upkeep::store::{Backend, Store};
 
+/// A loopback address where nothing listens (the discard port).
+pub const CLOSED_PORT: &str = "http://127.0.0.1:9/";
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// A fresh, migrated store, and the temporary directory that holds it (SQLite).
@@ -95,6 +98,14 @@ pub fn test_config(db_url: &str) -> Config {
     config.admin_token = Some(Secret::new(ADMIN_TOKEN));
     config.workers = 2;
     config.job_poll_ms = 20;
+    // Tests never leave the machine: every registry and GitHub point at a closed loopback port
+    // unless the test configures a fake.
+    for (key, _) in upkeep_resolvers::registry::DEFAULT_BASE_URLS {
+        config
+            .registries
+            .insert((*key).to_owned(), CLOSED_PORT.to_owned());
+    }
+    CLOSED_PORT.clone_into(&mut config.github_api_url);
     config.cache_dir = std::env::temp_dir().join(format!(
         "upkeep-test-cache-{}",
         uuid::Uuid::new_v4().simple()

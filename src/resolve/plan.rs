@@ -1,0 +1,406 @@
+//! Deciding recommendations: pure functions from a dependency, its package's releases and the
+//! repository policy to the recommendations it should carry, and from those plus the stored ones
+//! to the changes to write.
+//!
+//! Per dependency there are at most two recommendations, keyed by kind:
+//!
+//! - **in-major** (`patch` or `minor`): the newest release the policy allows without a major
+//!   change;
+//! - **major** (`major`), reported separately and only when `allow_major` is on: the newest
+//!   release the policy allows at all, when that is a major change.
+//!
+//! So a dependency on `1.2.3` with `1.2.9`, `1.4.0` and `2.1.0` published carries `minor → 1.4.0`
+//! and `major → 2.1.0`; a team can take the safe one now and plan the other.
+//!
+//! No recommendation is made for skipped dependencies, ignored packages, or when the version in
+//! use cannot be determined (no lock and no lower bound in the requirement).
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::recommend::{self, Evaluation};
+use upkeep_resolvers::registry::Release;
+use upkeep_resolvers::versioning::{UpdateKind, VersionScheme};
+
+use crate::events::RecommendationRemoval;
+use crate::policy::{RangeStrategy, RepoPolicy};
+use crate::store::recommendations::{DependencyContext, StoredRecommendation};
+
+/// A recommendation a dependency should carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub kind: UpdateKind,
+    pub target_version: String,
+    pub new_requirement: Option<String>,
+}
+
+/// What a dependency should carry, and the version it is on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DependencyPlan {
+    pub current: Option<String>,
+    pub desired: Vec<Desired>,
+}
+
+fn nonempty(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The requirement to write for `target` under `strategy` (see [`crate::policy`]).
+fn new_requirement(
+    scheme: &dyn VersionScheme,
+    strategy: RangeStrategy,
+    dependency: &DependencyContext,
+    target: &str,
+) -> Option<String> {
+    let requirement = nonempty(dependency.requirement.as_deref())?;
+    let inside = scheme.satisfies(target, requirement);
+    let locked = nonempty(dependency.locked.as_deref()).is_some();
+    if inside && locked && strategy == RangeStrategy::LockfileOnly {
+        return None;
+    }
+    scheme
+        .bump(requirement, target)
+        .filter(|bumped| bumped != requirement)
+}
+
+/// The recommendations `dependency` should carry under `policy`, as of `now`.
+pub fn desired(
+    dependency: &DependencyContext,
+    releases: &[Release],
+    policy: &RepoPolicy,
+    now: DateTime<Utc>,
+) -> DependencyPlan {
+    let Ok(ecosystem) = dependency.ecosystem.parse::<Ecosystem>() else {
+        return DependencyPlan::default();
+    };
+    let scheme = ecosystem.versioning().scheme();
+    let evaluate = |policy: &recommend::Policy| -> Evaluation {
+        recommend::evaluate(
+            ecosystem,
+            dependency.requirement.as_deref(),
+            dependency.locked.as_deref(),
+            releases,
+            policy,
+            now,
+        )
+    };
+    let package_policy = policy.for_package(&dependency.name);
+    let in_major = evaluate(&recommend::Policy {
+        allow_major: false,
+        ..package_policy.clone()
+    });
+    let mut plan = DependencyPlan {
+        current: in_major.current.clone(),
+        desired: Vec::new(),
+    };
+    if dependency.skip_reason.is_some() || policy.ignores(&dependency.name) {
+        return plan;
+    }
+    let Some(current) = in_major.current.as_deref() else {
+        return plan;
+    };
+    let mut push = |target: &str, kind: UpdateKind| {
+        plan.desired.push(Desired {
+            kind,
+            target_version: target.to_owned(),
+            new_requirement: new_requirement(scheme, policy.range_strategy, dependency, target),
+        });
+    };
+    if let Some(target) = in_major.recommended.as_deref()
+        && let Some(kind) = scheme.update_kind(current, target)
+        && kind != UpdateKind::Major
+    {
+        push(target, kind);
+    }
+    if policy.allow_major {
+        let any = evaluate(&package_policy);
+        if let Some(target) = any.recommended.as_deref()
+            && scheme.update_kind(current, target) == Some(UpdateKind::Major)
+        {
+            push(target, UpdateKind::Major);
+        }
+    }
+    plan
+}
+
+/// One write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Insert {
+        dependency_id: i64,
+        desired: Desired,
+    },
+    Update {
+        id: i64,
+        dependency_id: i64,
+        desired: Desired,
+    },
+    Delete {
+        existing: StoredRecommendation,
+        reason: RecommendationRemoval,
+    },
+}
+
+/// Has a dependency on `current` reached `target`?
+fn reached(scheme: &dyn VersionScheme, current: Option<&str>, target: &str) -> bool {
+    current.is_some_and(|c| scheme.is_valid(c) && scheme.compare(c, target).is_ge())
+}
+
+/// The writes that turn `existing` (the stored recommendations of one dependency) into
+/// `plan.desired`. Deletions come first so a kind's row can be replaced within one transaction.
+///
+/// - same target and requirement: nothing (so a re-run emits no event);
+/// - a stored target the dependency has reached: deleted as `applied` (and a newer target of the
+///   same kind is inserted afresh);
+/// - a different target not yet reached: updated in place;
+/// - a stored kind no longer desired: deleted as `obsolete`.
+pub fn changes(
+    ecosystem: &str,
+    dependency_id: i64,
+    plan: &DependencyPlan,
+    existing: &[StoredRecommendation],
+) -> Vec<Change> {
+    let scheme = ecosystem
+        .parse::<Ecosystem>()
+        .map_or(upkeep_resolvers::versioning::Versioning::Loose, |e| {
+            e.versioning()
+        })
+        .scheme();
+    let desired: BTreeMap<&str, &Desired> =
+        plan.desired.iter().map(|d| (d.kind.as_str(), d)).collect();
+    let mut deletes = Vec::new();
+    let mut writes = Vec::new();
+    let mut handled: HashSet<&str> = HashSet::new();
+    for stored in existing {
+        handled.insert(stored.kind.as_str());
+        let applied = reached(scheme, plan.current.as_deref(), &stored.target_version);
+        match desired.get(stored.kind.as_str()) {
+            Some(want)
+                if want.target_version == stored.target_version
+                    && want.new_requirement == stored.new_requirement => {}
+            Some(want) if applied => {
+                deletes.push(Change::Delete {
+                    existing: stored.clone(),
+                    reason: RecommendationRemoval::Applied,
+                });
+                writes.push(Change::Insert {
+                    dependency_id,
+                    desired: (*want).clone(),
+                });
+            }
+            Some(want) => writes.push(Change::Update {
+                id: stored.id,
+                dependency_id,
+                desired: (*want).clone(),
+            }),
+            None => deletes.push(Change::Delete {
+                existing: stored.clone(),
+                reason: if applied {
+                    RecommendationRemoval::Applied
+                } else {
+                    RecommendationRemoval::Obsolete
+                },
+            }),
+        }
+    }
+    for want in &plan.desired {
+        if !handled.contains(want.kind.as_str()) {
+            writes.push(Change::Insert {
+                dependency_id,
+                desired: want.clone(),
+            });
+        }
+    }
+    deletes.extend(writes);
+    deletes
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0)
+            .single()
+            .expect("date")
+    }
+
+    fn release(version: &str, days_ago: i64) -> Release {
+        Release {
+            version: version.to_owned(),
+            published_at: Some(now() - Duration::days(days_ago)),
+            yanked: false,
+            deprecated: None,
+            prerelease: false,
+        }
+    }
+
+    fn dep(requirement: &str, locked: Option<&str>) -> DependencyContext {
+        DependencyContext {
+            id: 7,
+            repository_id: 1,
+            manifest: "package.json".into(),
+            manager: "npm".into(),
+            package_id: 3,
+            ecosystem: "npm".into(),
+            name: "left-pad".into(),
+            requirement: Some(requirement.into()),
+            locked: locked.map(Into::into),
+            kind: "normal".into(),
+            skip_reason: None,
+        }
+    }
+
+    fn releases() -> Vec<Release> {
+        vec![
+            release("1.2.3", 100),
+            release("1.2.9", 50),
+            release("1.4.0", 40),
+            release("2.1.0", 1),
+        ]
+    }
+
+    fn targets(plan: &DependencyPlan) -> Vec<(&str, &str, Option<&str>)> {
+        plan.desired
+            .iter()
+            .map(|d| {
+                (
+                    d.kind.as_str(),
+                    d.target_version.as_str(),
+                    d.new_requirement.as_deref(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn majors_are_reported_separately() {
+        let plan = desired(
+            &dep("^1.2.3", Some("1.2.3")),
+            &releases(),
+            &RepoPolicy::default(),
+            now(),
+        );
+        assert_eq!(plan.current.as_deref(), Some("1.2.3"));
+        assert_eq!(
+            targets(&plan),
+            vec![
+                ("minor", "1.4.0", Some("^1.4.0")),
+                ("major", "2.1.0", Some("^2.1.0"))
+            ]
+        );
+        let no_major = RepoPolicy {
+            allow_major: false,
+            ..RepoPolicy::default()
+        };
+        let plan = desired(&dep("^1.2.3", Some("1.2.3")), &releases(), &no_major, now());
+        assert_eq!(targets(&plan), vec![("minor", "1.4.0", Some("^1.4.0"))]);
+    }
+
+    #[test]
+    fn lockfile_only_inside_the_range() {
+        let policy = RepoPolicy {
+            range_strategy: RangeStrategy::LockfileOnly,
+            ..RepoPolicy::default()
+        };
+        let plan = desired(&dep("^1.2.3", Some("1.2.3")), &releases(), &policy, now());
+        assert_eq!(
+            targets(&plan),
+            vec![("minor", "1.4.0", None), ("major", "2.1.0", Some("^2.1.0"))]
+        );
+        // Without a lock there is nothing but the requirement to change.
+        let plan = desired(&dep("^1.2.3", None), &releases(), &policy, now());
+        assert_eq!(targets(&plan)[0], ("minor", "1.4.0", Some("^1.4.0")));
+    }
+
+    #[test]
+    fn cooldown_ignore_and_skips() {
+        let cooldown = RepoPolicy {
+            cooldown_days: 3,
+            ..RepoPolicy::default()
+        };
+        let plan = desired(&dep("1.2.3", None), &releases(), &cooldown, now());
+        assert_eq!(targets(&plan), vec![("minor", "1.4.0", Some("1.4.0"))]);
+        let ignored = RepoPolicy {
+            ignore: vec!["left-*".into()],
+            ..RepoPolicy::default()
+        };
+        assert!(
+            desired(&dep("1.2.3", None), &releases(), &ignored, now())
+                .desired
+                .is_empty()
+        );
+        let mut skipped = dep("1.2.3", None);
+        skipped.skip_reason = Some("git-source".into());
+        assert!(
+            desired(&skipped, &releases(), &RepoPolicy::default(), now())
+                .desired
+                .is_empty()
+        );
+        let unknown = desired(&dep("*", None), &releases(), &RepoPolicy::default(), now());
+        assert!(unknown.desired.is_empty());
+    }
+
+    fn stored(
+        id: i64,
+        kind: &str,
+        target: &str,
+        requirement: Option<&str>,
+    ) -> StoredRecommendation {
+        StoredRecommendation {
+            id,
+            dependency_id: 7,
+            kind: kind.into(),
+            target_version: target.into(),
+            new_requirement: requirement.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn diff_against_stored() {
+        let plan = desired(
+            &dep("^1.2.3", Some("1.2.3")),
+            &releases(),
+            &RepoPolicy::default(),
+            now(),
+        );
+        let same = vec![
+            stored(1, "minor", "1.4.0", Some("^1.4.0")),
+            stored(2, "major", "2.1.0", Some("^2.1.0")),
+        ];
+        assert!(changes("npm", 7, &plan, &same).is_empty());
+
+        let older = vec![
+            stored(1, "minor", "1.3.0", Some("^1.3.0")),
+            stored(3, "patch", "1.2.9", None),
+        ];
+        let out = changes("npm", 7, &plan, &older);
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert!(
+            matches!(&out[0], Change::Delete { reason: RecommendationRemoval::Obsolete, existing } if existing.id == 3)
+        );
+        assert!(matches!(&out[1], Change::Update { id: 1, .. }));
+        assert!(
+            matches!(&out[2], Change::Insert { desired, .. } if desired.kind == UpdateKind::Major)
+        );
+
+        // Upgraded to 1.4.0: the minor is applied; 2.1.0 stays.
+        let upgraded = desired(
+            &dep("^1.4.0", Some("1.4.0")),
+            &releases(),
+            &RepoPolicy::default(),
+            now(),
+        );
+        let out = changes("npm", 7, &upgraded, &same);
+        assert_eq!(
+            out,
+            vec![Change::Delete {
+                existing: same[0].clone(),
+                reason: RecommendationRemoval::Applied
+            }]
+        );
+    }
+}

@@ -1,0 +1,352 @@
+//! Packages and their releases: the cached registry answer per unique package.
+//!
+//! A lookup's [`ReleaseSet`] is merged into `releases` by difference: new versions are inserted,
+//! changed ones updated, versions the registry no longer lists are kept (an unpublished npm
+//! version still tells what a repository is on). Events (`release_event`, fleet-wide, subject
+//! `package:<ecosystem>:<name>`) are written in the same transaction, last:
+//!
+//! - `release_published` for each version not seen before — except on a package's **first**
+//!   resolution (no release stored yet): its whole history arriving at once is not news, and
+//!   announcing hundreds of old versions for every newly crawled package would drown consumers.
+//!   Versions that arrive already yanked are not announced either.
+//! - `release_yanked` when a stored, not yet yanked release becomes yanked.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::registry::{Release, ReleaseSet};
+
+use super::events::{self, from_ms};
+use super::{Backend, Result, Store, StoreError, Tx, now_ms};
+use crate::events::{Event, ReleasePayload};
+
+/// A package row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub id: i64,
+    pub ecosystem: String,
+    pub name: String,
+    pub source_url: Option<String>,
+    pub homepage: Option<String>,
+    pub changelog_url: Option<String>,
+    /// Last successful (or definitive: not found, skipped) lookup, ms since the epoch.
+    pub checked_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// What merging a release set changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseChanges {
+    /// No release was stored before this merge.
+    pub first_resolution: bool,
+    pub inserted: usize,
+    pub updated: usize,
+    /// `release_published` events written.
+    pub published: usize,
+    /// `release_yanked` events written.
+    pub yanked: usize,
+}
+
+/// Chunk size for `IN (...)` lists (well below both backends' parameter limits).
+pub(crate) const IN_CHUNK: usize = 500;
+
+/// `$start, $start+1, ...` for `count` parameters.
+pub(crate) fn placeholders(start: usize, count: usize) -> String {
+    let mut out = String::new();
+    for i in 0..count {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "${}", start + i);
+    }
+    out
+}
+
+fn nonempty(value: Option<&String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn package_from_row(row: &AnyRow) -> Result<Package> {
+    Ok(Package {
+        id: row.try_get("id")?,
+        ecosystem: row.try_get("ecosystem")?,
+        name: row.try_get("name")?,
+        source_url: row.try_get("source_url")?,
+        homepage: row.try_get("homepage")?,
+        changelog_url: row.try_get("changelog_url")?,
+        checked_at: row.try_get("checked_at")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+const PACKAGE_COLUMNS: &str =
+    "id, ecosystem, name, source_url, homepage, changelog_url, checked_at, last_error";
+
+fn release_from_row(row: &AnyRow) -> Result<Release> {
+    let yanked: i64 = row.try_get("yanked")?;
+    let prerelease: i64 = row.try_get("prerelease")?;
+    Ok(Release {
+        version: row.try_get("version")?,
+        published_at: row.try_get::<Option<i64>, _>("published_at")?.map(from_ms),
+        yanked: yanked != 0,
+        deprecated: row.try_get("deprecated")?,
+        prerelease: prerelease != 0,
+    })
+}
+
+/// The stored releases of each of `package_ids`, inside `tx` or on the pool.
+pub async fn releases_of(
+    conn: &mut sqlx::AnyConnection,
+    package_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Release>>> {
+    let mut out: HashMap<i64, Vec<Release>> = HashMap::new();
+    for chunk in package_ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT package_id, version, published_at, yanked, deprecated, prerelease FROM releases \
+             WHERE package_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            out.entry(row.try_get("package_id")?)
+                .or_default()
+                .push(release_from_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+fn flag(value: bool) -> i16 {
+    i16::from(value)
+}
+
+impl Store {
+    pub async fn package(&self, id: i64) -> Result<Option<Package>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PACKAGE_COLUMNS} FROM packages WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(package_from_row).transpose()
+    }
+
+    /// Every stored release of one package.
+    pub async fn releases(&self, package_id: i64) -> Result<Vec<Release>> {
+        let mut conn = self.pool().acquire().await?;
+        let mut map = releases_of(&mut conn, &[package_id]).await?;
+        Ok(map.remove(&package_id).unwrap_or_default())
+    }
+
+    /// Record a failed lookup. `definitive` (not found, skipped) also sets `checked_at`, so the
+    /// package is not asked again before its TTL; a transient failure leaves it due.
+    pub async fn record_package_error(&self, id: i64, error: &str, definitive: bool) -> Result<()> {
+        let error = if error.trim().is_empty() {
+            "registry lookup failed"
+        } else {
+            error
+        };
+        if definitive {
+            sqlx::query("UPDATE packages SET last_error = $1, checked_at = $2 WHERE id = $3")
+                .bind(error)
+                .bind(now_ms())
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        } else {
+            sqlx::query("UPDATE packages SET last_error = $1 WHERE id = $2")
+                .bind(error)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Ids of packages used by at least one dependency whose last lookup is older than
+    /// `checked_before` (or never happened), oldest first, at most `limit`.
+    pub async fn stale_packages(&self, checked_before: i64, limit: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT p.id FROM packages p \
+             WHERE (p.checked_at IS NULL OR p.checked_at < $1) \
+               AND EXISTS (SELECT 1 FROM dependencies d WHERE d.package_id = p.id) \
+             ORDER BY p.checked_at IS NOT NULL, p.checked_at, p.id LIMIT $2",
+        )
+        .bind(checked_before)
+        .bind(limit.clamp(1, 100_000))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get("id")?))
+            .collect::<Result<_>>()
+    }
+
+    /// Merge a registry answer into the package's releases and metadata, set `checked_at`, clear
+    /// `last_error`, and write the release events (see the module notes), all in one transaction.
+    pub async fn apply_release_set(
+        &self,
+        package_id: i64,
+        set: &ReleaseSet,
+    ) -> Result<ReleaseChanges> {
+        let mut tx = self.begin().await?;
+        let lock = if self.backend() == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PACKAGE_COLUMNS} FROM packages WHERE id = $1{lock}"
+        )))
+        .bind(package_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("package {package_id}")))?;
+        let package = package_from_row(&row)?;
+        let existing: HashMap<String, Release> = releases_of(&mut tx, &[package_id])
+            .await?
+            .remove(&package_id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (r.version.clone(), r))
+            .collect();
+        let changes = merge(&mut tx, package_id, &existing, set).await?;
+        sqlx::query(
+            "UPDATE packages SET source_url = $1, homepage = $2, changelog_url = $3, checked_at = $4, \
+             last_error = NULL WHERE id = $5",
+        )
+        .bind(nonempty(set.source_url.as_ref()).or(package.source_url.clone()))
+        .bind(nonempty(set.homepage.as_ref()).or(package.homepage.clone()))
+        .bind(nonempty(set.changelog_url.as_ref()).or(package.changelog_url.clone()))
+        .bind(now_ms())
+        .bind(package_id)
+        .execute(&mut *tx)
+        .await?;
+
+        let first_resolution = existing.is_empty();
+        let mut published: Vec<&Release> = Vec::new();
+        let mut yanked: Vec<&Release> = Vec::new();
+        let mut announced = std::collections::HashSet::new();
+        for release in &set.releases {
+            if !announced.insert(release.version.as_str()) {
+                continue;
+            }
+            match existing.get(&release.version) {
+                None if !first_resolution && !release.yanked => published.push(release),
+                Some(old) if release.yanked && !old.yanked => yanked.push(release),
+                _ => {}
+            }
+        }
+        if let Ok(ecosystem) = package.ecosystem.parse::<Ecosystem>() {
+            let scheme = ecosystem.versioning().scheme();
+            published.sort_by(|a, b| scheme.compare(&a.version, &b.version));
+            yanked.sort_by(|a, b| scheme.compare(&a.version, &b.version));
+        }
+        let subject = format!("package:{}:{}", package.ecosystem, package.name);
+        let payload = |release: &Release| ReleasePayload {
+            ecosystem: package.ecosystem.clone(),
+            name: package.name.clone(),
+            version: release.version.clone(),
+            published_at: release.published_at,
+            prerelease: release.prerelease,
+        };
+        for release in &published {
+            events::append(
+                &mut tx,
+                self.backend(),
+                Event::ReleasePublished(payload(release)).into_new(None, subject.clone()),
+            )
+            .await?;
+        }
+        for release in &yanked {
+            events::append(
+                &mut tx,
+                self.backend(),
+                Event::ReleaseYanked(payload(release)).into_new(None, subject.clone()),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ReleaseChanges {
+            first_resolution,
+            published: published.len(),
+            yanked: yanked.len(),
+            ..changes
+        })
+    }
+}
+
+/// Insert new versions and update changed ones.
+async fn merge(
+    tx: &mut Tx,
+    package_id: i64,
+    existing: &HashMap<String, Release>,
+    set: &ReleaseSet,
+) -> Result<ReleaseChanges> {
+    let mut changes = ReleaseChanges::default();
+    let mut seen = std::collections::HashSet::new();
+    for release in &set.releases {
+        let version = release.version.as_str();
+        if version.trim().is_empty() || !seen.insert(version) {
+            continue;
+        }
+        let deprecated = nonempty(release.deprecated.as_ref());
+        let published_at = release.published_at.map(|t| t.timestamp_millis());
+        match existing.get(version) {
+            None => {
+                sqlx::query(
+                    "INSERT INTO releases (package_id, version, published_at, yanked, deprecated, prerelease) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (package_id, version) DO NOTHING",
+                )
+                .bind(package_id)
+                .bind(version)
+                .bind(published_at)
+                .bind(flag(release.yanked))
+                .bind(deprecated)
+                .bind(flag(release.prerelease))
+                .execute(&mut **tx)
+                .await?;
+                changes.inserted += 1;
+            }
+            Some(old) => {
+                let old_published = old.published_at.map(|t| t.timestamp_millis());
+                // A registry that stops reporting a publish time does not erase the known one.
+                let published_at = published_at.or(old_published);
+                if old_published == published_at
+                    && old.yanked == release.yanked
+                    && old.deprecated == deprecated
+                    && old.prerelease == release.prerelease
+                {
+                    continue;
+                }
+                sqlx::query(
+                    "UPDATE releases SET published_at = $1, yanked = $2, deprecated = $3, prerelease = $4 \
+                     WHERE package_id = $5 AND version = $6",
+                )
+                .bind(published_at)
+                .bind(flag(release.yanked))
+                .bind(deprecated)
+                .bind(flag(release.prerelease))
+                .bind(package_id)
+                .bind(version)
+                .execute(&mut **tx)
+                .await?;
+                changes.updated += 1;
+            }
+        }
+    }
+    Ok(changes)
+}
+
+impl Store {
+    /// The stored releases of each of `package_ids`.
+    pub async fn releases_for(&self, package_ids: &[i64]) -> Result<HashMap<i64, Vec<Release>>> {
+        let mut conn = self.pool().acquire().await?;
+        releases_of(&mut conn, package_ids).await
+    }
+}

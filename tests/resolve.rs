@@ -1,0 +1,1012 @@
+//! Resolve and recommend end to end: packages resolved against local fake registries (wiremock on
+//! 127.0.0.1 speaking the npm packument and Cargo sparse index wire formats), releases and
+//! events stored, recommendations computed under repository policies, and the fleet API on top.
+//! Runs on SQLite, and on PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set.
+//!
+//! The crawler is not involved: teams and repositories come from the store API, manifests,
+//! packages and dependencies from plain SQL, as the crawler would write them.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{Duration, Utc};
+use common::{ADMIN_TOKEN, TestApp, fresh_db, install_crypto, test_config};
+use serde_json::{Value, json};
+use upkeep::pipeline::Services;
+use upkeep::repository_url::RepositoryUrl;
+use upkeep::resolve::{self, recommend_repository, resolve_package};
+use upkeep::store::Store;
+use upkeep::store::events::{EventFilter, StoredEvent};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+// ---------------------------------------------------------------------------------------------
+// Fake registries
+
+/// One published version: `(version, days before now, yanked)`.
+#[derive(Clone)]
+struct Published {
+    version: &'static str,
+    days_ago: i64,
+    yanked: bool,
+}
+
+fn v(version: &'static str, days_ago: i64) -> Published {
+    Published {
+        version,
+        days_ago,
+        yanked: false,
+    }
+}
+
+type Catalogue = Arc<Mutex<BTreeMap<String, Vec<Published>>>>;
+
+fn publish(catalogue: &Catalogue, name: &str, versions: Vec<Published>) {
+    catalogue
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(name.to_owned(), versions);
+}
+
+fn rfc3339(days_ago: i64) -> String {
+    (Utc::now() - Duration::days(days_ago))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// An npm registry: `GET /{name}` (scoped names as `@scope%2fname`) answers a full packument.
+struct FakeNpm(Catalogue);
+
+impl Respond for FakeNpm {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let raw = request.url.path().trim_start_matches('/');
+        let name = percent_decode(raw);
+        let catalogue = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(versions) = catalogue.get(&name) else {
+            return ResponseTemplate::new(404).set_body_json(json!({ "error": "Not found" }));
+        };
+        let mut docs = serde_json::Map::new();
+        let mut time = serde_json::Map::new();
+        time.insert("created".into(), json!(rfc3339(400)));
+        time.insert("modified".into(), json!(rfc3339(0)));
+        for p in versions {
+            docs.insert(
+                p.version.into(),
+                json!({
+                    "name": name,
+                    "version": p.version,
+                    "description": "a fake package",
+                    "license": "MIT",
+                    "dist": {
+                        "shasum": "0123456789abcdef0123456789abcdef01234567",
+                        "tarball": format!("http://127.0.0.1/{name}/-/{name}-{}.tgz", p.version)
+                    }
+                }),
+            );
+            time.insert(p.version.into(), json!(rfc3339(p.days_ago)));
+        }
+        let latest = versions.last().map_or("0.0.0", |p| p.version);
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/json")
+            .set_body_json(json!({
+                "_id": name,
+                "name": name,
+                "dist-tags": { "latest": latest },
+                "versions": docs,
+                "time": time,
+                "repository": { "type": "git", "url": format!("git+https://example.invalid/{name}.git") },
+                "homepage": format!("https://example.invalid/{name}#readme"),
+                "license": "MIT"
+            }))
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A Cargo sparse index: `config.json` and one JSON line per version at the crate's index path.
+struct FakeCargo(Catalogue);
+
+impl Respond for FakeCargo {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path();
+        if path == "/config.json" {
+            return ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_string(
+                    r#"{"dl":"http://127.0.0.1/api/v1/crates","api":"http://127.0.0.1"}"#,
+                );
+        }
+        let name = path.rsplit('/').next().unwrap_or_default();
+        let catalogue = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(versions) = catalogue.get(name) else {
+            return ResponseTemplate::new(404).set_body_string("not found");
+        };
+        let lines: Vec<String> = versions
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": name,
+                    "vers": p.version,
+                    "deps": [],
+                    "cksum": "0".repeat(64),
+                    "features": {},
+                    "yanked": p.yanked,
+                    "v": 2,
+                    "pubtime": (Utc::now() - Duration::days(p.days_ago)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+                })
+                .to_string()
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_string(lines.join("\n") + "\n")
+    }
+}
+
+struct Registries {
+    npm: MockServer,
+    cargo: MockServer,
+    npm_packages: Catalogue,
+    crates: Catalogue,
+}
+
+impl Registries {
+    async fn start() -> Registries {
+        let npm_packages = Catalogue::default();
+        let crates = Catalogue::default();
+        let npm = MockServer::start().await;
+        Mock::given(wiremock::matchers::method("GET"))
+            .respond_with(FakeNpm(npm_packages.clone()))
+            .mount(&npm)
+            .await;
+        let cargo = MockServer::start().await;
+        Mock::given(wiremock::matchers::method("GET"))
+            .respond_with(FakeCargo(crates.clone()))
+            .mount(&cargo)
+            .await;
+        Registries {
+            npm,
+            cargo,
+            npm_packages,
+            crates,
+        }
+    }
+
+    /// Requests the npm registry saw for `name`'s packument.
+    async fn npm_requests(&self) -> usize {
+        self.npm.received_requests().await.unwrap_or_default().len()
+    }
+
+    async fn cargo_requests(&self, name: &str) -> usize {
+        self.cargo
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path().ends_with(&format!("/{name}")))
+            .count()
+    }
+}
+
+/// The services as `upkeep serve` builds them, with the registry overrides pointing at the fakes.
+fn services(store: &Store, db_url: &str, registries: &Registries) -> Services {
+    install_crypto();
+    let mut config = test_config(db_url);
+    config.registries.insert("npm".into(), registries.npm.uri());
+    config
+        .registries
+        .insert("cargo".into(), registries.cargo.uri());
+    config.release_ttl_seconds = 3600;
+    Services::from_config(&config, store.clone()).expect("services")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inventory rows, as the crawler writes them
+
+async fn team(store: &Store, name: &str) -> i64 {
+    store.create_team(name).await.expect("team").id
+}
+
+async fn repository(store: &Store, team_id: i64, url: &str) -> i64 {
+    let url = RepositoryUrl::parse(url).expect("repository URL");
+    store.add_repository(team_id, &url).await.expect("repo").id
+}
+
+async fn manifest(store: &Store, repository_id: i64, path: &str, manager: &str) -> i64 {
+    let row: (i64,) = sqlx::query_as(
+        "INSERT INTO manifests (repository_id, path, manager, warnings, updated_at) \
+         VALUES ($1, $2, $3, '[]', 0) RETURNING id",
+    )
+    .bind(repository_id)
+    .bind(path)
+    .bind(manager)
+    .fetch_one(store.pool())
+    .await
+    .expect("manifest");
+    row.0
+}
+
+async fn package(store: &Store, ecosystem: &str, name: &str) -> i64 {
+    let row: (i64,) = sqlx::query_as(
+        "INSERT INTO packages (ecosystem, registry_id, name) \
+         SELECT $1, id, $2 FROM registries WHERE ecosystem = $1 AND name = 'default' RETURNING id",
+    )
+    .bind(ecosystem)
+    .bind(name)
+    .fetch_one(store.pool())
+    .await
+    .expect("package");
+    row.0
+}
+
+async fn dependency(
+    store: &Store,
+    manifest_id: i64,
+    package_id: i64,
+    key: &str,
+    requirement: &str,
+    locked: Option<&str>,
+) -> i64 {
+    let row: (i64,) = sqlx::query_as(
+        "INSERT INTO dependencies (manifest_id, package_id, dep_key, requirement, locked, kind) \
+         VALUES ($1, $2, $3, $4, $5, 'normal') RETURNING id",
+    )
+    .bind(manifest_id)
+    .bind(package_id)
+    .bind(key)
+    .bind(requirement)
+    .bind(locked)
+    .fetch_one(store.pool())
+    .await
+    .expect("dependency");
+    row.0
+}
+
+/// As if the crawler saw the dependency at new versions.
+async fn set_versions(store: &Store, dependency_id: i64, requirement: &str, locked: Option<&str>) {
+    sqlx::query("UPDATE dependencies SET requirement = $1, locked = $2 WHERE id = $3")
+        .bind(requirement)
+        .bind(locked)
+        .bind(dependency_id)
+        .execute(store.pool())
+        .await
+        .expect("update dependency");
+}
+
+/// As if the TTL had passed since the last lookup.
+async fn expire(store: &Store, package_id: i64) {
+    sqlx::query("UPDATE packages SET checked_at = 0 WHERE id = $1")
+        .bind(package_id)
+        .execute(store.pool())
+        .await
+        .expect("expire");
+}
+
+async fn set_policy(store: &Store, repository_id: i64, policy: &Value) {
+    assert!(
+        store
+            .set_repository_policy(repository_id, &policy.to_string())
+            .await
+            .expect("policy")
+    );
+}
+
+async fn events_after(store: &Store, after: i64) -> Vec<StoredEvent> {
+    store
+        .events_after(&EventFilter {
+            after,
+            limit: 1000,
+            team_id: None,
+            types: Vec::new(),
+            ..EventFilter::default()
+        })
+        .await
+        .expect("events")
+}
+
+async fn last_seq(store: &Store) -> i64 {
+    events_after(store, 0).await.last().map_or(0, |e| e.seq)
+}
+
+fn kinds(events: &[StoredEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+/// `(kind, target, new_requirement)` of a dependency's stored recommendations, by kind.
+async fn recommendations(
+    store: &Store,
+    dependency_id: i64,
+) -> Vec<(String, String, Option<String>)> {
+    sqlx::query_as(
+        "SELECT kind, target_version, new_requirement FROM recommendations WHERE dependency_id = $1 ORDER BY kind",
+    )
+    .bind(dependency_id)
+    .fetch_all(store.pool())
+    .await
+    .expect("recommendations")
+}
+
+fn rec(kind: &str, target: &str, requirement: Option<&str>) -> (String, String, Option<String>) {
+    (kind.into(), target.into(), requirement.map(Into::into))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn npm_resolution_releases_events_and_recommendations() {
+    let db = fresh_db().await;
+    let store = &db.store;
+    let fakes = Registries::start().await;
+    let services = services(store, &db.url, &fakes);
+    publish(
+        &fakes.npm_packages,
+        "left-pad",
+        vec![
+            v("1.2.3", 100),
+            v("1.2.9", 50),
+            v("1.4.0", 40),
+            v("2.1.0", 10),
+        ],
+    );
+    let team_id = team(store, "web").await;
+    let repo = repository(store, team_id, "https://github.com/acme/web").await;
+    let manifest_id = manifest(store, repo, "package.json", "npm").await;
+    let pkg = package(store, "npm", "left-pad").await;
+    let dep = dependency(
+        store,
+        manifest_id,
+        pkg,
+        "dependencies/left-pad",
+        "^1.2.3",
+        Some("1.2.3"),
+    )
+    .await;
+
+    // First resolution: history is stored, not announced; recommendations are.
+    let before = last_seq(store).await;
+    resolve_package(&services, pkg).await.expect("resolve");
+    let releases = store.releases(pkg).await.expect("releases");
+    assert_eq!(releases.len(), 4);
+    assert!(releases.iter().all(|r| r.published_at.is_some()));
+    let stored = store.package(pkg).await.expect("package").expect("exists");
+    assert!(stored.checked_at.is_some() && stored.last_error.is_none());
+    assert_eq!(
+        stored.homepage.as_deref(),
+        Some("https://example.invalid/left-pad#readme")
+    );
+    assert!(stored.source_url.is_some());
+    let first = events_after(store, before).await;
+    assert_eq!(
+        kinds(&first),
+        vec!["recommendation_upserted", "recommendation_upserted"],
+        "no release_published on the first resolution"
+    );
+    assert!(first.iter().all(|e| e.team_id == Some(team_id)));
+    assert_eq!(first[0].payload["kind"], "minor");
+    assert_eq!(first[0].payload["current"], "1.2.3");
+    assert_eq!(first[0].payload["manifest"], "package.json");
+    assert_eq!(
+        recommendations(store, dep).await,
+        vec![
+            rec("major", "2.1.0", Some("^2.1.0")),
+            rec("minor", "1.4.0", Some("^1.4.0"))
+        ]
+    );
+
+    // Fresh within the TTL: the registry is not asked again.
+    let requests = fakes.npm_requests().await;
+    resolve_package(&services, pkg).await.expect("fresh");
+    assert_eq!(
+        fakes.npm_requests().await,
+        requests,
+        "TTL fresh: no request"
+    );
+
+    // Re-running the recommender changes nothing and emits nothing.
+    let seq = last_seq(store).await;
+    recommend_repository(&services, repo, Some(&[dep][..]))
+        .await
+        .expect("again");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("all");
+    assert!(events_after(store, seq).await.is_empty());
+
+    // After the TTL a new version is announced once, and the major moves to it.
+    publish(
+        &fakes.npm_packages,
+        "left-pad",
+        vec![
+            v("1.2.3", 100),
+            v("1.2.9", 50),
+            v("1.4.0", 40),
+            v("2.1.0", 10),
+            v("2.2.0", 0),
+        ],
+    );
+    expire(store, pkg).await;
+    let seq = last_seq(store).await;
+    resolve_package(&services, pkg)
+        .await
+        .expect("second resolution");
+    assert_eq!(fakes.npm_requests().await, requests + 1);
+    let second = events_after(store, seq).await;
+    assert_eq!(
+        kinds(&second),
+        vec!["release_published", "recommendation_upserted"]
+    );
+    assert_eq!(second[0].team_id, None, "release events are fleet-wide");
+    assert_eq!(second[0].subject_key, "package:npm:left-pad");
+    assert_eq!(second[0].payload["version"], "2.2.0");
+    assert_eq!(second[1].payload["kind"], "major");
+    assert_eq!(second[1].payload["target_version"], "2.2.0");
+    // Same answer again: nothing new.
+    expire(store, pkg).await;
+    let seq = last_seq(store).await;
+    resolve_package(&services, pkg)
+        .await
+        .expect("third resolution");
+    assert!(events_after(store, seq).await.is_empty());
+
+    // The crawler sees the minor applied: its recommendation is deleted as applied.
+    set_versions(store, dep, "^1.4.0", Some("1.4.0")).await;
+    let seq = last_seq(store).await;
+    recommend_repository(&services, repo, Some(&[dep][..]))
+        .await
+        .expect("applied");
+    let applied = events_after(store, seq).await;
+    assert_eq!(kinds(&applied), vec!["recommendation_deleted"]);
+    assert_eq!(applied[0].payload["reason"], "applied");
+    assert_eq!(applied[0].payload["recommendation"]["kind"], "minor");
+    assert_eq!(
+        applied[0].payload["recommendation"]["target_version"],
+        "1.4.0"
+    );
+    assert_eq!(
+        recommendations(store, dep).await,
+        vec![rec("major", "2.2.0", Some("^2.2.0"))]
+    );
+
+    // Then the major: applied too, and nothing is left to recommend.
+    set_versions(store, dep, "^2.2.0", Some("2.2.0")).await;
+    let seq = last_seq(store).await;
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("applied major");
+    let applied = events_after(store, seq).await;
+    assert_eq!(kinds(&applied), vec!["recommendation_deleted"]);
+    assert_eq!(applied[0].payload["reason"], "applied");
+    assert!(recommendations(store, dep).await.is_empty());
+}
+
+#[tokio::test]
+async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
+    let db = fresh_db().await;
+    let store = &db.store;
+    let fakes = Registries::start().await;
+    let services = services(store, &db.url, &fakes);
+    publish(
+        &fakes.crates,
+        "tinyjson",
+        vec![
+            v("1.0.0", 300),
+            v("1.0.5", 200),
+            v("1.1.0", 1),
+            v("2.0.0", 30),
+        ],
+    );
+    let team_id = team(store, "core").await;
+    let repo = repository(store, team_id, "https://github.com/acme/core").await;
+    let manifest_id = manifest(store, repo, "Cargo.toml", "cargo").await;
+    let pkg = package(store, "cargo", "tinyjson").await;
+    let dep = dependency(
+        store,
+        manifest_id,
+        pkg,
+        "dependencies/tinyjson",
+        "1.0.0",
+        Some("1.0.0"),
+    )
+    .await;
+
+    resolve_package(&services, pkg).await.expect("resolve");
+    assert_eq!(fakes.cargo_requests("tinyjson").await, 1);
+    assert_eq!(
+        recommendations(store, dep).await,
+        vec![
+            rec("major", "2.0.0", Some("2.0.0")),
+            rec("minor", "1.1.0", Some("1.1.0"))
+        ]
+    );
+
+    // Cooldown: 1.1.0 is one day old; the best in-major target becomes the patch 1.0.5.
+    set_policy(store, repo, &json!({ "cooldown_days": 3 })).await;
+    let seq = last_seq(store).await;
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("cooldown");
+    let changed = events_after(store, seq).await;
+    assert_eq!(
+        kinds(&changed),
+        vec!["recommendation_deleted", "recommendation_upserted"]
+    );
+    assert_eq!(changed[0].payload["reason"], "obsolete");
+    assert_eq!(changed[1].payload["kind"], "patch");
+    assert_eq!(
+        recommendations(store, dep).await,
+        vec![
+            rec("major", "2.0.0", Some("2.0.0")),
+            rec("patch", "1.0.5", Some("1.0.5"))
+        ]
+    );
+
+    // lockfile-only: 1.0.5 is inside `1.0.0` (caret), so only the lock changes.
+    set_policy(
+        store,
+        repo,
+        &json!({ "cooldown_days": 3, "range_strategy": "lockfile-only" }),
+    )
+    .await;
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("lockfile-only");
+    assert_eq!(
+        recommendations(store, dep).await,
+        vec![
+            rec("major", "2.0.0", Some("2.0.0")),
+            rec("patch", "1.0.5", None)
+        ]
+    );
+
+    // No majors: the major one goes away as obsolete.
+    set_policy(store, repo, &json!({ "allow_major": false })).await;
+    let seq = last_seq(store).await;
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("no majors");
+    let changed = events_after(store, seq).await;
+    assert!(
+        changed.iter().any(|e| e.kind == "recommendation_deleted"
+            && e.payload["recommendation"]["kind"] == "major")
+    );
+    assert_eq!(
+        recommendations(store, dep).await,
+        vec![rec("minor", "1.1.0", Some("1.1.0"))]
+    );
+
+    // Ignored versions, then an ignored package.
+    set_policy(
+        store,
+        repo,
+        &json!({ "ignore_versions": [{ "name": "tiny*", "versions": ">=1.1.0" }] }),
+    )
+    .await;
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("ignore versions");
+    assert_eq!(
+        recommendations(store, dep).await,
+        vec![rec("patch", "1.0.5", Some("1.0.5"))]
+    );
+    set_policy(store, repo, &json!({ "ignore": ["tiny*"] })).await;
+    let seq = last_seq(store).await;
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("ignore");
+    let changed = events_after(store, seq).await;
+    assert_eq!(kinds(&changed), vec!["recommendation_deleted"]);
+    assert_eq!(changed[0].payload["reason"], "obsolete");
+    assert!(recommendations(store, dep).await.is_empty());
+
+    // A yank of a known release is announced; nothing is published.
+    set_policy(store, repo, &json!({})).await;
+    publish(
+        &fakes.crates,
+        "tinyjson",
+        vec![
+            v("1.0.0", 300),
+            v("1.0.5", 200),
+            Published {
+                yanked: true,
+                ..v("1.1.0", 1)
+            },
+            v("2.0.0", 30),
+        ],
+    );
+    expire(store, pkg).await;
+    let seq = last_seq(store).await;
+    resolve_package(&services, pkg).await.expect("yank");
+    let changed = events_after(store, seq).await;
+    let release_events: Vec<_> = changed
+        .iter()
+        .filter(|e| e.stream == "release_event")
+        .collect();
+    assert_eq!(release_events.len(), 1, "{changed:?}");
+    assert_eq!(release_events[0].kind, "release_yanked");
+    assert_eq!(release_events[0].payload["version"], "1.1.0");
+    assert_eq!(
+        recommendations(store, dep).await,
+        vec![
+            rec("major", "2.0.0", Some("2.0.0")),
+            rec("patch", "1.0.5", Some("1.0.5"))
+        ],
+        "the yanked 1.1.0 is never recommended"
+    );
+
+    // A skipped dependency carries nothing.
+    sqlx::query("UPDATE dependencies SET skip_reason = 'git-source' WHERE id = $1")
+        .bind(dep)
+        .execute(store.pool())
+        .await
+        .expect("skip");
+    recommend_repository(&services, repo, None)
+        .await
+        .expect("skipped");
+    assert!(recommendations(store, dep).await.is_empty());
+}
+
+#[tokio::test]
+async fn registry_failures_are_recorded_on_the_package() {
+    let db = fresh_db().await;
+    let store = &db.store;
+    let fakes = Registries::start().await;
+    let services = services(store, &db.url, &fakes);
+    let missing = package(store, "npm", "no-such-package").await;
+    resolve_package(&services, missing)
+        .await
+        .expect("an unknown package ends the job");
+    let stored = store.package(missing).await.expect("row").expect("exists");
+    assert!(
+        stored
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("not found"))
+    );
+    assert!(
+        stored.checked_at.is_some(),
+        "not asked again before the TTL"
+    );
+
+    let broken = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&broken)
+        .await;
+    let mut config = test_config(&db.url);
+    config.registries.insert("npm".into(), broken.uri());
+    let failing = Services::from_config(&config, store.clone()).expect("services");
+    let flaky = package(store, "npm", "flaky").await;
+    let error = resolve_package(&failing, flaky)
+        .await
+        .expect_err("a registry outage fails the job for a retry");
+    assert!(error.contains("503"), "{error}");
+    let stored = store.package(flaky).await.expect("row").expect("exists");
+    assert!(
+        stored
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("503"))
+    );
+    assert_eq!(stored.checked_at, None, "still due");
+
+    // The job kinds are registered.
+    let id = store
+        .enqueue(resolve::resolve_job(missing))
+        .await
+        .expect("enqueue")
+        .expect("new");
+    assert!(
+        store
+            .enqueue(resolve::resolve_job(missing))
+            .await
+            .expect("dedup")
+            .is_none()
+    );
+    assert!(id > 0);
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn fleet_api_dependencies_usages_recommendations_and_policy() {
+    let app = TestApp::spawn().await;
+    let store = app.db.store.clone();
+    let fakes = Registries::start().await;
+    let services = services(&store, &app.db.url, &fakes);
+    publish(
+        &fakes.npm_packages,
+        "@acme/util",
+        vec![v("1.0.0", 100), v("1.0.1", 90), v("2.0.0", 80)],
+    );
+    let token_a = app.team_token("alpha").await;
+    let token_b = app.team_token("beta").await;
+    let team_a = store
+        .team_by_name("alpha")
+        .await
+        .expect("team")
+        .expect("alpha")
+        .id;
+    let team_b = store
+        .team_by_name("beta")
+        .await
+        .expect("team")
+        .expect("beta")
+        .id;
+    let repo_a = repository(&store, team_a, "https://github.com/alpha/app").await;
+    let repo_b = repository(&store, team_b, "https://github.com/beta/app").await;
+    let pkg = package(&store, "npm", "@acme/util").await;
+    let manifest_a = manifest(&store, repo_a, "web/package.json", "npm").await;
+    let dep_a = dependency(
+        &store,
+        manifest_a,
+        pkg,
+        "dependencies/@acme/util",
+        "^1.0.0",
+        Some("1.0.0"),
+    )
+    .await;
+    let manifest_b = manifest(&store, repo_b, "package.json", "npm").await;
+    let dep_b = dependency(
+        &store,
+        manifest_b,
+        pkg,
+        "dependencies/@acme/util",
+        "^2.0.0",
+        None,
+    )
+    .await;
+    resolve_package(&services, pkg).await.expect("resolve");
+
+    // Dependencies with latest, recommended and update kind; another team gets 403.
+    let (status, body) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/repositories/{repo_a}/dependencies"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let item = &body["items"][0];
+    assert_eq!(item["id"], dep_a);
+    assert_eq!(item["manifest"], "web/package.json");
+    assert_eq!(item["manager"], "npm");
+    assert_eq!(item["ecosystem"], "npm");
+    assert_eq!(item["name"], "@acme/util");
+    assert_eq!(item["requirement"], "^1.0.0");
+    assert_eq!(item["locked"], "1.0.0");
+    assert_eq!(item["current"], "1.0.0");
+    assert_eq!(item["latest"], "2.0.0");
+    assert_eq!(item["update"], "major");
+    assert_eq!(item["recommended"], "1.0.1");
+    assert_eq!(item["recommendations"].as_array().map(Vec::len), Some(2));
+    assert_eq!(body["next"], Value::Null);
+    let (status, body) = get(
+        &app,
+        &token_b,
+        &format!("/api/v1/repositories/{repo_a}/dependencies"),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    let (status, _) = get(&app, &token_a, "/api/v1/repositories/999999/dependencies").await;
+    assert_eq!(status, 404);
+
+    // Usages: literal and percent-encoded scoped names, team scope, `below`.
+    for path in [
+        "/api/v1/packages/npm/@acme/util/usages",
+        "/api/v1/packages/npm/@acme%2Futil/usages",
+    ] {
+        let (status, body) = get(&app, &token_a, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(body["name"], "@acme/util");
+        let repos = body["repositories"].as_array().expect("repositories");
+        assert_eq!(
+            repos.len(),
+            1,
+            "team alpha sees only its repository: {body}"
+        );
+        assert_eq!(repos[0]["repository_id"], repo_a);
+        assert_eq!(repos[0]["usages"][0]["manifest"], "web/package.json");
+        assert_eq!(repos[0]["usages"][0]["version"], "1.0.0");
+    }
+    let (_, admin) = get(&app, ADMIN_TOKEN, "/api/v1/packages/npm/@acme/util/usages").await;
+    assert_eq!(admin["repositories"].as_array().map(Vec::len), Some(2));
+    let (_, below) = get(
+        &app,
+        ADMIN_TOKEN,
+        "/api/v1/packages/npm/@acme/util/usages?below=2.0.0",
+    )
+    .await;
+    let repos = below["repositories"].as_array().expect("repositories");
+    assert_eq!(repos.len(), 1, "only 1.0.0 is below 2.0.0: {below}");
+    assert_eq!(repos[0]["repository_id"], repo_a);
+    let (_, below) = get(
+        &app,
+        ADMIN_TOKEN,
+        "/api/v1/packages/npm/@acme/util/usages?below=1.0.0",
+    )
+    .await;
+    assert_eq!(below["repositories"], json!([]));
+    let (status, body) = get(&app, &token_b, "/api/v1/packages/npm/left-pad/usages").await;
+    assert_eq!((status, body["repositories"].clone()), (200, json!([])));
+    let (status, body) = get(&app, &token_a, "/api/v1/packages/rubygems/rails/usages").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("ecosystem")
+    );
+    let (status, body) = get(
+        &app,
+        &token_a,
+        "/api/v1/packages/npm/@acme/util/usages?below=not-a-version",
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("below")
+    );
+    let (status, _) = get(&app, &token_a, "/api/v1/packages/npm/@acme/util").await;
+    assert_eq!(status, 404);
+
+    // Recommendations: team-scoped, filtered, paginated.
+    let (status, body) = get(&app, &token_a, "/api/v1/recommendations").await;
+    assert_eq!(status, 200, "{body}");
+    let items = body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["repository_id"] == repo_a && i["dependency_id"] == dep_a)
+    );
+    let (_, body) = get(&app, &token_b, "/api/v1/recommendations").await;
+    assert_eq!(body["items"], json!([]), "dep_b on ^2.0.0 is current");
+    let (_, body) = get(
+        &app,
+        &token_a,
+        "/api/v1/recommendations?kind=major&ecosystem=npm",
+    )
+    .await;
+    let items = body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["target_version"], "2.0.0");
+    assert_eq!(items[0]["new_requirement"], "^2.0.0");
+    let (_, first) = get(&app, &token_a, "/api/v1/recommendations?limit=1").await;
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(1));
+    let next = first["next"].as_i64().expect("a next cursor");
+    let (_, second) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/recommendations?limit=1&after={next}"),
+    )
+    .await;
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second["next"], Value::Null);
+    assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+    let (status, _) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/recommendations?repository={repo_b}"),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = get(&app, &token_a, "/api/v1/recommendations?kind=huge").await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("kind")
+    );
+    let (status, _) = get(&app, &token_a, "/api/v1/recommendations?ecosystem=cpan").await;
+    assert_eq!(status, 422);
+
+    // Policy: read, validated write, and recommendations follow through the job queue.
+    let (status, policy) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/repositories/{repo_a}/policy"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(policy["allow_major"], true);
+    assert_eq!(policy["range_strategy"], "bump");
+    let put = |token: &str, body: Value| {
+        app.client
+            .put(app.url(&format!("/api/v1/repositories/{repo_a}/policy")))
+            .bearer_auth(token.to_owned())
+            .json(&body)
+            .send()
+    };
+    let response = put(&token_a, json!({ "cooldown_days": 9999 }))
+        .await
+        .expect("put");
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("cooldown_days"),
+        "{body}"
+    );
+    let response = put(&token_a, json!({ "alow_major": false }))
+        .await
+        .expect("put");
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("alow_major"),
+        "{body}"
+    );
+    let response = put(&token_b, json!({ "allow_major": false }))
+        .await
+        .expect("put");
+    assert_eq!(response.status(), 403);
+    let response = put(
+        &token_a,
+        json!({ "allow_major": false, "ignore": ["left-*"] }),
+    )
+    .await
+    .expect("put");
+    assert_eq!(response.status(), 200);
+    let (_, policy) = get(
+        &app,
+        &token_a,
+        &format!("/api/v1/repositories/{repo_a}/policy"),
+    )
+    .await;
+    assert_eq!(policy["allow_major"], false);
+    assert_eq!(policy["ignore"], json!(["left-*"]));
+    // The app's workers run the queued recommend_repository job.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, body) = get(&app, &token_a, "/api/v1/recommendations?kind=major").await;
+        if body["items"] == json!([]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "major recommendation still there: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, body) = get(&app, &token_a, "/api/v1/recommendations").await;
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["items"][0]["kind"], "patch");
+    let _ = dep_b;
+    app.stop().await;
+}
