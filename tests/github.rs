@@ -258,7 +258,9 @@ async fn organisation_listing_follows_link_pagination() {
 async fn pauses_until_reset_when_the_budget_runs_low() {
     let github = FakeGithub::start().await;
     github.add_repo("acme", "api", "main", &[("README.md", "x")]);
-    github.set_rate_limit(5000, 10, Duration::from_secs(1));
+    // Reset in 1–2 s (GitHub's reset is a whole second), so the window cannot turn over
+    // before the first request.
+    github.set_rate_limit(5000, 10, Duration::from_secs(2));
     // The budget is process-wide per API URL and credential: a credential of this test's own
     // keeps the hour-long reset below from reaching other tests.
     let budget_client = || {
