@@ -258,14 +258,25 @@ async fn organisation_listing_follows_link_pagination() {
 async fn pauses_until_reset_when_the_budget_runs_low() {
     let github = FakeGithub::start().await;
     github.add_repo("acme", "api", "main", &[("README.md", "x")]);
-    github.set_rate_limit(5000, 10, Duration::from_secs(1));
-    let client = tuned_client(&github, GithubTuning::default());
+    // Reset in 1–2 s (GitHub's reset is a whole second), so the window cannot turn over
+    // before the first request.
+    github.set_rate_limit(5000, 10, Duration::from_secs(2));
+    // The budget is process-wide per API URL and credential: a credential of this test's own
+    // keeps the hour-long reset below from reaching other tests.
+    let budget_client = || {
+        GithubClient::new(GithubConfig {
+            api_url: github.url(),
+            auth: GithubAuth::Token(Secret::new("ghp_budget_test")),
+        })
+        .expect("client")
+    };
+    let client = budget_client();
 
     client.repository("acme/api").await.unwrap();
     assert_eq!(client.rate_limit().0, Some(9));
     let started = Instant::now();
     // Another client of the same API and credentials shares the budget: it pauses too.
-    let other = tuned_client(&github, GithubTuning::default());
+    let other = budget_client();
     other.repository("acme/api").await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_millis(200),
@@ -276,7 +287,7 @@ async fn pauses_until_reset_when_the_budget_runs_low() {
     assert!(github.rate_limit_remaining() > 4000, "the window reset");
 
     // A reset an hour away is too long to wait for: the call says when to come back.
-    github.set_rate_limit(5000, 10, Duration::from_secs(3600));
+    github.set_rate_limit(5000, 10, Duration::from_hours(1));
     client.repository("acme/api").await.unwrap();
     match client.repository("acme/api").await {
         Err(GithubError::RateLimited { reset_at }) => {

@@ -127,13 +127,13 @@ mod tests {
         // Under the reserve with the reset an hour away: too long to wait.
         budget.observe(Some(3), Some(reset));
         assert!(matches!(
-            budget.admit(10, Duration::from_secs(60)),
+            budget.admit(10, Duration::from_mins(1)),
             Err(GithubError::RateLimited { .. })
         ));
         // A reset in two seconds is worth waiting for.
         budget.observe(Some(3), Some(Utc::now().timestamp() + 2));
         assert!(matches!(
-            budget.admit(10, Duration::from_secs(60)).unwrap(),
+            budget.admit(10, Duration::from_mins(1)).unwrap(),
             Admission::Wait(d) if d <= Duration::from_millis(2_300)
         ));
     }

@@ -117,10 +117,10 @@ impl Default for GithubTuning {
     fn default() -> Self {
         GithubTuning {
             rate_limit_reserve: 50,
-            max_wait: Duration::from_secs(120),
-            secondary_backoff: Duration::from_secs(60),
+            max_wait: Duration::from_mins(2),
+            secondary_backoff: Duration::from_mins(1),
             max_retries: 3,
-            token_refresh_margin: Duration::from_secs(300),
+            token_refresh_margin: Duration::from_mins(5),
             timeout: Duration::from_secs(30),
             page_size: 100,
         }
@@ -796,15 +796,15 @@ impl GithubClient {
         let reset = reply
             .header("x-ratelimit-reset")
             .and_then(|v| v.trim().parse::<i64>().ok());
-        if remaining == Some(0) {
-            if let Some(reset) = reset {
-                let wait_ms = (reset.saturating_mul(1000) - now.timestamp_millis()).max(0);
-                return Outcome::Wait {
-                    wait: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0))
-                        + Duration::from_millis(250),
-                    reset_at: budget::epoch_to_datetime(reset),
-                };
-            }
+        if remaining == Some(0)
+            && let Some(reset) = reset
+        {
+            let wait_ms = (reset.saturating_mul(1000) - now.timestamp_millis()).max(0);
+            return Outcome::Wait {
+                wait: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0))
+                    + Duration::from_millis(250),
+                reset_at: budget::epoch_to_datetime(reset),
+            };
         }
         let secondary = reply
             .message()
@@ -1119,12 +1119,13 @@ fn check_ref(sha: &str) -> Result<(), GithubError> {
 
 /// Percent-encode a branch name for a URL path, keeping `/` separators.
 fn encode_path(text: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'/') {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out

@@ -28,6 +28,7 @@
 )]
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -55,7 +56,6 @@ fn git_object_sha(kind: &str, content: &[u8]) -> String {
 }
 
 fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s
@@ -473,7 +473,7 @@ impl FakeGithub {
         lock(&self.world).last_authorization.clone()
     }
 
-    /// Installation tokens minted and their count still valid.
+    /// Installation tokens minted so far.
     pub fn tokens_issued(&self) -> usize {
         lock(&self.world).tokens.len()
     }
@@ -557,11 +557,12 @@ impl World {
         let root_sha = hash_tree(&root, &mut repo.trees);
         let mut text = format!("tree {root_sha}\n");
         if let Some(parent) = &parent {
-            text.push_str(&format!("parent {parent}\n"));
+            let _ = writeln!(text, "parent {parent}");
         }
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "author Fake <fake@example.invalid> {clock} +0000\ncommitter Fake <fake@example.invalid> {clock} +0000\n\nchange {clock}\n"
-        ));
+        );
         let commit = git_object_sha("commit", text.as_bytes());
         repo.commits.insert(commit.clone(), root_sha);
         repo.branches.insert(branch.to_owned(), commit.clone());
@@ -1216,7 +1217,7 @@ async fn access_token(
         }
         let lifetime = match w.auth {
             Auth::App { token_lifetime, .. } => token_lifetime,
-            _ => Duration::from_secs(3600),
+            _ => Duration::from_hours(1),
         };
         let expires = now_epoch() + lifetime.as_secs();
         w.clock += 1;
