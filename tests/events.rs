@@ -265,6 +265,50 @@ async fn schema_endpoint_serves_the_checked_in_schema_without_auth() {
     app.stop().await;
 }
 
+/// Check an envelope against the checked-in schema's branch for its type: the envelope's required
+/// keys and no others, and the payload's required keys and no unknown ones.
+fn conforms(schema: &Value, event: &Value) {
+    let kind = event["type"].as_str().unwrap();
+    let branch = schema["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["title"] == kind)
+        .unwrap_or_else(|| panic!("no schema branch for {kind}"));
+    let keys = |v: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let mut required: Vec<String> = branch["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    required.sort();
+    assert_eq!(keys(event), required, "{event}");
+    assert_eq!(branch["properties"]["stream"]["const"], event["stream"]);
+    let mut payload_schema = &branch["properties"]["payload"];
+    if let Some(reference) = payload_schema["$ref"].as_str() {
+        let name = reference.strip_prefix("#/$defs/").unwrap();
+        payload_schema = &schema["$defs"][name];
+    }
+    let properties = payload_schema["properties"].as_object().unwrap();
+    for key in payload_schema["required"].as_array().unwrap() {
+        assert!(
+            event["payload"].get(key.as_str().unwrap()).is_some(),
+            "{kind} payload lacks {key}"
+        );
+    }
+    for key in keys(&event["payload"]) {
+        assert!(
+            properties.contains_key(&key),
+            "{kind} payload has undeclared {key}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn cursor_api_scopes_filters_and_pages() {
     let app = App::spawn(|_| {}).await;
@@ -301,6 +345,11 @@ async fn cursor_api_scopes_filters_and_pages() {
         assert!(first.get(key).is_some(), "envelope has {key}: {first}");
     }
     assert!(first.get("team_id").is_none());
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(checked_in_schema_path()).unwrap()).unwrap();
+    for event in page["events"].as_array().unwrap() {
+        conforms(&schema, event);
+    }
     assert_eq!(first["stream"], "repository_event");
     assert_eq!(
         first["payload"]["repository"]["url"],
@@ -937,7 +986,7 @@ async fn events_are_published_to_jetstream_once_across_restarts() {
                 start_sequence: start,
             },
             ack_policy: consumer::AckPolicy::None,
-            inactive_threshold: Duration::from_secs(120),
+            inactive_threshold: Duration::from_mins(2),
             ..Default::default()
         })
         .await

@@ -32,6 +32,7 @@ pub struct StreamShutdown(pub watch::Receiver<bool>);
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventParams {
     /// Return events with positions after this one (`next_after` of the previous page; default 0).
@@ -46,6 +47,7 @@ pub struct EventParams {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamParams {
     /// Start after this position when no `Last-Event-ID` header is sent (default: 0, the start of
@@ -95,7 +97,7 @@ fn check_after(after: i64) -> Result<i64, ApiError> {
 }
 
 /// Events after a position, oldest first.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventParams),
+#[utoipa::path(get, path = "/api/v1/events", operation_id = "list_events", tag = "events", params(EventParams),
     responses((status = 200, body = EventPage), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
         (status = 422, body = super::ErrorBody)),
     security(("bearer" = [])))]
@@ -126,7 +128,7 @@ pub async fn list(
 
 /// Events as server-sent events: `id` is the position, `event` the type, `data` the envelope.
 /// Resumes after the `Last-Event-ID` header (or `after`); idle streams get keep-alive comments.
-#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", params(StreamParams,
+#[utoipa::path(get, path = "/api/v1/events/stream", operation_id = "stream_events", tag = "events", params(StreamParams,
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this position (sent by reconnecting clients)")),
     responses((status = 200, content_type = "text/event-stream", body = String,
             description = "`id: <seq>`, `event: <type>`, `data: <envelope JSON>` per event"),
@@ -196,15 +198,14 @@ impl Tail {
                     self.buffer.extend(events);
                 }
                 Ok(_) => {
-                    let stop = match self.shutdown.as_mut() {
-                        Some(shutdown) => tokio::select! {
+                    let stop = if let Some(shutdown) = self.shutdown.as_mut() {
+                        tokio::select! {
                             () = tokio::time::sleep(self.poll) => false,
                             _ = shutdown.wait_for(|stop| *stop) => true,
-                        },
-                        None => {
-                            tokio::time::sleep(self.poll).await;
-                            false
                         }
+                    } else {
+                        tokio::time::sleep(self.poll).await;
+                        false
                     };
                     if stop {
                         return None;
@@ -234,7 +235,7 @@ fn schema_document() -> &'static Result<serde_json::Value, String> {
 }
 
 /// The JSON Schema (draft 2020-12) of every event envelope, one `oneOf` branch per type.
-#[utoipa::path(get, path = "/api/v1/events/schema", tag = "events",
+#[utoipa::path(get, path = "/api/v1/events/schema", operation_id = "event_schema", tag = "events",
     responses((status = 200, content_type = "application/schema+json", body = Object,
         description = "JSON Schema of the event envelope, also checked in as src/events.schema.json")))]
 pub async fn schema() -> Result<

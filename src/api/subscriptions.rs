@@ -40,6 +40,7 @@ pub struct SubscriptionList {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryParams {
     /// Only deliveries in this state: `pending`, `delivered` or `dead`.
@@ -104,7 +105,7 @@ fn validate_types(types: &[String]) -> Result<Vec<String>, ApiError> {
 }
 
 /// Subscribe a URL to event types.
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
+#[utoipa::path(post, path = "/api/v1/subscriptions", operation_id = "create_subscription", tag = "subscriptions", request_body = CreateSubscription,
     responses((status = 201, body = Subscription), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
         (status = 403, body = super::ErrorBody), (status = 422, body = super::ErrorBody)),
     security(("bearer" = [])))]
@@ -144,7 +145,7 @@ pub async fn create(
 }
 
 /// The caller's subscriptions (every team's for the admin).
-#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions",
+#[utoipa::path(get, path = "/api/v1/subscriptions", operation_id = "list_subscriptions", tag = "subscriptions",
     responses((status = 200, body = SubscriptionList), (status = 401, body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -170,7 +171,7 @@ async fn owned(state: &AppState, principal: &Principal, id: i64) -> Result<Subsc
 }
 
 /// A subscription's deliveries and their state (pending, delivered, dead), oldest first.
-#[utoipa::path(get, path = "/api/v1/subscriptions/{id}/deliveries", tag = "subscriptions",
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}/deliveries", operation_id = "list_deliveries", tag = "subscriptions",
     params(("id" = i64, Path, description = "Subscription id"), DeliveryParams),
     responses((status = 200, body = DeliveryPage), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
         (status = 403, body = super::ErrorBody), (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody)),
@@ -210,7 +211,7 @@ pub async fn deliveries(
 }
 
 /// Delete a subscription; its pending deliveries are dropped.
-#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", operation_id = "delete_subscription", tag = "subscriptions",
     params(("id" = i64, Path, description = "Subscription id")),
     responses((status = 204), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)),

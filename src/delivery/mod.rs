@@ -74,21 +74,18 @@ impl Lease {
             return Ok(Some(position));
         }
         let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-        match store
+        let taken = store
             .take_delivery_lease(self.name, &self.holder, lease_ms)
-            .await?
-        {
-            Some(stored) => {
-                self.renewed = Some(std::time::Instant::now());
-                let position = self.position.map_or(stored, |own| own.max(stored));
-                self.position = Some(position);
-                Ok(Some(position))
-            }
-            None => {
-                self.renewed = None;
-                self.position = None;
-                Ok(None)
-            }
+            .await?;
+        if let Some(stored) = taken {
+            self.renewed = Some(std::time::Instant::now());
+            let position = self.position.map_or(stored, |own| own.max(stored));
+            self.position = Some(position);
+            Ok(Some(position))
+        } else {
+            self.renewed = None;
+            self.position = None;
+            Ok(None)
         }
     }
 

@@ -24,7 +24,7 @@ pub const STREAM: &str = "UPKEEP_EVENTS";
 /// Subjects of that stream.
 pub const SUBJECTS: &str = "upkeep.>";
 /// JetStream drops a message whose `Nats-Msg-Id` it saw within this window.
-pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(3600);
+pub const DUPLICATE_WINDOW: Duration = Duration::from_hours(1);
 /// The publisher's name in `delivery_cursors`.
 pub const CURSOR: &str = "nats";
 
