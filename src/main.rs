@@ -1,5 +1,6 @@
 //! The `upkeep` binary: parse the command line, load configuration, run the role.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -69,8 +70,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         let text = scan_command::run(args, cli.config.as_deref())
             .await
             .map_err(Failure::Runtime)?;
-        println!("{text}");
-        return Ok(());
+        // A reader that goes away early (`upkeep scan . | head`) is not an error.
+        let mut stdout = std::io::stdout().lock();
+        return match writeln!(stdout, "{text}") {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(Failure::Runtime(format!("cannot write the scan: {e}")))
+            }
+            _ => Ok(()),
+        };
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
     telemetry::init_logging(&config);
