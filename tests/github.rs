@@ -572,6 +572,8 @@ async fn webhook_app(github: &FakeGithub) -> (TestApp, String) {
     let app = TestApp::spawn_with(|config| {
         config.github_api_url = url;
         config.github_webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
+        // The queue is what these tests inspect: keep the workers from taking jobs meanwhile.
+        config.job_poll_ms = 60_000;
     })
     .await;
     let token = app.team_token("platform").await;

@@ -164,10 +164,22 @@ async fn queue_crawl(state: &AppState, repository_id: i64, priority: i64) -> Res
         )
         .await?;
     if queued.is_none() && priority > 0 {
-        state
+        let hastened = state
             .store
             .hasten_pending_job("crawl", &key, priority)
             .await?;
+        if !hastened {
+            // The pending crawl was claimed between the two statements; queue our own so an
+            // urgent crawl after this push is certain (an unchanged one costs one 304).
+            state
+                .store
+                .enqueue(
+                    NewJob::new("crawl", json!({ "repository_id": repository_id }))
+                        .dedup(key)
+                        .priority(priority),
+                )
+                .await?;
+        }
     }
     Ok(())
 }
