@@ -36,7 +36,6 @@ use upkeep::jobs::WorkerSettings;
 use upkeep::pipeline::Services;
 use upkeep::repository_url::RepositoryUrl;
 use upkeep::store::Store;
-use upkeep::store::jobs::NewJob;
 
 const GITHUB_LATENCY: Duration = Duration::from_millis(20);
 const REGISTRY_LATENCY: Duration = Duration::from_millis(30);
@@ -227,10 +226,7 @@ async fn report_jobs(store: &Store) -> Result<(), String> {
 async fn enqueue_crawls(store: &Store, repositories: &[i64]) -> Result<(), String> {
     for id in repositories {
         store
-            .enqueue(
-                NewJob::new("crawl", json!({ "repository_id": id }))
-                    .dedup(format!("repository:{id}")),
-            )
+            .enqueue(upkeep::crawler::crawl_job(*id))
             .await
             .map_err(|e| e.to_string())?;
     }
@@ -300,11 +296,7 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
         github.add_repo("fleet", &name, "main", &repository_files(n, &mut draw));
         let url = RepositoryUrl::parse(&format!("https://github.com/fleet/{name}"))?;
         let repository = store
-            .add_repository(team.id, &url)
-            .await
-            .map_err(|e| e.to_string())?;
-        store
-            .set_default_branch(repository.id, "main")
+            .add_repository(team.id, &url, Some("main"))
             .await
             .map_err(|e| e.to_string())?;
         repositories.push(repository.id);

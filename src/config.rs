@@ -3,36 +3,12 @@
 //! the same keys (a test checks it). A bad value is a [`ConfigError`] naming the key.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// A secret value: never printed by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that must use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+/// A secret value (tokens, keys): never printed by `Debug` or `Display`. The same type the
+/// registry credentials use.
+pub use upkeep_resolvers::http::Secret;
 
 /// One configuration key: its TOML name (`UPKEEP_` + upper case in the environment), its default
 /// and what it means.
@@ -95,6 +71,11 @@ pub const KEYS: &[Key] = &[
         help: "Directory for the registry HTTP cache and git checkouts.",
     },
     Key {
+        name: "http_per_host_concurrency",
+        default: Some("16"),
+        help: "Registry requests one process keeps in flight to one host at once.",
+    },
+    Key {
         name: "github_api_url",
         default: Some("https://api.github.com"),
         help: "GitHub REST API base URL (GitHub Enterprise Server: `https://HOST/api/v3`).",
@@ -127,7 +108,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "release_ttl_seconds",
         default: Some("3600"),
-        help: "A package's cached release list is refreshed when older than this.",
+        help: "A package's cached release list is looked up again when older than this: by the scheduler (every minute), and when a crawl touches the package.",
     },
     Key {
         name: "nats_url",
@@ -160,6 +141,7 @@ pub struct Config {
     pub job_poll_ms: u64,
     pub job_max_attempts: u32,
     pub cache_dir: PathBuf,
+    pub http_per_host_concurrency: usize,
     /// `UPKEEP_REGISTRY_<KEY>` / `[registry] key = "url"`: registry base URL overrides.
     pub registries: BTreeMap<String, String>,
     pub github_api_url: String,
@@ -363,6 +345,12 @@ impl Config {
             job_poll_ms: number("job_poll_ms", 10, 60_000)?,
             job_max_attempts: u32::try_from(number("job_max_attempts", 1, 100)?).unwrap_or(1),
             cache_dir: PathBuf::from(required("cache_dir")?),
+            http_per_host_concurrency: usize::try_from(number(
+                "http_per_host_concurrency",
+                1,
+                1024,
+            )?)
+            .unwrap_or(1),
             registries,
             github_api_url: {
                 let url = required("github_api_url")?;

@@ -102,8 +102,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let delivery = upkeep::delivery::spawn(&services, &shutdown);
             let scheduler = tokio::spawn(upkeep::scheduler::run(
                 store.clone(),
-                server::SCHEDULER_TICK,
-                std::time::Duration::from_secs(config.crawl_interval_seconds),
+                server::schedule(&config),
                 shutdown.clone(),
             ));
             upkeep::jobs::run(

@@ -38,7 +38,7 @@ pub fn handlers(services: &Services) -> Handlers {
     let resolve = services.clone();
     let recommend = services.clone();
     Handlers::new()
-        .on("crawl", move |payload| {
+        .on(crate::crawler::CRAWL, move |payload| {
             let services = crawl.clone();
             async move { crate::crawler::crawl(&services, id(&payload, "repository_id")?).await }
         })
@@ -63,27 +63,41 @@ pub fn handlers(services: &Services) -> Handlers {
 impl Services {
     /// Build the shared clients from configuration.
     pub fn from_config(config: &Config, store: Store) -> Result<Services, String> {
-        use upkeep_resolvers::http::{HttpClient, HttpConfig};
-        use upkeep_resolvers::registry::RegistryConfig;
-
-        let http = HttpClient::new(HttpConfig {
-            cache_dir: Some(config.cache_dir.join("http")),
-            ..HttpConfig::default()
-        })
-        .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
-        let registry_config = RegistryConfig {
-            base_urls: config.registries.clone(),
-            github_token: config.github_token.as_ref().map(|t| t.expose().to_owned()),
-            ..RegistryConfig::default()
-        };
-        let github = github_client(config)?;
         Ok(Services {
             store,
             config: Arc::new(config.clone()),
-            github,
-            registries: Arc::new(Registries::new(http, registry_config)),
+            github: github_client(config)?,
+            registries: Arc::new(registries_from_config(config)?),
         })
     }
+}
+
+/// The registry adapters of the service and of `upkeep scan`: base URL overrides from
+/// `config.registries` (GitHub tags and releases default to `github_api_url`, so GitHub
+/// Enterprise Server serves them too), the GitHub token, and the persistent HTTP cache in
+/// `config.cache_dir/http`.
+pub fn registries_from_config(config: &Config) -> Result<Registries, String> {
+    use upkeep_resolvers::http::{HttpClient, HttpConfig};
+    use upkeep_resolvers::registry::RegistryConfig;
+
+    let http = HttpClient::new(HttpConfig {
+        cache_dir: Some(config.cache_dir.join("http")),
+        per_host_concurrency: config.http_per_host_concurrency,
+        ..HttpConfig::default()
+    })
+    .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
+    let mut base_urls = config.registries.clone();
+    base_urls
+        .entry("github".to_owned())
+        .or_insert_with(|| config.github_api_url.clone());
+    Ok(Registries::new(
+        http,
+        RegistryConfig {
+            base_urls,
+            github_token: config.github_token.as_ref().map(|t| t.expose().to_owned()),
+            ..RegistryConfig::default()
+        },
+    ))
 }
 
 /// The GitHub client when the configuration names credentials (anonymous access otherwise).

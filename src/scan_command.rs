@@ -7,10 +7,9 @@ use std::io::IsTerminal as _;
 use std::path::Path;
 use std::time::Duration;
 
-use upkeep_resolvers::http::{HttpClient, HttpConfig};
 use upkeep_resolvers::lookup::{DEFAULT_CONCURRENCY, LookupProgress, lookup_all};
 use upkeep_resolvers::recommend::{Policy, evaluate};
-use upkeep_resolvers::registry::{Registries, RegistryConfig};
+use upkeep_resolvers::registry::Registries;
 use upkeep_resolvers::scan::{ScanOptions, ScanReport, ScanWarning, scan};
 
 use crate::cli::{ScanArgs, ScanFormat};
@@ -31,7 +30,7 @@ pub async fn run(args: &ScanArgs, config_file: Option<&Path>) -> Result<String, 
         });
     }
     let config = scan_config(config_file)?;
-    let registries = registries_from_config(&config)?;
+    let registries = crate::pipeline::registries_from_config(&config)?;
     let show_progress = std::io::stderr().is_terminal();
     let resolutions = resolve(&registries, &mut report, show_progress).await;
     Ok(match args.format {
@@ -59,28 +58,6 @@ pub fn scan_config(config_file: Option<&Path>) -> Result<Config, String> {
             Ok(config)
         }
     }
-}
-
-/// The registry adapters a scan uses: base URL overrides and the GitHub token from `config`,
-/// the persistent HTTP cache in `config.cache_dir/http`.
-pub fn registries_from_config(config: &Config) -> Result<Registries, String> {
-    let http = HttpClient::new(HttpConfig {
-        cache_dir: Some(config.cache_dir.join("http")),
-        ..HttpConfig::default()
-    })
-    .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
-    let mut base_urls = config.registries.clone();
-    base_urls
-        .entry("github".to_owned())
-        .or_insert_with(|| config.github_api_url.clone());
-    Ok(Registries::new(
-        http,
-        RegistryConfig {
-            base_urls,
-            github_token: config.github_token.as_ref().map(|t| t.expose().to_owned()),
-            ..RegistryConfig::default()
-        },
-    ))
 }
 
 /// Looks up every non-skipped dependency of `report` (each unique package once) and evaluates

@@ -1,14 +1,14 @@
-//! The recrawl scheduler: every tick (a minute in production), queue a crawl of every repository
-//! not crawled within the crawl interval, or never crawled. Any number of processes may run it:
-//! the crawl job's dedup key (`repository:<id>`) keeps one pending crawl per repository.
+//! The scheduler: every tick (a minute in production), queue a crawl of every repository not
+//! crawled within the crawl interval (or never crawled), and a `resolve_package` for every package
+//! in use whose releases are older than the release TTL, so new releases are found even in
+//! repositories that did not change. Any number of processes may run it: the jobs' dedup keys
+//! (`repository:<id>`, `package:<id>`) keep one pending job per repository and per package.
 
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::store::jobs::NewJob;
 use crate::store::{Store, now_ms};
 
 /// Queue a crawl of every repository due for one; returns how many were newly queued.
@@ -17,23 +17,36 @@ pub async fn enqueue_due(store: &Store, crawl_interval: Duration) -> crate::stor
     let cutoff = now_ms().saturating_sub(interval_ms);
     let mut queued = 0;
     for id in store.repositories_due_for_crawl(cutoff).await? {
-        let job =
-            NewJob::new("crawl", json!({ "repository_id": id })).dedup(format!("repository:{id}"));
-        if store.enqueue(job).await?.is_some() {
+        if store
+            .enqueue(crate::crawler::crawl_job(id))
+            .await?
+            .is_some()
+        {
             queued += 1;
         }
     }
     Ok(queued)
 }
 
-/// Run until `shutdown` turns true: every `tick`, [`enqueue_due`] with `crawl_interval`.
-pub async fn run(
-    store: Store,
-    tick: Duration,
-    crawl_interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut ticker = tokio::time::interval(tick);
+/// What the scheduler keeps due, and how often it looks.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// How often to look (a minute in production).
+    pub tick: Duration,
+    /// A repository not crawled for this long gets a crawl.
+    pub crawl_interval: Duration,
+    /// A package in use whose releases were looked up longer ago than this gets a lookup.
+    pub release_ttl: Duration,
+}
+
+/// Packages queued for a refresh per tick at most, so one tick never floods the queue; the
+/// oldest go first and the next tick takes the rest.
+pub const STALE_PACKAGES_PER_TICK: i64 = 5_000;
+
+/// Run until `shutdown` turns true: every tick, [`enqueue_due`] crawls and
+/// [`crate::resolve::enqueue_stale_packages`] refreshes.
+pub async fn run(store: Store, schedule: Schedule, mut shutdown: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(schedule.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !*shutdown.borrow() {
         tokio::select! {
@@ -45,10 +58,21 @@ pub async fn run(
                 continue;
             }
         }
-        match enqueue_due(&store, crawl_interval).await {
+        match enqueue_due(&store, schedule.crawl_interval).await {
             Ok(0) => {}
             Ok(n) => info!(queued = n, "scheduled recrawls"),
             Err(error) => warn!(%error, "scheduling recrawls failed"),
+        }
+        match crate::resolve::enqueue_stale_packages(
+            &store,
+            schedule.release_ttl,
+            STALE_PACKAGES_PER_TICK,
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(n) => info!(queued = n, "scheduled package refreshes"),
+            Err(error) => warn!(%error, "scheduling package refreshes failed"),
         }
     }
 }

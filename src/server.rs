@@ -11,8 +11,17 @@ use crate::config::Config;
 use crate::jobs::{self, WorkerSettings};
 use crate::pipeline::{self, Services};
 
-/// How often the recrawl scheduler looks for repositories due for a crawl.
+/// How often the scheduler looks for repositories due for a crawl and packages due for a lookup.
 pub const SCHEDULER_TICK: Duration = Duration::from_mins(1);
+
+/// The scheduler's settings from configuration.
+pub fn schedule(config: &Config) -> crate::scheduler::Schedule {
+    crate::scheduler::Schedule {
+        tick: SCHEDULER_TICK,
+        crawl_interval: Duration::from_secs(config.crawl_interval_seconds),
+        release_ttl: Duration::from_secs(config.release_ttl_seconds),
+    }
+}
 
 pub fn worker_settings(config: &Config) -> WorkerSettings {
     WorkerSettings {
@@ -73,8 +82,7 @@ pub async fn serve(
     let delivery = crate::delivery::spawn(&services, &shutdown);
     let scheduler = tokio::spawn(crate::scheduler::run(
         services.store.clone(),
-        SCHEDULER_TICK,
-        Duration::from_secs(config.crawl_interval_seconds),
+        schedule(&config),
         shutdown.clone(),
     ));
     let mut http_shutdown = shutdown.clone();

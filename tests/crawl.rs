@@ -477,8 +477,11 @@ async fn the_scheduler_queues_repositories_due_for_a_crawl() {
     let (stop, rx) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(upkeep::scheduler::run(
         db.store.clone(),
-        Duration::from_millis(10),
-        Duration::from_millis(1),
+        upkeep::scheduler::Schedule {
+            tick: Duration::from_millis(10),
+            crawl_interval: Duration::from_millis(1),
+            release_ttl: Duration::from_hours(1),
+        },
         rx,
     ));
     let mut queued = Vec::new();

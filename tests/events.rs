@@ -16,9 +16,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use common::{ADMIN_TOKEN, TestDb, fresh_db, install_crypto, test_config};
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use tokio::sync::watch;
 use upkeep::config::Config;
 use upkeep::events::{Event, ReleasePayload};
@@ -781,12 +779,6 @@ impl Receiver {
     }
 }
 
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
 /// Poll a subscription's deliveries until `done` holds.
 async fn wait_deliveries(
     app: &App,
@@ -850,7 +842,7 @@ async fn webhooks_deliver_signed_events_of_the_team_and_the_fleet() {
         let header = |name: &str| request.headers[name].to_str().unwrap().to_owned();
         assert_eq!(
             header("x-upkeep-signature-256"),
-            format!("sha256={}", hmac_hex(secret, &request.body)),
+            common::sha256_signature(secret, &request.body),
             "the signature is HMAC-SHA256 of the body"
         );
         assert_eq!(header("x-upkeep-event"), body["type"].as_str().unwrap());

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::{ADMIN_TOKEN, TestApp};
 use fake_github::{FakeGithub, git_blob_sha};
-use hmac::Mac;
 use serde_json::{Value, json};
 use sqlx::Row;
 use upkeep::config::Secret;
@@ -513,9 +512,7 @@ async fn importing_an_organisation_registers_unarchived_repositories() {
 const WEBHOOK_SECRET: &str = "webhook-secret-for-tests";
 
 fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    common::sha256_signature(secret, body)
 }
 
 fn push_payload(git_ref: &str) -> Vec<u8> {

@@ -22,12 +22,9 @@ use common::TestApp;
 use fake_github::FakeGithub;
 use fake_registries::{FakeRegistries, FakeRegistryOptions};
 use git_support::GitRepo;
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use sqlx::Row;
 use upkeep::config::Config;
-use upkeep::store::jobs::NewJob;
 use upkeep_resolvers::Ecosystem;
 
 const WEB_PACKAGE_JSON: &str = "{\n  \"name\": \"web\",\n  \"dependencies\": {\"left-pad\": \"^1.0.0\", \"express\": \"4.17.0\"}\n}\n";
@@ -85,12 +82,6 @@ impl Receiver {
     fn seen(&self) -> Vec<Received> {
         self.seen.lock().unwrap().clone()
     }
-}
-
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The app wired to the fakes, one team, and the three repositories' sources.
@@ -355,7 +346,7 @@ async fn webhook_ids(hook: &Receiver, want: &BTreeSet<String>) -> BTreeSet<Strin
             let signature = request.headers["x-upkeep-signature-256"].to_str().unwrap();
             assert_eq!(
                 signature,
-                format!("sha256={}", hmac_hex(WEBHOOK_SECRET, &request.body)),
+                common::sha256_signature(WEBHOOK_SECRET, &request.body),
                 "every delivery is signed with HMAC-SHA256 of its body"
             );
             let body: Value = serde_json::from_slice(&request.body).unwrap();
@@ -480,10 +471,7 @@ async fn three_repositories_flow_to_recommendations_and_every_event_boundary() {
         .get("n");
     for id in &repositories {
         store
-            .enqueue(
-                NewJob::new("crawl", json!({ "repository_id": id }))
-                    .dedup(format!("repository:{id}")),
-            )
+            .enqueue(upkeep::crawler::crawl_job(*id))
             .await
             .unwrap()
             .expect("no crawl is pending");

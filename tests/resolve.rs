@@ -225,7 +225,11 @@ async fn team(store: &Store, name: &str) -> i64 {
 
 async fn repository(store: &Store, team_id: i64, url: &str) -> i64 {
     let url = RepositoryUrl::parse(url).expect("repository URL");
-    store.add_repository(team_id, &url).await.expect("repo").id
+    store
+        .add_repository(team_id, &url, None)
+        .await
+        .expect("repo")
+        .id
 }
 
 async fn manifest(store: &Store, repository_id: i64, path: &str, manager: &str) -> i64 {
@@ -720,6 +724,148 @@ async fn registry_failures_are_recorded_on_the_package() {
             .is_none()
     );
     assert!(id > 0);
+}
+
+/// npm answers after a delay, so lookups overlap.
+struct SlowNpm(FakeNpm, std::time::Duration);
+
+impl Respond for SlowNpm {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.respond(request).set_delay(self.1)
+    }
+}
+
+#[tokio::test]
+async fn overlapping_resolve_jobs_of_one_package_ask_the_registry_once() {
+    let db = fresh_db().await;
+    let store = &db.store;
+    let catalogue = Catalogue::default();
+    publish(&catalogue, "left-pad", vec![v("1.0.0", 30), v("1.1.0", 20)]);
+    let npm = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(SlowNpm(
+            FakeNpm(catalogue.clone()),
+            std::time::Duration::from_millis(300),
+        ))
+        .mount(&npm)
+        .await;
+    // Separate services, as in separate worker processes: their HTTP clients share nothing, so
+    // only the store can keep the second job from asking too.
+    let worker = || {
+        let mut config = test_config(&db.url);
+        config.registries.insert("npm".into(), npm.uri());
+        Services::from_config(&config, store.clone()).expect("services")
+    };
+    let (first, second, third) = (worker(), worker(), worker());
+    let pkg = package(store, "npm", "left-pad").await;
+    let (a, b, c) = tokio::join!(
+        resolve_package(&first, pkg),
+        resolve_package(&second, pkg),
+        resolve_package(&third, pkg)
+    );
+    a.expect("resolved");
+    b.expect("left to the holder");
+    c.expect("left to the holder");
+    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 1);
+    assert_eq!(store.releases(pkg).await.expect("releases").len(), 2);
+    let stored = store.package(pkg).await.expect("row").expect("exists");
+    assert!(stored.checked_at.is_some());
+
+    // Fresh now: another job does not ask either.
+    resolve_package(&first, pkg).await.expect("fresh");
+    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 1);
+
+    // A lease left behind by a dead worker expires; one still running is respected.
+    expire(store, pkg).await;
+    let set_lease = |until: i64| {
+        sqlx::query("UPDATE packages SET resolving_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(pkg)
+            .execute(store.pool())
+    };
+    set_lease(Utc::now().timestamp_millis() + 60_000)
+        .await
+        .expect("lease");
+    resolve_package(&first, pkg).await.expect("held elsewhere");
+    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 1);
+    set_lease(Utc::now().timestamp_millis() - 1)
+        .await
+        .expect("lease");
+    resolve_package(&first, pkg)
+        .await
+        .expect("expired lease taken over");
+    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_lookup_gives_its_lease_back_for_the_retry() {
+    let db = fresh_db().await;
+    let store = &db.store;
+    let broken = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&broken)
+        .await;
+    let mut config = test_config(&db.url);
+    config.registries.insert("npm".into(), broken.uri());
+    let services = Services::from_config(&config, store.clone()).expect("services");
+    let pkg = package(store, "npm", "flaky").await;
+    let before = broken.received_requests().await.unwrap_or_default().len();
+    resolve_package(&services, pkg)
+        .await
+        .expect_err("an outage fails the job");
+    let after_first = broken.received_requests().await.unwrap_or_default().len();
+    assert!(after_first > before);
+    resolve_package(&services, pkg)
+        .await
+        .expect_err("the retry asks again instead of finding a lease");
+    assert!(broken.received_requests().await.unwrap_or_default().len() > after_first);
+}
+
+#[tokio::test]
+async fn the_scheduler_refreshes_packages_in_use_once_their_ttl_passed() {
+    let db = fresh_db().await;
+    let store = &db.store;
+    let team_id = team(store, "sched").await;
+    let repo = repository(store, team_id, "https://github.com/acme/sched").await;
+    let manifest_id = manifest(store, repo, "package.json", "npm").await;
+    let used = package(store, "npm", "used").await;
+    let fresh = package(store, "npm", "fresh").await;
+    let unused = package(store, "npm", "unused").await;
+    dependency(store, manifest_id, used, "dependencies/used", "^1", None).await;
+    dependency(store, manifest_id, fresh, "dependencies/fresh", "^1", None).await;
+    expire(store, used).await;
+    expire(store, unused).await;
+    sqlx::query("UPDATE packages SET checked_at = $1 WHERE id = $2")
+        .bind(Utc::now().timestamp_millis())
+        .bind(fresh)
+        .execute(store.pool())
+        .await
+        .expect("fresh");
+    let hour = std::time::Duration::from_hours(1);
+    assert_eq!(
+        resolve::enqueue_stale_packages(store, hour, 100)
+            .await
+            .expect("sweep"),
+        1
+    );
+    // The job is pending: the next tick does not queue it twice.
+    assert_eq!(
+        resolve::enqueue_stale_packages(store, hour, 100)
+            .await
+            .expect("sweep"),
+        0
+    );
+    let payloads: Vec<(String,)> =
+        sqlx::query_as("SELECT payload FROM jobs WHERE kind = 'resolve_package'")
+            .fetch_all(store.pool())
+            .await
+            .expect("jobs");
+    let payloads: Vec<Value> = payloads
+        .iter()
+        .map(|(p,)| serde_json::from_str(p).expect("json"))
+        .collect();
+    assert_eq!(payloads, vec![json!({ "package_id": used })]);
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {

@@ -109,14 +109,14 @@ async fn teams_tokens_and_repositories() {
     assert_ne!(stored, token.token.expose(), "only the hash is stored");
 
     let url = RepositoryUrl::parse("https://github.com/a/b").unwrap();
-    let repo = store.add_repository(team.id, &url).await.unwrap();
+    let repo = store.add_repository(team.id, &url, None).await.unwrap();
     assert!(matches!(
-        store.add_repository(team.id, &url).await,
+        store.add_repository(team.id, &url, None).await,
         Err(StoreError::Conflict(_))
     ));
     let other = store.create_team("other").await.unwrap();
     store
-        .add_repository(other.id, &url)
+        .add_repository(other.id, &url, None)
         .await
         .expect("another team may register the same URL");
     assert_eq!(

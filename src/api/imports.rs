@@ -4,14 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{ApiError, ApiJson, AppState};
 use crate::api::auth::Principal;
 use crate::github::GithubError;
 use crate::repository_url::RepositoryUrl;
 use crate::store::StoreError;
-use crate::store::jobs::NewJob;
 use crate::store::repositories::Repository;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -133,7 +131,11 @@ pub async fn create(
                 continue;
             }
         };
-        let mut added = match state.store.add_repository(team_id, &url).await {
+        let added = match state
+            .store
+            .add_repository(team_id, &url, Some(&repo.default_branch))
+            .await
+        {
             Ok(added) => added,
             Err(StoreError::Conflict(_)) => {
                 skipped.push(SkippedRepository {
@@ -146,15 +148,7 @@ pub async fn create(
         };
         state
             .store
-            .set_default_branch(added.id, &repo.default_branch)
-            .await?;
-        added.default_branch = Some(repo.default_branch.clone());
-        state
-            .store
-            .enqueue(
-                NewJob::new("crawl", json!({ "repository_id": added.id }))
-                    .dedup(format!("repository:{}", added.id)),
-            )
+            .enqueue(crate::crawler::crawl_job(added.id))
             .await?;
         registered.push(added);
     }

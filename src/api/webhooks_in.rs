@@ -27,12 +27,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
 use crate::repository_url::RepositoryUrl;
-use crate::store::jobs::NewJob;
 use crate::store::repositories::Repository;
 
 /// Priority of a crawl a push asked for (scheduled crawls run at 0).
@@ -154,31 +153,18 @@ async fn registered(state: &AppState, repository: &Value) -> Result<Vec<Reposito
 }
 
 async fn queue_crawl(state: &AppState, repository_id: i64, priority: i64) -> Result<(), ApiError> {
-    let key = format!("repository:{repository_id}");
-    let queued = state
-        .store
-        .enqueue(
-            NewJob::new("crawl", json!({ "repository_id": repository_id }))
-                .dedup(key.clone())
-                .priority(priority),
-        )
-        .await?;
+    let job = || crate::crawler::crawl_job(repository_id).priority(priority);
+    let queued = state.store.enqueue(job()).await?;
     if queued.is_none() && priority > 0 {
+        let key = job().dedup_key.unwrap_or_default();
         let hastened = state
             .store
-            .hasten_pending_job("crawl", &key, priority)
+            .hasten_pending_job(crate::crawler::CRAWL, &key, priority)
             .await?;
         if !hastened {
             // The pending crawl was claimed between the two statements; queue our own so an
             // urgent crawl after this push is certain (an unchanged one costs one 304).
-            state
-                .store
-                .enqueue(
-                    NewJob::new("crawl", json!({ "repository_id": repository_id }))
-                        .dedup(key)
-                        .priority(priority),
-                )
-                .await?;
+            state.store.enqueue(job()).await?;
         }
     }
     Ok(())
@@ -278,7 +264,7 @@ async fn installation(
                     else {
                         continue;
                     };
-                    match state.store.add_repository(*team_id, &url).await {
+                    match state.store.add_repository(*team_id, &url, None).await {
                         Ok(repo) => {
                             queue_crawl(state, repo.id, 0).await?;
                             added.push(repo.id);

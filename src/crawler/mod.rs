@@ -1,5 +1,5 @@
 //! Crawling a repository: lease → head → tree → changed manifests → extract → pair lockfiles →
-//! reconcile → events → follow-up jobs.
+//! reconcile → follow-up jobs → events, all of the writing in one transaction.
 //!
 //! Invariants:
 //! - One crawl of a repository at a time across every worker process: a crawl lease on the
@@ -10,10 +10,11 @@
 //!   `ls-remote`. Nothing else is requested, nothing is emitted, only `last_crawled_at` moves.
 //! - Only blobs whose id changed since the last crawl are read; every manifest's extraction is
 //!   stored, so pairing with lockfiles works over all manifests without reading them again.
-//! - A repository's changes and their events commit in one transaction, events last.
+//! - A repository's changes, the `resolve_package` / `recommend_repository` jobs they call for,
+//!   and their events commit in one transaction, events last.
 //! - A malformed or oversized manifest is a warning on that manifest, never a failed crawl.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::json;
 use tracing::info;
@@ -25,7 +26,7 @@ use crate::jobs::JobResult;
 use crate::pipeline::Services;
 use crate::store::events;
 use crate::store::inventory::{self, StoredManifest};
-use crate::store::jobs::NewJob;
+use crate::store::jobs::{NewJob, enqueue_in};
 use crate::store::now_ms;
 use crate::store::repositories::{DEFAULT_POLICY, Repository};
 
@@ -99,6 +100,15 @@ pub enum RegisterError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// Job kind of [`crawl`].
+pub const CRAWL: &str = "crawl";
+
+/// The job that crawls one repository (deduplicated per repository while pending).
+pub fn crawl_job(repository_id: i64) -> NewJob {
+    NewJob::new(CRAWL, json!({ "repository_id": repository_id }))
+        .dedup(format!("repository:{repository_id}"))
+}
+
 /// Register a repository for a team after checking it exists, record its default branch, and queue
 /// its first crawl.
 pub async fn register(
@@ -110,15 +120,9 @@ pub async fn register(
         .await
         .map_err(RegisterError::Unreachable)?;
     let store = &services.store;
-    let repository = store.add_repository(team_id, url).await?;
-    store.set_default_branch(repository.id, &branch).await?;
-    store
-        .enqueue(
-            NewJob::new("crawl", json!({ "repository_id": repository.id }))
-                .dedup(format!("repository:{}", repository.id)),
-        )
-        .await?;
-    Ok(store.repository(repository.id).await?.unwrap_or(repository))
+    let repository = store.add_repository(team_id, url, Some(&branch)).await?;
+    store.enqueue(crawl_job(repository.id)).await?;
+    Ok(repository)
 }
 
 /// The `crawl` job: `{"repository_id": N}`.
@@ -147,8 +151,7 @@ pub async fn crawl_repository(
         .await
         .map_err(|e| e.to_string())?
     {
-        let mut retry = NewJob::new("crawl", json!({ "repository_id": repository_id }))
-            .dedup(format!("repository:{repository_id}"));
+        let mut retry = crawl_job(repository_id);
         retry.run_at = Some(now_ms() + BUSY_RETRY_MS);
         store.enqueue(retry).await.map_err(|e| e.to_string())?;
         info!(
@@ -495,6 +498,7 @@ async fn run(
     )
     .await
     .map_err(|e| e.to_string())?;
+    enqueue_follow_ups(&mut tx, id, &changes).await?;
     let something_changed =
         changes.dependency_changes() > 0 || changes.manifests_changed || new_policy.is_some();
     let backend = store.backend();
@@ -546,38 +550,32 @@ async fn run(
             .map(|d| d.id)
             .collect(),
     };
-    enqueue_follow_ups(services, id, &changes).await?;
     Ok(outcome)
 }
 
 /// Resolve every package of an added or changed dependency that can be updated, and recommend for
-/// the added and changed dependencies.
+/// the added and changed dependencies: queued inside the crawl's transaction, so they exist
+/// exactly when its inventory changes do. Packages are queued in id order (see
+/// [`crate::store::jobs::enqueue_in`]).
 async fn enqueue_follow_ups(
-    services: &Services,
+    tx: &mut crate::store::Tx,
     repository_id: i64,
     changes: &reconcile::Changes,
 ) -> Result<(), String> {
-    let store = &services.store;
     let touched: Vec<_> = changes.added.iter().chain(&changes.changed).collect();
-    let mut packages = HashSet::new();
-    for dep in &touched {
-        if dep.skip_reason.is_none() && packages.insert(dep.package_id) {
-            store
-                .enqueue(
-                    NewJob::new("resolve_package", json!({ "package_id": dep.package_id }))
-                        .dedup(format!("package:{}", dep.package_id)),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+    let packages: BTreeSet<i64> = touched
+        .iter()
+        .filter(|dep| dep.skip_reason.is_none())
+        .map(|dep| dep.package_id)
+        .collect();
+    for package_id in packages {
+        enqueue_in(tx, &crate::resolve::resolve_job(package_id))
+            .await
+            .map_err(|e| e.to_string())?;
     }
     if !touched.is_empty() {
         let ids: Vec<i64> = touched.iter().map(|d| d.id).collect();
-        store
-            .enqueue(NewJob::new(
-                "recommend_repository",
-                json!({ "repository_id": repository_id, "dependency_ids": ids }),
-            ))
+        enqueue_in(tx, &crate::resolve::recommend_job(repository_id, &ids))
             .await
             .map_err(|e| e.to_string())?;
     }

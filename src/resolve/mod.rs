@@ -8,6 +8,11 @@
 //!   not change). Otherwise the release set is merged into `releases` (events: see
 //!   [`crate::store::releases`]) and the recommendations of **every** dependency on the package
 //!   are recomputed, which also lets cooldowns expire at TTL granularity.
+//!   The job first claims the lookup ([`Store::claim_package_lookup`]): a job for a package that
+//!   another job is looking up right now ends at once, so a package queued again by a second
+//!   crawl while its lookup runs is still asked for once. The dependencies that second crawl
+//!   added are covered either way: its own `recommend_repository` job computes them once the
+//!   releases are stored, and the running lookup's recomputation sees them otherwise.
 //!   Lookup failures are recorded in `packages.last_error`: an unknown package, a lookup the
 //!   adapter skips, or a definitive client error (4xx other than 408/429, an oversized answer)
 //!   ends the job successfully and counts as checked; transient failures (transport errors,
@@ -96,15 +101,48 @@ pub async fn resolve_package(services: &Services, package_id: i64) -> Result<(),
         debug!(package_id, "package no longer exists");
         return Ok(());
     };
-    let ttl_ms = i64::try_from(services.config.release_ttl_seconds)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(1000);
-    if let Some(checked) = package.checked_at
-        && now_ms().saturating_sub(checked) < ttl_ms
-    {
-        debug!(package_id, "release set is fresh; registry not asked");
+    let ttl_ms = seconds_to_ms(services.config.release_ttl_seconds);
+    let lease_ms = seconds_to_ms(services.config.job_lease_seconds);
+    let now = now_ms();
+    let claimed = store
+        .claim_package_lookup(
+            package_id,
+            now.saturating_sub(ttl_ms),
+            now.saturating_add(lease_ms),
+        )
+        .await
+        .map_err(|e| store_error(&e))?;
+    if !claimed {
+        debug!(
+            package_id,
+            "release set is fresh or another job is looking it up; registry not asked"
+        );
         return Ok(());
     }
+    let outcome = look_up_and_recommend(services, &package).await;
+    if outcome.is_err() {
+        // Give the lease back so the queue's retry looks the package up again at once.
+        store
+            .release_package_lookup(package_id)
+            .await
+            .map_err(|e| store_error(&e))?;
+    }
+    outcome
+}
+
+fn seconds_to_ms(seconds: u64) -> i64 {
+    i64::try_from(seconds)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000)
+}
+
+/// The claimed part of [`resolve_package`]: the lookup, the merge and the recomputation.
+async fn look_up_and_recommend(
+    services: &Services,
+    package: &crate::store::releases::Package,
+) -> Result<(), String> {
+    let store = &services.store;
+    let package_id = package.id;
     let Ok(ecosystem) = package.ecosystem.parse::<Ecosystem>() else {
         store
             .record_package_error(
@@ -205,26 +243,20 @@ pub async fn recommend_repository_job(
 }
 
 /// Enqueue `resolve_package` for up to `limit` packages in use whose releases are older than
-/// the TTL (the periodic refresh; jobs already pending are not duplicated). Returns how many
-/// jobs were new.
-pub async fn enqueue_stale_packages(services: &Services, limit: i64) -> Result<u64, String> {
-    let ttl_ms = i64::try_from(services.config.release_ttl_seconds)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(1000);
-    let ids = services
-        .store
+/// `release_ttl` (the periodic refresh that finds new releases of packages no crawl touched;
+/// jobs already pending are not duplicated). Returns how many jobs were new.
+pub async fn enqueue_stale_packages(
+    store: &Store,
+    release_ttl: std::time::Duration,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let ttl_ms = i64::try_from(release_ttl.as_millis()).unwrap_or(i64::MAX);
+    let ids = store
         .stale_packages(now_ms().saturating_sub(ttl_ms), limit)
-        .await
-        .map_err(|e| store_error(&e))?;
+        .await?;
     let mut queued = 0;
     for id in ids {
-        if services
-            .store
-            .enqueue(resolve_job(id))
-            .await
-            .map_err(|e| store_error(&e))?
-            .is_some()
-        {
+        if store.enqueue(resolve_job(id)).await?.is_some() {
             queued += 1;
         }
     }

@@ -85,25 +85,39 @@ pub fn backoff_ms(attempt: i64) -> i64 {
     base + rand::random_range(0..=base / 4)
 }
 
+/// [`Store::enqueue`] inside a transaction the caller commits, so the job exists exactly when the
+/// work that asked for it does. On PostgreSQL a pending job with the same dedup key that another
+/// open transaction is inserting makes this wait for that transaction; callers that enqueue
+/// several deduplicated jobs do so in a fixed order (by key), so two transactions never wait on
+/// each other.
+pub async fn enqueue_in(tx: &mut super::Tx, job: &NewJob) -> Result<Option<i64>> {
+    enqueue_on(tx, job).await
+}
+
+async fn enqueue_on(conn: &mut sqlx::AnyConnection, job: &NewJob) -> Result<Option<i64>> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "INSERT INTO jobs (kind, payload, dedup_key, priority, state, run_at, attempts, max_attempts, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'pending', $5, 0, $6, $7, $7) \
+         ON CONFLICT (kind, dedup_key) WHERE state = 'pending' DO NOTHING RETURNING id",
+    )
+    .bind(&job.kind)
+    .bind(job.payload.to_string())
+    .bind(job.dedup_key.as_deref())
+    .bind(job.priority)
+    .bind(job.run_at.unwrap_or(now))
+    .bind(i64::from(job.max_attempts))
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
 impl Store {
     /// Enqueue `job`; returns its id, or `None` when a pending job with the same dedup key exists.
     pub async fn enqueue(&self, job: NewJob) -> Result<Option<i64>> {
-        let now = now_ms();
-        let row = sqlx::query(
-            "INSERT INTO jobs (kind, payload, dedup_key, priority, state, run_at, attempts, max_attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'pending', $5, 0, $6, $7, $7) \
-             ON CONFLICT (kind, dedup_key) WHERE state = 'pending' DO NOTHING RETURNING id",
-        )
-        .bind(&job.kind)
-        .bind(job.payload.to_string())
-        .bind(job.dedup_key.as_deref())
-        .bind(job.priority)
-        .bind(job.run_at.unwrap_or(now))
-        .bind(i64::from(job.max_attempts))
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        let mut conn = self.pool().acquire().await?;
+        enqueue_on(&mut conn, &job).await
     }
 
     /// Lease the next due job to `worker` for `lease_ms`.

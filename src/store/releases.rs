@@ -144,8 +144,45 @@ impl Store {
         Ok(map.remove(&package_id).unwrap_or_default())
     }
 
+    /// Take the registry lookup of a package: `true` when the package is due (never checked, or
+    /// checked before `checked_before`) and no other job holds an unexpired lookup lease; the
+    /// lease then lasts until `lease_until`. One conditional `UPDATE`, so of two jobs racing for
+    /// the same package exactly one wins on both backends. The lease ends with
+    /// [`Store::apply_release_set`] or [`Store::record_package_error`], or when it expires.
+    pub async fn claim_package_lookup(
+        &self,
+        id: i64,
+        checked_before: i64,
+        lease_until: i64,
+    ) -> Result<bool> {
+        let claimed = sqlx::query(
+            "UPDATE packages SET resolving_until = $1 \
+             WHERE id = $2 AND (checked_at IS NULL OR checked_at < $3) \
+               AND (resolving_until IS NULL OR resolving_until < $4)",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .bind(checked_before)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
+    /// End the lookup lease of a package without recording anything (its lookup failed on
+    /// something other than the registry, e.g. the store).
+    pub async fn release_package_lookup(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE packages SET resolving_until = NULL WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Record a failed lookup. `definitive` (not found, skipped) also sets `checked_at`, so the
-    /// package is not asked again before its TTL; a transient failure leaves it due.
+    /// package is not asked again before its TTL; a transient failure leaves it due. Either way
+    /// the lookup lease ends.
     pub async fn record_package_error(&self, id: i64, error: &str, definitive: bool) -> Result<()> {
         let error = if error.trim().is_empty() {
             "registry lookup failed"
@@ -153,18 +190,23 @@ impl Store {
             error
         };
         if definitive {
-            sqlx::query("UPDATE packages SET last_error = $1, checked_at = $2 WHERE id = $3")
-                .bind(error)
-                .bind(now_ms())
-                .bind(id)
-                .execute(self.pool())
-                .await?;
+            sqlx::query(
+                "UPDATE packages SET last_error = $1, checked_at = $2, resolving_until = NULL \
+                 WHERE id = $3",
+            )
+            .bind(error)
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         } else {
-            sqlx::query("UPDATE packages SET last_error = $1 WHERE id = $2")
-                .bind(error)
-                .bind(id)
-                .execute(self.pool())
-                .await?;
+            sqlx::query(
+                "UPDATE packages SET last_error = $1, resolving_until = NULL WHERE id = $2",
+            )
+            .bind(error)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         }
         Ok(())
     }
@@ -218,7 +260,7 @@ impl Store {
         let changes = merge(&mut tx, package_id, &existing, set).await?;
         sqlx::query(
             "UPDATE packages SET source_url = $1, homepage = $2, changelog_url = $3, checked_at = $4, \
-             last_error = NULL WHERE id = $5",
+             last_error = NULL, resolving_until = NULL WHERE id = $5",
         )
         .bind(nonempty(set.source_url.as_ref()).or(package.source_url.clone()))
         .bind(nonempty(set.homepage.as_ref()).or(package.homepage.clone()))

@@ -58,17 +58,23 @@ pub struct Page<T> {
 
 impl Store {
     /// Register a repository for a team; `Conflict` when the team already has it.
-    pub async fn add_repository(&self, team_id: i64, url: &RepositoryUrl) -> Result<Repository> {
+    pub async fn add_repository(
+        &self,
+        team_id: i64,
+        url: &RepositoryUrl,
+        default_branch: Option<&str>,
+    ) -> Result<Repository> {
         let now = now_ms();
         let mut tx = self.begin().await?;
         let inserted = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO repositories (team_id, provider, url, full_name, policy, schedule, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (team_id, url) DO NOTHING RETURNING {COLUMNS}"
+            "INSERT INTO repositories (team_id, provider, url, full_name, default_branch, policy, schedule, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (team_id, url) DO NOTHING RETURNING {COLUMNS}"
         )))
         .bind(team_id)
         .bind(url.provider.as_str())
         .bind(&url.url)
         .bind(&url.full_name)
+        .bind(default_branch.filter(|b| !b.trim().is_empty()))
         .bind(DEFAULT_POLICY)
         .bind(DEFAULT_SCHEDULE)
         .bind(now)

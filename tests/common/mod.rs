@@ -182,3 +182,12 @@ impl TestApp {
         }
     }
 }
+
+/// `sha256=<hex HMAC-SHA256(secret, body)>`: the signature header value GitHub sends and upkeep's
+/// outgoing webhooks carry, computed here independently of the code under test.
+pub fn sha256_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}

@@ -8,8 +8,9 @@ use std::time::Duration;
 /// The user agent every request carries unless configured otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("upkeep/", env!("CARGO_PKG_VERSION"));
 
-/// A secret string (token or password). Its `Debug` output is redacted and it has no `Display`,
-/// so it cannot end up in a log line or an error message by accident.
+/// A secret string (token or password). Its `Debug` and `Display` output is redacted (`***`), so
+/// it cannot end up in a log line or an error message by accident; [`Secret::expose`] is the one
+/// way to the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -27,6 +28,12 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
     }
 }
 

@@ -3,10 +3,13 @@
 //! For a module path the adapter reads `<proxy>/<escaped path>/@v/list` (one version per line).
 //! Only when that list holds no release version does it ask `@latest` (as the `go` command does
 //! for its `latest` query), so modules published only as pseudo-versions still resolve.
-//! Publish times come from `<version>.info` (`{"Version": ..., "Time": ...}`), fetched for at
-//! most [`INFO_LIMIT`] versions — the newest release and the newest versions overall — so one
-//! lookup costs at most `2 + INFO_LIMIT` requests whatever the module's history; pseudo-versions
-//! carry their commit time in the version itself and need no request.
+//! Publish times come from `<version>.info` (`{"Version": ..., "Time": ...}`), which the protocol
+//! serves one version at a time. A lookup asks it for [`INFO_LIMIT`] version only: the newest
+//! release (the newest version when there is no release, whose time `@latest` already gave). So
+//! one lookup costs two requests whatever the module's history, and a fleet-wide refresh stays
+//! close to one request per module. Older versions come back without a time; a caller that keeps
+//! release history (the service does) keeps the time each version had when it was the newest.
+//! Pseudo-versions carry their commit time in the version itself and need no request.
 //!
 //! Module paths and versions are escaped per the protocol: every upper-case letter becomes `!`
 //! followed by its lower-case form (`github.com/Azure/x` → `github.com/!azure/x`).
@@ -29,8 +32,8 @@ use serde::Deserialize;
 
 use super::{Registries, RegistryError, Release, ReleaseSet};
 
-/// At most this many `.info` documents are fetched per module.
-pub const INFO_LIMIT: usize = 5;
+/// At most this many `.info` documents are fetched per module (see the module notes).
+pub const INFO_LIMIT: usize = 1;
 
 pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet, RegistryError> {
     let module = name.trim();
@@ -50,19 +53,27 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
 
     let mut versions = parse_list(module, &list);
     let mut latest_tag = None;
+    let mut known_times: Vec<(String, DateTime<Utc>)> = Vec::new();
     if !versions.iter().any(|v| !is_prerelease(v)) {
-        latest_tag = fetch_latest(registries, &format!("{proxy}{escaped}/@latest")).await?;
-        if let Some(latest) = &latest_tag
-            && !versions.contains(latest)
+        if let Some(latest) = fetch_latest(registries, &format!("{proxy}{escaped}/@latest")).await?
         {
-            versions.push(latest.clone());
+            if let Some(time) = latest.time.as_deref().and_then(parse_time) {
+                known_times.push((latest.version.clone(), time));
+            }
+            if !versions.contains(&latest.version) {
+                versions.push(latest.version.clone());
+            }
+            latest_tag = Some(latest.version);
         }
     }
     if versions.is_empty() {
         return Err(RegistryError::NotFound);
     }
 
-    let wanted = info_versions(&versions);
+    let wanted: Vec<&String> = info_versions(&versions)
+        .into_iter()
+        .filter(|v| !known_times.iter().any(|(known, _)| known == *v))
+        .collect();
     let times = join_all(
         wanted
             .iter()
@@ -73,13 +84,20 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
     let releases = versions
         .iter()
         .map(|version| {
-            let published_at = pseudo_version_time(version).or_else(|| {
-                wanted
-                    .iter()
-                    .zip(&times)
-                    .find(|(w, _)| **w == version)
-                    .and_then(|(_, time)| *time)
-            });
+            let published_at = pseudo_version_time(version)
+                .or_else(|| {
+                    known_times
+                        .iter()
+                        .find(|(known, _)| known == version)
+                        .map(|(_, time)| *time)
+                })
+                .or_else(|| {
+                    wanted
+                        .iter()
+                        .zip(&times)
+                        .find(|(w, _)| **w == version)
+                        .and_then(|(_, time)| *time)
+                });
             Release {
                 version: version.clone(),
                 published_at,
@@ -120,8 +138,8 @@ fn parse_list(module: &str, list: &str) -> Vec<String> {
     versions
 }
 
-/// The `Version` of `@latest`; `None` when the proxy has no `@latest` for the module.
-async fn fetch_latest(registries: &Registries, url: &str) -> Result<Option<String>, RegistryError> {
+/// `@latest` (its `Version` checked); `None` when the proxy has no `@latest` for the module.
+async fn fetch_latest(registries: &Registries, url: &str) -> Result<Option<Info>, RegistryError> {
     let response = registries.http.get(url, &[]).await?;
     match response.status {
         200..=299 => {
@@ -136,7 +154,7 @@ async fn fetch_latest(registries: &Registries, url: &str) -> Result<Option<Strin
                     message: format!("`{}` is not a module version", info.version),
                 });
             }
-            Ok(Some(info.version))
+            Ok(Some(info))
         }
         // The list already said what there is; @latest is optional in the protocol.
         404 | 410 => Ok(None),
@@ -319,7 +337,11 @@ async fn fetch_time(
             return None;
         }
     };
-    DateTime::parse_from_rfc3339(info.time.as_deref()?.trim())
+    parse_time(info.time.as_deref()?)
+}
+
+fn parse_time(time: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(time.trim())
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
