@@ -9,6 +9,7 @@
 //!
 //! The store is a fresh SQLite database in a temporary directory, or `UPKEEP_BENCH_DATABASE_URL`
 //! (which must name an empty database). The run aborts with an error after 10 minutes.
+//! `UPKEEP_BENCH_LOG=warn` (any `tracing` filter) prints the service's log on stderr.
 
 #[path = "../tests/support/fake_github.rs"]
 #[cfg_attr(
@@ -189,7 +190,7 @@ async fn count(store: &Store, sql: &'static str) -> Result<i64, String> {
 /// Jobs by kind and state, with their retries and (first) failures, on stderr.
 async fn report_jobs(store: &Store) -> Result<(), String> {
     let rows = sqlx::query(
-        "SELECT kind, state, COUNT(*) AS n, SUM(attempts) AS attempts, MAX(updated_at - created_at) AS longest_ms \
+        "SELECT kind, state, COUNT(*) AS n, CAST(SUM(attempts) AS BIGINT) AS attempts, CAST(MAX(updated_at - created_at) AS BIGINT) AS longest_ms \
          FROM jobs GROUP BY kind, state ORDER BY kind, state",
     )
     .fetch_all(store.pool())
@@ -322,7 +323,15 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
     wait_idle(&store).await?;
     let full_cycle = started.elapsed();
     let github_full = github.total_requests();
-    let registry_full = registries.stats().since(&registry_start).total();
+    let registry_full_stats = registries.stats().since(&registry_start);
+    let registry_full = registry_full_stats.total();
+    for (ecosystem, stats) in &registry_full_stats.by_ecosystem {
+        eprintln!(
+            "fleet: full cycle {} registry requests: {}",
+            ecosystem.as_str(),
+            stats.requests
+        );
+    }
 
     eprintln!(
         "fleet: full cycle {:.1} s; no-change cycle",
@@ -355,6 +364,20 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
         "SELECT COUNT(DISTINCT package_id) AS n FROM dependencies",
     )
     .await?;
+    let rows = sqlx::query(
+        "SELECT p.ecosystem AS ecosystem, COUNT(DISTINCT p.id) AS n FROM packages p \
+         JOIN dependencies d ON d.package_id = p.id GROUP BY p.ecosystem ORDER BY p.ecosystem",
+    )
+    .fetch_all(store.pool())
+    .await
+    .map_err(|e| e.to_string())?;
+    for row in rows {
+        eprintln!(
+            "fleet: unique {} packages: {}",
+            row.try_get::<String, _>("ecosystem").unwrap_or_default(),
+            row.try_get::<i64, _>("n").unwrap_or_default()
+        );
+    }
     let recommendations = count(&store, "SELECT COUNT(*) AS n FROM recommendations").await?;
     eprintln!(
         "fleet: {recommendations} recommendations, {failed} failed jobs, registry not-modified in \
@@ -377,6 +400,12 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
 }
 
 fn main() {
+    if let Ok(filter) = std::env::var("UPKEEP_BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let repos = match repos_arg() {
         Ok(repos) => repos,
         Err(error) => {

@@ -4,7 +4,7 @@
 //! dependency whose package, requirement, locked version, kind or skip reason changed. A moved span
 //! alone is written silently.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use upkeep_resolvers::manager::Dependency;
 
@@ -156,8 +156,21 @@ pub async fn reconcile(
         inventory::delete_manifest(tx, row.id).await?;
     }
 
-    // Dependencies: insert, update or leave each; delete what is left over.
+    // Packages first, in (ecosystem, name) order: on PostgreSQL a package row another open
+    // crawl is inserting makes this one wait, and one global order means two crawls never wait
+    // on each other (a deadlock otherwise, seen in the fleet benchmark).
     let mut packages: HashMap<(String, String), i64> = HashMap::new();
+    let wanted: BTreeSet<(&str, &str)> = dependencies
+        .iter()
+        .filter(|dep| manifest_ids.contains_key(&(dep.path.clone(), dep.manager.clone())))
+        .map(|dep| (dep.ecosystem.as_str(), dep.name.as_str()))
+        .collect();
+    for (ecosystem, name) in wanted {
+        let id = inventory::upsert_package(tx, ecosystem, name).await?;
+        packages.insert((ecosystem.to_owned(), name.to_owned()), id);
+    }
+
+    // Dependencies: insert, update or leave each; delete what is left over.
     for dep in dependencies {
         let Some(&manifest_id) = manifest_ids.get(&(dep.path.clone(), dep.manager.clone())) else {
             continue;
