@@ -54,17 +54,16 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
     let mut versions = parse_list(module, &list);
     let mut latest_tag = None;
     let mut known_times: Vec<(String, DateTime<Utc>)> = Vec::new();
-    if !versions.iter().any(|v| !is_prerelease(v)) {
-        if let Some(latest) = fetch_latest(registries, &format!("{proxy}{escaped}/@latest")).await?
-        {
-            if let Some(time) = latest.time.as_deref().and_then(parse_time) {
-                known_times.push((latest.version.clone(), time));
-            }
-            if !versions.contains(&latest.version) {
-                versions.push(latest.version.clone());
-            }
-            latest_tag = Some(latest.version);
+    if !versions.iter().any(|v| !is_prerelease(v))
+        && let Some(latest) = fetch_latest(registries, &format!("{proxy}{escaped}/@latest")).await?
+    {
+        if let Some(time) = latest.time.as_deref().and_then(parse_time) {
+            known_times.push((latest.version.clone(), time));
         }
+        if !versions.contains(&latest.version) {
+            versions.push(latest.version.clone());
+        }
+        latest_tag = Some(latest.version);
     }
     if versions.is_empty() {
         return Err(RegistryError::NotFound);
