@@ -118,12 +118,15 @@ pub fn scan(root: &Path, options: &ScanOptions) -> std::io::Result<ScanReport> {
 }
 
 /// Pair manifests with lockfiles over in-memory extractions: `(path, manager, extraction)` per
-/// file (paths relative to the repository root, `/`-separated). Each dependency gets the version
+/// file (paths relative to the repository root, `/`-separated). First, a Gradle script
+/// dependency whose version refers to a `gradle.properties` value moves to that file (see
+/// [`crate::manager::gradle::resolve_references`]). Then each dependency gets the version
 /// its nearest lockfile of the same manager pins, lockfile packages no manifest names become
 /// `transitive` dependencies of the lockfile, and every extraction warning is reported under its
 /// manifest. Dependencies come out ordered by manifest path, in file order within one manifest;
 /// warnings by manifest path and line. [`scan`] is this over a directory walk.
-pub fn pair(files: Vec<(String, Manager, Extraction)>) -> ScanReport {
+pub fn pair(mut files: Vec<(String, Manager, Extraction)>) -> ScanReport {
+    crate::manager::gradle::resolve_references(&mut files);
     let mut files: Vec<FileExtraction> = files
         .into_iter()
         .map(|(path, manager, extraction)| FileExtraction {

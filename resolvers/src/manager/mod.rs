@@ -239,6 +239,19 @@ pub struct Extraction {
     /// Versions pinned by a lockfile (empty for manifests).
     pub locks: Vec<LockedPackage>,
     pub warnings: Vec<Warning>,
+    /// Values the file defines for other files of the project to use (Gradle's
+    /// `gradle.properties`); [`crate::scan::pair`] resolves references to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<Property>,
+}
+
+/// A `name = value` definition another file can refer to, with the span of the value, so an
+/// update of a dependency whose version comes from it edits the value in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Property {
+    pub name: String,
+    pub value: String,
+    pub span: Span,
 }
 
 /// A manifest or lockfile format.

@@ -289,8 +289,8 @@ fn resolve(text: &str, parsed: Parsed<'_>) -> Extraction {
     }
     Extraction {
         dependencies,
-        locks: Vec::new(),
         warnings,
+        ..Extraction::default()
     }
 }
 

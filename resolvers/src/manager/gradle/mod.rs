@@ -1,6 +1,7 @@
 //! Gradle: build scripts (`build.gradle`, `build.gradle.kts`, `settings.gradle(.kts)` and other
 //! `*.gradle(.kts)` script plugins), version catalogs (`gradle/libs.versions.toml` and any
-//! `*.versions.toml`), and the wrapper (`gradle/wrapper/gradle-wrapper.properties`).
+//! `*.versions.toml`), the project's `gradle.properties`, and the wrapper
+//! (`gradle/wrapper/gradle-wrapper.properties`).
 //!
 //! - Scripts ([`script`]) are read with a tokenizer ([`lexer`]), not a Groovy/Kotlin parser: string
 //!   and map notation inside `dependencies {}` blocks, `plugins {}` ids with versions, and simple
@@ -9,6 +10,9 @@
 //!   the variable's literal, so an update edits the variable.
 //! - Catalogs ([`catalog`]) are parsed with `toml_edit`, keeping spans; `version.ref` points at
 //!   the `[versions]` entry.
+//! - `gradle.properties` ([`properties`]) defines values; a script dependency whose version refers
+//!   to one (`"$kotlin_version"`) is reported in the properties file with the value's span, once
+//!   the whole project is seen ([`resolve_references`], run by [`crate::scan::pair`]).
 //! - The wrapper ([`wrapper`]) yields the toolchain `gradle`, with the span of the version inside
 //!   `distributionUrl`.
 //!
@@ -17,12 +21,15 @@
 
 mod catalog;
 pub(crate) mod lexer;
+mod properties;
 mod script;
 mod wrapper;
 
 /// Shared by the Maven and sbt tests too (`render`, `round_trip`).
 #[cfg(test)]
 pub(crate) mod tests;
+
+pub use properties::resolve_references;
 
 use super::{Extraction, file_name};
 
@@ -33,6 +40,7 @@ pub fn matches(path: &str) -> bool {
         || name.ends_with(".gradle.kts")
         || name.ends_with(".versions.toml")
         || name == "gradle-wrapper.properties"
+        || properties::is_properties_file(path)
 }
 
 /// Extract the dependencies declared by the Gradle file `text` at `path`.
@@ -40,6 +48,8 @@ pub fn extract(path: &str, text: &str) -> Extraction {
     let name = file_name(path);
     if name == "gradle-wrapper.properties" {
         wrapper::extract(text)
+    } else if properties::is_properties_file(path) {
+        properties::extract(text)
     } else if name.ends_with(".versions.toml") {
         catalog::extract(text)
     } else {

@@ -41,8 +41,8 @@ pub(super) fn extract(text: &str) -> Extraction {
     found.sort_by_key(|(pos, _)| *pos);
     Extraction {
         dependencies: found.into_iter().map(|(_, d)| d).collect(),
-        locks: Vec::new(),
         warnings,
+        ..Extraction::default()
     }
 }
 

@@ -1,7 +1,7 @@
 use std::fmt::Write as _;
 
 use super::{extract, matches};
-use crate::manager::{Dependency, DependencyKind, Extraction, SkipReason, line_of};
+use crate::manager::{Dependency, DependencyKind, Extraction, Manager, SkipReason, line_of};
 use crate::update::replace_requirement;
 
 /// One line per dependency (`kind name = "requirement" @line [skip]`), then the warnings.
@@ -54,10 +54,12 @@ fn matches_gradle_files() {
         "gradle/libs.versions.toml",
         "gradle/wrapper/gradle-wrapper.properties",
         "gradle/dependencies.gradle",
+        "gradle.properties",
+        "app/gradle.properties",
     ] {
         assert!(matches(path), "{path}");
     }
-    for path in ["pom.xml", "build.sbt", "gradle.properties", "Cargo.toml"] {
+    for path in ["pom.xml", "build.sbt", "local.properties", "Cargo.toml"] {
         assert!(!matches(path), "{path}");
     }
 }
@@ -90,6 +92,7 @@ fn fixtures_snapshots() {
             "spring-petclinic.gradle-wrapper.properties",
             "gradle/wrapper/gradle-wrapper.properties",
         ),
+        ("litho.build.gradle", "build.gradle"),
         ("edge-cases.build.gradle", "build.gradle"),
         ("edge-cases.build.gradle.kts", "build.gradle.kts"),
         ("edge-cases.libs.versions.toml", "gradle/libs.versions.toml"),
@@ -293,6 +296,7 @@ fn round_trips() {
             "okhttp.gradle-wrapper.properties",
             "gradle/wrapper/gradle-wrapper.properties",
         ),
+        ("litho.build.gradle", "build.gradle"),
         ("edge-cases.build.gradle", "build.gradle"),
     ] {
         let text = fixture(file);
@@ -327,4 +331,130 @@ fn arbitrary_input_never_panics() {
             let _ = extract(path, s);
         }
     }
+}
+
+/// `(manifest, name, requirement, line, skip)` of every dependency `pair` reports.
+fn paired(files: &[(&str, &str)]) -> Vec<(String, String, Option<String>, Option<usize>, Option<SkipReason>)> {
+    let extractions = files
+        .iter()
+        .map(|(path, text)| ((*path).to_owned(), Manager::Gradle, extract(path, text)))
+        .collect();
+    let report = crate::scan::pair(extractions);
+    report
+        .dependencies
+        .iter()
+        .map(|d| {
+            let text = files
+                .iter()
+                .find(|(path, _)| *path == d.manifest)
+                .map_or("", |(_, text)| *text);
+            if let Some(span) = d.dependency.span {
+                assert_eq!(span.slice(text), d.dependency.requirement.as_deref(), "{d:?}");
+            }
+            (
+                d.manifest.clone(),
+                d.dependency.name.clone(),
+                d.dependency.requirement.clone(),
+                d.dependency.span.map(|s| line_of(text, s.start)),
+                d.dependency.skip,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn gradle_properties_values_and_spans() {
+    let text = "# comment\n! also a comment\nkotlin_version=1.9.22\n  agp.version : 8.2.0  \r\nspaced 3.1\nempty=\nescaped=a\\:b\nlong=1,\\\n  2\nafter=4.0\n";
+    let e = extract("gradle.properties", text);
+    let got: Vec<(&str, &str, Option<&str>)> = e
+        .properties
+        .iter()
+        .map(|p| (p.name.as_str(), p.value.as_str(), p.span.slice(text)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("kotlin_version", "1.9.22", Some("1.9.22")),
+            ("agp.version", "8.2.0", Some("8.2.0")),
+            ("spaced", "3.1", Some("3.1")),
+            ("after", "4.0", Some("4.0")),
+        ]
+    );
+    assert!(e.dependencies.is_empty());
+    assert!(e.warnings.is_empty());
+}
+
+#[test]
+fn litho_script_versions_come_from_gradle_properties() {
+    let build = fixture("litho.build.gradle");
+    let properties = fixture("litho.gradle.properties");
+    let rows = paired(&[("build.gradle", &build), ("gradle.properties", &properties)]);
+    let in_properties: Vec<_> = rows
+        .iter()
+        .filter(|r| r.0 == "gradle.properties")
+        .map(|r| (r.1.as_str(), r.2.as_deref(), r.3, r.4))
+        .collect();
+    assert_eq!(
+        in_properties,
+        vec![
+            ("com.jfrog.bintray.gradle:gradle-bintray-plugin", Some("1.8.0"), Some(36), None),
+            ("com.github.dcendents:android-maven-gradle-plugin", Some("2.1"), Some(37), None),
+            ("com.github.ben-manes:gradle-versions-plugin", Some("0.15.0"), Some(31), None),
+            ("org.jetbrains.kotlin:kotlin-gradle-plugin", Some("1.2.51"), Some(33), None),
+            ("org.jetbrains.kotlin:kotlin-stdlib-jre7", Some("1.2.51"), Some(33), None),
+        ]
+    );
+    // What the script writes itself stays in the script; nothing is left unresolved.
+    assert!(rows.iter().any(|r| r.0 == "build.gradle" && r.1 == "com.android.tools.build:gradle"));
+    assert!(
+        rows.iter()
+            .all(|r| r.4 != Some(SkipReason::UnresolvedVariable)),
+        "{rows:#?}"
+    );
+
+    // An update edits the property, and only it.
+    let e = extract("gradle.properties", &properties);
+    let property = e
+        .properties
+        .iter()
+        .find(|p| p.name == "KOTLIN_VERSION")
+        .expect("KOTLIN_VERSION");
+    let dep = Dependency::at(
+        "org.jetbrains.kotlin:kotlin-gradle-plugin",
+        crate::Ecosystem::Maven,
+        &properties,
+        property.span,
+    );
+    let updated = replace_requirement(&properties, &dep, "1.9.22").expect("updated");
+    assert_eq!(
+        updated,
+        properties.replace("KOTLIN_VERSION=1.2.51", "KOTLIN_VERSION=1.9.22")
+    );
+}
+
+#[test]
+fn the_nearest_gradle_properties_defines_the_version() {
+    let root = "v=1.0\nonly_root=5.0\n";
+    let sub = "v=2.0\n";
+    let sub_build = "dependencies {\n  implementation \"a.b:c:$v\"\n  implementation \"d.e:f:${only_root}\"\n  implementation \"g.h:i:$nowhere\"\n}\n";
+    let other_build = "dependencies {\n  implementation \"a.b:c:${project.v}\"\n}\n";
+    let rows = paired(&[
+        ("gradle.properties", root),
+        ("sub/gradle.properties", sub),
+        ("sub/build.gradle", sub_build),
+        ("other/build.gradle", other_build),
+    ]);
+    let short: Vec<_> = rows
+        .iter()
+        .map(|r| (r.0.as_str(), r.1.as_str(), r.2.as_deref(), r.4))
+        .collect();
+    assert_eq!(
+        short,
+        vec![
+            ("gradle.properties", "d.e:f", Some("5.0"), None),
+            ("gradle.properties", "a.b:c", Some("1.0"), None),
+            ("sub/build.gradle", "g.h:i", Some("$nowhere"), Some(SkipReason::UnresolvedVariable)),
+            ("sub/gradle.properties", "a.b:c", Some("2.0"), None),
+        ]
+    );
 }

@@ -277,8 +277,8 @@ impl<'a> Build<'a> {
         }
         Extraction {
             dependencies,
-            locks: Vec::new(),
             warnings: std::mem::take(&mut self.warnings),
+            ..Extraction::default()
         }
     }
 
