@@ -497,3 +497,62 @@ async fn the_scheduler_queues_repositories_due_for_a_crawl() {
     assert_eq!(queued.len(), 2, "one more crawl, deduplicated across ticks");
     assert_eq!(queued[1]["repository_id"], id);
 }
+
+#[tokio::test]
+async fn gradle_versions_from_gradle_properties_are_stored_on_the_properties_file() {
+    common::install_crypto();
+    let db = fresh_db().await;
+    let services = services_for(&db.store, &db.url);
+    let repo = GitRepo::with_files(&[
+        (
+            "build.gradle",
+            "dependencies {\n    implementation \"org.jetbrains.kotlin:kotlin-stdlib:$kotlin_version\"\n    implementation 'com.squareup.okio:okio:3.9.0'\n}\n",
+        ),
+        (
+            "gradle.properties",
+            "org.gradle.jvmargs=-Xmx2g\nkotlin_version=1.9.22\n",
+        ),
+    ]);
+    let id = registered(&services, &repo).await;
+    crawl_repository(&services, id).await.unwrap();
+    let rows = |deps: Vec<upkeep::store::inventory::DependencyRecord>| {
+        let mut rows: Vec<(String, String, Option<String>, Option<String>)> = deps
+            .into_iter()
+            .map(|d| (d.manifest, d.name, d.requirement, d.skip_reason))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let kotlin = |version: &str| {
+        (
+            "gradle.properties".to_owned(),
+            "org.jetbrains.kotlin:kotlin-stdlib".to_owned(),
+            Some(version.to_owned()),
+            None,
+        )
+    };
+    let okio = (
+        "build.gradle".to_owned(),
+        "com.squareup.okio:okio".to_owned(),
+        Some("3.9.0".to_owned()),
+        None,
+    );
+    assert_eq!(
+        rows(db.store.dependencies_of_repository(id).await.unwrap()),
+        vec![okio.clone(), kotlin("1.9.22")]
+    );
+
+    // Only the properties file changes: the next crawl reads that blob alone and sees the bump.
+    repo.write(
+        "gradle.properties",
+        "org.gradle.jvmargs=-Xmx2g\nkotlin_version=2.0.0\n",
+    );
+    repo.commit("kotlin 2");
+    let outcome = crawl_repository(&services, id).await.unwrap();
+    assert_eq!(outcome.blobs_read, 1);
+    assert_eq!(outcome.dependencies_changed, 1);
+    assert_eq!(
+        rows(db.store.dependencies_of_repository(id).await.unwrap()),
+        vec![okio, kotlin("2.0.0")]
+    );
+}

@@ -333,8 +333,17 @@ fn arbitrary_input_never_panics() {
     }
 }
 
-/// `(manifest, name, requirement, line, skip)` of every dependency `pair` reports.
-fn paired(files: &[(&str, &str)]) -> Vec<(String, String, Option<String>, Option<usize>, Option<SkipReason>)> {
+/// `(manifest, name, requirement, line, skip)` of one dependency `pair` reports.
+type PairedRow = (
+    String,
+    String,
+    Option<String>,
+    Option<usize>,
+    Option<SkipReason>,
+);
+
+/// Every dependency `pair` reports for the Gradle `files` (`(path, text)`).
+fn paired(files: &[(&str, &str)]) -> Vec<PairedRow> {
     let extractions = files
         .iter()
         .map(|(path, text)| ((*path).to_owned(), Manager::Gradle, extract(path, text)))
@@ -349,7 +358,11 @@ fn paired(files: &[(&str, &str)]) -> Vec<(String, String, Option<String>, Option
                 .find(|(path, _)| *path == d.manifest)
                 .map_or("", |(_, text)| *text);
             if let Some(span) = d.dependency.span {
-                assert_eq!(span.slice(text), d.dependency.requirement.as_deref(), "{d:?}");
+                assert_eq!(
+                    span.slice(text),
+                    d.dependency.requirement.as_deref(),
+                    "{d:?}"
+                );
             }
             (
                 d.manifest.clone(),
@@ -397,15 +410,43 @@ fn litho_script_versions_come_from_gradle_properties() {
     assert_eq!(
         in_properties,
         vec![
-            ("com.jfrog.bintray.gradle:gradle-bintray-plugin", Some("1.8.0"), Some(36), None),
-            ("com.github.dcendents:android-maven-gradle-plugin", Some("2.1"), Some(37), None),
-            ("com.github.ben-manes:gradle-versions-plugin", Some("0.15.0"), Some(31), None),
-            ("org.jetbrains.kotlin:kotlin-gradle-plugin", Some("1.2.51"), Some(33), None),
-            ("org.jetbrains.kotlin:kotlin-stdlib-jre7", Some("1.2.51"), Some(33), None),
+            (
+                "com.jfrog.bintray.gradle:gradle-bintray-plugin",
+                Some("1.8.0"),
+                Some(36),
+                None
+            ),
+            (
+                "com.github.dcendents:android-maven-gradle-plugin",
+                Some("2.1"),
+                Some(37),
+                None
+            ),
+            (
+                "com.github.ben-manes:gradle-versions-plugin",
+                Some("0.15.0"),
+                Some(31),
+                None
+            ),
+            (
+                "org.jetbrains.kotlin:kotlin-gradle-plugin",
+                Some("1.2.51"),
+                Some(33),
+                None
+            ),
+            (
+                "org.jetbrains.kotlin:kotlin-stdlib-jre7",
+                Some("1.2.51"),
+                Some(33),
+                None
+            ),
         ]
     );
     // What the script writes itself stays in the script; nothing is left unresolved.
-    assert!(rows.iter().any(|r| r.0 == "build.gradle" && r.1 == "com.android.tools.build:gradle"));
+    assert!(
+        rows.iter()
+            .any(|r| r.0 == "build.gradle" && r.1 == "com.android.tools.build:gradle")
+    );
     assert!(
         rows.iter()
             .all(|r| r.4 != Some(SkipReason::UnresolvedVariable)),
@@ -453,7 +494,12 @@ fn the_nearest_gradle_properties_defines_the_version() {
         vec![
             ("gradle.properties", "d.e:f", Some("5.0"), None),
             ("gradle.properties", "a.b:c", Some("1.0"), None),
-            ("sub/build.gradle", "g.h:i", Some("$nowhere"), Some(SkipReason::UnresolvedVariable)),
+            (
+                "sub/build.gradle",
+                "g.h:i",
+                Some("$nowhere"),
+                Some(SkipReason::UnresolvedVariable)
+            ),
             ("sub/gradle.properties", "a.b:c", Some("2.0"), None),
         ]
     );
