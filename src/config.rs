@@ -31,6 +31,11 @@ pub const KEYS: &[Key] = &[
         help: "Address the HTTP API listens on.",
     },
     Key {
+        name: "secret_key",
+        default: None,
+        help: "32-byte key (64 hex characters or base64) that seals outgoing webhook secrets in the database with AES-256-GCM. Without it they are stored unsealed (a warning at start). Secret.",
+    },
+    Key {
         name: "admin_token",
         default: None,
         help: "Bootstrap admin bearer token: may create teams and team tokens through the API. Secret.",
@@ -134,6 +139,8 @@ pub struct Config {
     pub database_url: String,
     pub listen: SocketAddr,
     pub admin_token: Option<Secret>,
+    /// Validated by [`crate::secret_box::parse_key`].
+    pub secret_key: Option<Secret>,
     pub log_format: LogFormat,
     pub log_level: String,
     pub workers: usize,
@@ -310,6 +317,14 @@ impl Config {
             Some(t) => Some(Secret::new(t)),
             None => None,
         };
+        let secret_key = match get("secret_key") {
+            Some(key) => {
+                crate::secret_box::parse_key(&key)
+                    .map_err(|problem| ConfigError::new("secret_key", problem))?;
+                Some(Secret::new(key))
+            }
+            None => None,
+        };
         let log_format = match required("log_format")?.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -338,6 +353,7 @@ impl Config {
             database_url,
             listen,
             admin_token,
+            secret_key,
             log_format,
             log_level,
             workers: usize::try_from(number("workers", 1, 256)?).unwrap_or(1),
@@ -459,5 +475,19 @@ mod tests {
         .unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains("super-secret"), "{printed}");
+    }
+
+    #[test]
+    fn secret_key_is_32_bytes_and_never_echoed() {
+        let key = "9f".repeat(32);
+        let config = Config::from_sources(None, &env(&[("UPKEEP_SECRET_KEY", &key)])).unwrap();
+        assert!(!format!("{config:?}").contains(&key));
+        let error = Config::from_sources(
+            None,
+            &env(&[("UPKEEP_SECRET_KEY", "not-a-key-but-secret-text")]),
+        )
+        .unwrap_err();
+        assert_eq!(error.key, "UPKEEP_SECRET_KEY");
+        assert!(!error.to_string().contains("secret-text"), "{error}");
     }
 }

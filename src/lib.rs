@@ -19,6 +19,7 @@ pub mod resolve;
 pub mod scan_command;
 pub mod scan_output;
 pub mod scheduler;
+pub mod secret_box;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -98,6 +98,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Worker => {
             let services =
                 Services::from_config(&config, store.clone()).map_err(Failure::Runtime)?;
+            server::warn_if_secrets_unsealed(&services);
             let shutdown = server::shutdown_signal();
             let delivery = upkeep::delivery::spawn(&services, &shutdown);
             let scheduler = tokio::spawn(upkeep::scheduler::run(

@@ -23,6 +23,8 @@ pub struct Services {
     pub config: Arc<Config>,
     pub github: Option<GithubClient>,
     pub registries: Arc<Registries>,
+    /// Seals and opens stored webhook secrets (`secret_key`).
+    pub secrets: crate::secret_box::SecretBox,
 }
 
 fn id(payload: &serde_json::Value, key: &str) -> Result<i64, String> {
@@ -68,6 +70,7 @@ impl Services {
             config: Arc::new(config.clone()),
             github: github_client(config)?,
             registries: Arc::new(registries_from_config(config)?),
+            secrets: crate::secret_box::SecretBox::from_config(config),
         })
     }
 }

@@ -14,6 +14,16 @@ use crate::pipeline::{self, Services};
 /// How often the scheduler looks for repositories due for a crawl and packages due for a lookup.
 pub const SCHEDULER_TICK: Duration = Duration::from_mins(1);
 
+/// Say at start when webhook secrets will be stored unsealed (no `secret_key`).
+pub fn warn_if_secrets_unsealed(services: &Services) {
+    if !services.secrets.is_sealing() {
+        tracing::warn!(
+            "secret_key is not set: outgoing webhook secrets are stored unsealed in the database \
+             (set UPKEEP_SECRET_KEY to 64 hex characters to seal them)"
+        );
+    }
+}
+
 /// The scheduler's settings from configuration.
 pub fn schedule(config: &Config) -> crate::scheduler::Schedule {
     crate::scheduler::Schedule {
@@ -72,6 +82,7 @@ pub async fn serve(
     let app = api::router(state).layer(axum::Extension(api::events::StreamShutdown(
         shutdown.clone(),
     )));
+    warn_if_secrets_unsealed(&services);
     info!(address = %listener.local_addr()?, "listening");
     let workers = tokio::spawn(jobs::run(
         store,

@@ -877,6 +877,40 @@ async fn webhooks_deliver_signed_events_of_the_team_and_the_fleet() {
 }
 
 #[tokio::test]
+async fn with_a_secret_key_subscription_secrets_are_sealed_at_rest() {
+    let app = App::spawn(|c| {
+        c.webhook_allow_private_targets = true;
+        c.secret_key = Some(upkeep::config::Secret::new("5a".repeat(32)));
+    })
+    .await;
+    let acme = app.team_token("acme").await;
+    let hook = receiver(vec![]).await;
+    let secret = "sealed-at-rest-secret-0002";
+    let (status, sub) = app
+        .subscribe(
+            &acme,
+            &json!({"url": hook.url, "types": ["repository_upserted"], "secret": secret}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sub}");
+    let (stored,): (String,) = sqlx::query_as("SELECT secret FROM webhook_subscriptions")
+        .fetch_one(app.db.store.pool())
+        .await
+        .unwrap();
+    assert!(stored.starts_with("sealed:v1:"), "{stored}");
+    assert!(!stored.contains(secret));
+
+    app.register(&acme, "https://github.com/acme/sealed").await;
+    let seen = hook.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(
+        seen[0].headers["x-upkeep-signature-256"].to_str().unwrap(),
+        common::sha256_signature(secret, &seen[0].body),
+        "deliveries are signed with the secret as given"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn failed_deliveries_are_retried_until_the_receiver_accepts() {
     let app = App::spawn(|c| c.webhook_allow_private_targets = true).await;
     let acme = app.team_token("acme").await;

@@ -131,13 +131,18 @@ pub async fn create(
     resolve_target(&url, state.services.config.webhook_allow_private_targets)
         .await
         .map_err(|e| ApiError::invalid("url", e))?;
+    let stored_secret = state
+        .services
+        .secrets
+        .seal(&Secret::new(body.secret))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let subscription = state
         .store
         .create_subscription(&NewSubscription {
             team_id,
             url: url.to_string(),
             types,
-            secret: Secret::new(body.secret),
+            stored_secret,
             max_attempts,
         })
         .await?;

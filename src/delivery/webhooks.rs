@@ -153,6 +153,10 @@ async fn send(services: &Services, attempt: &DeliveryAttempt) -> AttemptOutcome 
         Ok(body) => body,
         Err(e) => return failed(None, format!("cannot serialise the event: {e}")),
     };
+    let secret = match services.secrets.open(&attempt.stored_secret) {
+        Ok(secret) => secret,
+        Err(e) => return failed(None, format!("cannot open the subscription secret: {e}")),
+    };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -176,10 +180,7 @@ async fn send(services: &Services, attempt: &DeliveryAttempt) -> AttemptOutcome 
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("X-Upkeep-Event", attempt.event.kind.as_str())
         .header("X-Upkeep-Delivery", attempt.event.id.as_str())
-        .header(
-            "X-Upkeep-Signature-256",
-            signature(attempt.secret.expose(), &body),
-        )
+        .header("X-Upkeep-Signature-256", signature(secret.expose(), &body))
         .body(body)
         .send()
         .await;

@@ -4,8 +4,9 @@
 //! A subscription's `last_seq` is the journal position its dispatcher has read up to; each matching
 //! event becomes one `webhook_deliveries` row (unique per subscription and event, so a dispatcher
 //! that reads the same events twice creates nothing new). A delivery is `pending` until a POST is
-//! answered 2xx (`delivered`) or its attempts run out (`dead`). Secrets are stored for signing and
-//! never leave the store except in [`DeliveryAttempt`], which the delivery handler alone reads.
+//! answered 2xx (`delivered`) or its attempts run out (`dead`). Secrets are stored for signing, in
+//! the form [`crate::secret_box`] gives them (sealed when `secret_key` is configured), and never
+//! leave the store except in [`DeliveryAttempt`], which the delivery handler alone reads.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,7 +16,6 @@ use sqlx::{AssertSqlSafe, Row};
 use super::events::{EventFilter, StoredEvent, from_ms};
 use super::repositories::Page;
 use super::{Result, Store, StoreError, now_ms};
-use crate::config::Secret;
 
 /// A webhook subscription as the API shows it (never with its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -36,7 +36,8 @@ pub struct NewSubscription {
     pub team_id: i64,
     pub url: String,
     pub types: Vec<String>,
-    pub secret: Secret,
+    /// The signing secret as [`crate::secret_box::SecretBox::seal`] stores it.
+    pub stored_secret: String,
     pub max_attempts: i64,
 }
 
@@ -73,7 +74,8 @@ pub struct Delivery {
 pub struct DeliveryAttempt {
     pub delivery: Delivery,
     pub url: String,
-    pub secret: Secret,
+    /// The signing secret as stored; [`crate::secret_box::SecretBox::open`] turns it back.
+    pub stored_secret: String,
     pub max_attempts: i64,
     pub event: StoredEvent,
 }
@@ -156,7 +158,7 @@ impl Store {
         .bind(new.team_id)
         .bind(&new.url)
         .bind(types)
-        .bind(new.secret.expose())
+        .bind(&new.stored_secret)
         .bind(new.max_attempts)
         .bind(head)
         .bind(now_ms())
@@ -388,7 +390,7 @@ impl Store {
             })?;
         Ok(Some(DeliveryAttempt {
             url: row.try_get("url")?,
-            secret: Secret::new(row.try_get::<String, _>("secret")?),
+            stored_secret: row.try_get("secret")?,
             max_attempts: row.try_get("max_attempts")?,
             delivery,
             event,
