@@ -216,6 +216,19 @@ fn services(store: &Store, db_url: &str, registries: &Registries) -> Services {
     Services::from_config(&config, store.clone()).expect("services")
 }
 
+/// An npm registry that answers 503 to everything, and services pointed at it.
+async fn broken_npm(store: &Store, db_url: &str) -> (MockServer, Services) {
+    let broken = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&broken)
+        .await;
+    let mut config = test_config(db_url);
+    config.registries.insert("npm".into(), broken.uri());
+    let services = Services::from_config(&config, store.clone()).expect("services");
+    (broken, services)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Inventory rows, as the crawler writes them
 
@@ -688,14 +701,7 @@ async fn registry_failures_are_recorded_on_the_package() {
         "not asked again before the TTL"
     );
 
-    let broken = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&broken)
-        .await;
-    let mut config = test_config(&db.url);
-    config.registries.insert("npm".into(), broken.uri());
-    let failing = Services::from_config(&config, store.clone()).expect("services");
+    let (_broken, failing) = broken_npm(store, &db.url).await;
     let flaky = package(store, "npm", "flaky").await;
     let error = resolve_package(&failing, flaky)
         .await
@@ -801,14 +807,7 @@ async fn overlapping_resolve_jobs_of_one_package_ask_the_registry_once() {
 async fn a_failed_lookup_gives_its_lease_back_for_the_retry() {
     let db = fresh_db().await;
     let store = &db.store;
-    let broken = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&broken)
-        .await;
-    let mut config = test_config(&db.url);
-    config.registries.insert("npm".into(), broken.uri());
-    let services = Services::from_config(&config, store.clone()).expect("services");
+    let (broken, services) = broken_npm(store, &db.url).await;
     let pkg = package(store, "npm", "flaky").await;
     let before = broken.received_requests().await.unwrap_or_default().len();
     resolve_package(&services, pkg)
@@ -820,6 +819,80 @@ async fn a_failed_lookup_gives_its_lease_back_for_the_retry() {
         .await
         .expect_err("the retry asks again instead of finding a lease");
     assert!(broken.received_requests().await.unwrap_or_default().len() > after_first);
+}
+
+/// Make every insert into `recommendations` fail (`on`) or work again (`!on`).
+async fn break_recommendation_writes(store: &Store, on: bool) {
+    let statements: &[&str] = match (store.backend(), on) {
+        (upkeep::store::Backend::Sqlite, true) => &[
+            "CREATE TRIGGER fail_recommendations BEFORE INSERT ON recommendations \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+        ],
+        (upkeep::store::Backend::Sqlite, false) => &["DROP TRIGGER fail_recommendations"],
+        (upkeep::store::Backend::Postgres, true) => &[
+            "CREATE FUNCTION fail_recommendations() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$",
+            "CREATE TRIGGER fail_recommendations BEFORE INSERT ON recommendations \
+             FOR EACH ROW EXECUTE FUNCTION fail_recommendations()",
+        ],
+        (upkeep::store::Backend::Postgres, false) => {
+            &["DROP TRIGGER fail_recommendations ON recommendations"]
+        }
+    };
+    for statement in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*statement))
+            .execute(store.pool())
+            .await
+            .expect("trigger");
+    }
+}
+
+#[tokio::test]
+async fn a_recomputation_that_fails_after_the_lookup_is_redone_by_the_retry() {
+    let db = fresh_db().await;
+    let store = &db.store;
+    let fakes = Registries::start().await;
+    let services = services(store, &db.url, &fakes);
+    publish(
+        &fakes.npm_packages,
+        "left-pad",
+        vec![v("1.0.0", 90), v("1.3.0", 30)],
+    );
+    let team_id = team(store, "retry").await;
+    let repo = repository(store, team_id, "https://github.com/acme/retry").await;
+    let manifest_id = manifest(store, repo, "package.json", "npm").await;
+    let pkg = package(store, "npm", "left-pad").await;
+    let dep = dependency(
+        store,
+        manifest_id,
+        pkg,
+        "dependencies/left-pad",
+        "^1.0.0",
+        Some("1.0.0"),
+    )
+    .await;
+
+    break_recommendation_writes(store, true).await;
+    let error = resolve_package(&services, pkg)
+        .await
+        .expect_err("the recomputation fails");
+    assert!(error.contains("injected failure"), "{error}");
+    assert_eq!(
+        store.releases(pkg).await.expect("releases").len(),
+        2,
+        "the lookup was stored"
+    );
+    assert!(recommendations(store, dep).await.is_empty());
+    let stored = store.package(pkg).await.expect("row").expect("exists");
+    assert_eq!(stored.checked_at, None, "left due for the retry");
+
+    break_recommendation_writes(store, false).await;
+    resolve_package(&services, pkg).await.expect("the retry");
+    assert_eq!(
+        recommendations(store, dep).await,
+        vec![rec("minor", "1.3.0", Some("^1.3.0"))]
+    );
+    assert_eq!(fakes.npm_requests().await, 2);
 }
 
 #[tokio::test]

@@ -121,7 +121,9 @@ pub async fn resolve_package(services: &Services, package_id: i64) -> Result<(),
     }
     let outcome = look_up_and_recommend(services, &package).await;
     if outcome.is_err() {
-        // Give the lease back so the queue's retry looks the package up again at once.
+        // Give the lease back and leave the package due, so the queue's retry does the whole job
+        // again, recomputation included, even when the failure came after the releases were
+        // stored (a conditional lookup then costs one `304`).
         store
             .release_package_lookup(package_id)
             .await

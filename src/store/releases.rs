@@ -170,10 +170,10 @@ impl Store {
         Ok(claimed == 1)
     }
 
-    /// End the lookup lease of a package without recording anything (its lookup failed on
-    /// something other than the registry, e.g. the store).
+    /// End the lookup lease of a failed `resolve_package` job and leave the package due (its
+    /// `checked_at` cleared), so the retry repeats the lookup and the recomputation.
     pub async fn release_package_lookup(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE packages SET resolving_until = NULL WHERE id = $1")
+        sqlx::query("UPDATE packages SET resolving_until = NULL, checked_at = NULL WHERE id = $1")
             .bind(id)
             .execute(self.pool())
             .await?;
