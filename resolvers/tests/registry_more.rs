@@ -659,7 +659,19 @@ async fn node_release_index_with_lts() {
         time_of(&set, "22.1.0").as_deref(),
         Some("2024-05-02T00:00:00+00:00")
     );
-    assert!(prereleases(&set).is_empty());
+    // Outside an LTS line means not stable (Current, odd majors, pre-1.0).
+    assert_eq!(prereleases(&set), ["22.1.0", "21.7.3", "0.1.100"]);
+    // So `.nvmrc` at an LTS release is offered the newest LTS, not the Current line.
+    let evaluation = upkeep_resolvers::recommend::evaluate(
+        upkeep_resolvers::Ecosystem::Toolchain,
+        Some("18.20.2"),
+        None,
+        &set.releases,
+        &upkeep_resolvers::recommend::Policy::default(),
+        chrono::Utc::now(),
+    );
+    assert_eq!(evaluation.latest.as_deref(), Some("20.12.2"));
+    assert_eq!(evaluation.recommended.as_deref(), Some("20.12.2"));
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //!
 //! | name | source (under the base URL) | publish time | prerelease | notes |
 //! | --- | --- | --- | --- | --- |
-//! | `node`, `nodejs` | `node`: `index.json` | `date` | never (the index lists releases) | `latest_tag` = newest LTS release |
+//! | `node`, `nodejs` | `node`: `index.json` | `date` | every release outside an LTS line (`lts: false`: Current and odd-numbered lines) | `latest_tag` = newest LTS release |
 //! | `python` | `python`: `api/v2/downloads/release/?is_published=true` | `release_date` | `pre_release` | |
 //! | `go`, `golang` | `golang`: `dl/?mode=json&include=all` | — (not in the feed) | `!stable` | `go1.22.3` → `1.22.3` |
 //! | `rust` | `rust`: `manifests.txt` (`…/dist/<date>/channel-rust-<version>.toml`) | the dist date | `-beta.N` | nightly/beta/`1.78` aliases skipped |
@@ -16,8 +16,11 @@
 //! their release feeds need per-vendor handling (JDK distributions) or an API outside the
 //! defaults table.
 //!
-//! [`crate::registry::Release`] has no LTS field, so Node.js LTS status is surfaced as
-//! `latest_tag` (the newest LTS release, what nodejs.org recommends for most users).
+//! Node.js: as Renovate and nodejs.org treat them, only releases of an LTS line count as stable.
+//! Releases the index lists with `lts: false` (the Current line, odd-numbered majors, an even
+//! major before it enters LTS) are reported as prereleases, so the default policy recommends the
+//! newest LTS release and a project that opts into prereleases (or already runs a Current
+//! release) sees them too. `latest_tag` names the newest LTS release.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
@@ -114,7 +117,7 @@ async fn node(registries: &Registries) -> Result<ReleaseSet, RegistryError> {
             newest_lts = Some((parts, version.clone()));
         }
         let published_at = entry.date.as_deref().and_then(midnight);
-        releases.push(release(version, published_at, false));
+        releases.push(release(version, published_at, !is_lts));
     }
     if releases.is_empty() {
         return Err(RegistryError::Malformed {
