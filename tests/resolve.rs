@@ -905,10 +905,26 @@ async fn the_scheduler_refreshes_packages_in_use_once_their_ttl_passed() {
     let used = package(store, "npm", "used").await;
     let fresh = package(store, "npm", "fresh").await;
     let unused = package(store, "npm", "unused").await;
+    let local = package(store, "npm", "local-only").await;
     dependency(store, manifest_id, used, "dependencies/used", "^1", None).await;
     dependency(store, manifest_id, fresh, "dependencies/fresh", "^1", None).await;
+    let path_dep = dependency(
+        store,
+        manifest_id,
+        local,
+        "dependencies/local-only",
+        "file:../local",
+        None,
+    )
+    .await;
+    sqlx::query("UPDATE dependencies SET skip_reason = 'local' WHERE id = $1")
+        .bind(path_dep)
+        .execute(store.pool())
+        .await
+        .expect("skip");
     expire(store, used).await;
     expire(store, unused).await;
+    expire(store, local).await;
     sqlx::query("UPDATE packages SET checked_at = $1 WHERE id = $2")
         .bind(Utc::now().timestamp_millis())
         .bind(fresh)

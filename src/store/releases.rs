@@ -211,13 +211,15 @@ impl Store {
         Ok(())
     }
 
-    /// Ids of packages used by at least one dependency whose last lookup is older than
+    /// Ids of packages used by at least one dependency that is looked up (no skip reason: not a
+    /// path, workspace or unresolved-variable dependency) whose last lookup is older than
     /// `checked_before` (or never happened), oldest first, at most `limit`.
     pub async fn stale_packages(&self, checked_before: i64, limit: i64) -> Result<Vec<i64>> {
         let rows = sqlx::query(
             "SELECT p.id FROM packages p \
              WHERE (p.checked_at IS NULL OR p.checked_at < $1) \
-               AND EXISTS (SELECT 1 FROM dependencies d WHERE d.package_id = p.id) \
+               AND EXISTS (SELECT 1 FROM dependencies d \
+                           WHERE d.package_id = p.id AND d.skip_reason IS NULL) \
              ORDER BY p.checked_at IS NOT NULL, p.checked_at, p.id LIMIT $2",
         )
         .bind(checked_before)
