@@ -258,6 +258,31 @@ async fn bad_requests_get_clear_errors() {
             .contains("url")
     );
 
+    // A path parameter of the wrong type gets the same JSON error shape.
+    for path in [
+        "/api/v1/repositories/abc",
+        "/api/v1/repositories/9223372036854775808/dependencies",
+        "/api/v1/subscriptions/x/deliveries",
+    ] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let body = json_of(response).await;
+        assert_eq!(body["error"]["code"], "malformed_request", "{path}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid path: "),
+            "{body}"
+        );
+    }
+
     let invalid = post("{\"url\": \"ftp://example.com/x\"}").await.unwrap();
     assert_eq!(invalid.status(), 422);
     let message = json_of(invalid).await["error"]["message"]

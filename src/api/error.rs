@@ -8,7 +8,7 @@
 //! the request id, never to the client.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -142,6 +142,18 @@ impl From<QueryRejection> for ApiError {
             "invalid query string: {}",
             body_error_text(&rejection.body_text())
         ))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(e) => {
+                ApiError::bad_request(format!("invalid path: {}", body_error_text(&e.body_text())))
+            }
+            // A route without the parameters its handler reads: a bug, not a bad request.
+            other => ApiError::internal(other.body_text()),
+        }
     }
 }
 

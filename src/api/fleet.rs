@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::repositories::ListParams;
-use super::{ApiError, ApiQuery, AppState};
+use super::{ApiError, ApiPath, ApiQuery, AppState};
 use crate::api::auth::Principal;
 use crate::store::recommendations::{
     DependencyContext, RecommendationFilter, StoredRecommendation,
@@ -138,7 +138,7 @@ pub struct DependencyPage {
 pub async fn dependencies(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<DependencyPage>, ApiError> {
     owned_repository(&state, &principal, id).await?;
@@ -251,7 +251,7 @@ pub struct UsagesResponse {
 pub async fn usages(
     State(state): State<AppState>,
     principal: Principal,
-    Path((ecosystem, rest)): Path<(String, String)>,
+    ApiPath((ecosystem, rest)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<UsagesParams>,
 ) -> Result<Json<UsagesResponse>, ApiError> {
     let name = rest

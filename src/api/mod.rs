@@ -80,6 +80,28 @@ where
     }
 }
 
+/// `Path<T>` whose rejections follow the API's error policy (`/repositories/abc` is a 400 with
+/// the JSON error body, not axum's plain-text one).
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    axum::extract::Path<T>:
+        FromRequestParts<S, Rejection = axum::extract::rejection::PathRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "upkeep", description = "Keeps every registered repository's dependencies current."),

@@ -5,12 +5,12 @@
 //! recommendations follow within one job run.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::fleet::owned_repository;
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiPath, AppState};
 use crate::api::auth::Principal;
 use crate::policy::RepoPolicy;
 
@@ -22,13 +22,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A repository's update policy.
 #[utoipa::path(get, path = "/api/v1/repositories/{id}/policy", tag = "repositories",
     params(("id" = i64, Path, description = "Repository id")),
-    responses((status = 200, body = RepoPolicy), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
+    responses((status = 200, body = RepoPolicy), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_policy(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RepoPolicy>, ApiError> {
     owned_repository(&state, &principal, id).await?;
     let (_, stored) = state
@@ -48,7 +48,7 @@ pub async fn get_policy(
 pub async fn put_policy(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(policy): ApiJson<RepoPolicy>,
 ) -> Result<Json<RepoPolicy>, ApiError> {
     owned_repository(&state, &principal, id).await?;

@@ -1,11 +1,11 @@
 //! Registering, listing and removing repositories.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, ApiQuery, AppState};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState};
 use crate::api::auth::Principal;
 use crate::repository_url::RepositoryUrl;
 use crate::store::repositories::Repository;
@@ -124,13 +124,13 @@ async fn owned(state: &AppState, principal: &Principal, id: i64) -> Result<Repos
 /// One repository.
 #[utoipa::path(get, path = "/api/v1/repositories/{id}", tag = "repositories",
     params(("id" = i64, Path, description = "Repository id")),
-    responses((status = 200, body = Repository), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
+    responses((status = 200, body = Repository), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Repository>, ApiError> {
     Ok(Json(owned(&state, &principal, id).await?))
 }
@@ -138,13 +138,13 @@ pub async fn get(
 /// Remove a repository and everything crawled from it.
 #[utoipa::path(delete, path = "/api/v1/repositories/{id}", tag = "repositories",
     params(("id" = i64, Path, description = "Repository id")),
-    responses((status = 204), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
+    responses((status = 204), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     owned(&state, &principal, id).await?;
     state.store.remove_repository(id).await?;

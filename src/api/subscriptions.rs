@@ -4,11 +4,11 @@
 //! a signed POST (see `delivery::webhooks`). Its secret is accepted once and never returned.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, ApiQuery, AppState};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState};
 use crate::api::auth::Principal;
 use crate::config::Secret;
 use crate::delivery::webhooks::DEFAULT_MAX_ATTEMPTS;
@@ -184,7 +184,7 @@ async fn owned(state: &AppState, principal: &Principal, id: i64) -> Result<Subsc
 pub async fn deliveries(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<DeliveryParams>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     if let Some(status) = params.status.as_deref()
@@ -218,13 +218,13 @@ pub async fn deliveries(
 /// Delete a subscription; its pending deliveries are dropped.
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", operation_id = "delete_subscription", tag = "subscriptions",
     params(("id" = i64, Path, description = "Subscription id")),
-    responses((status = 204), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
+    responses((status = 204), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     owned(&state, &principal, id).await?;
     state.store.delete_subscription(id).await?;

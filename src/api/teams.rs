@@ -1,11 +1,11 @@
 //! Teams and tokens (admin only).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, ApiPath, AppState};
 use crate::api::auth::Principal;
 use crate::store::teams::{Team, validate_team_name};
 
@@ -47,7 +47,7 @@ pub async fn create_team(
 pub async fn create_token(
     State(state): State<AppState>,
     principal: Principal,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     principal.require_admin()?;
     let team = state
