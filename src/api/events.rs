@@ -37,9 +37,11 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct EventParams {
     /// Return events with positions after this one (`next_after` of the previous page; default 0).
     #[serde(default)]
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// Page size, 1–1000 (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Only these event types, comma-separated (`repository_upserted,release_published`).
     #[serde(default, rename = "type")]

@@ -341,6 +341,7 @@ pub struct RecommendationParams {
     pub after: Option<i64>,
     /// Page size, 1–500 (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

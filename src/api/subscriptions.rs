@@ -51,6 +51,7 @@ pub struct DeliveryParams {
     pub after: Option<i64>,
     /// Page size, 1–500 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
