@@ -772,6 +772,89 @@ async fn gradle_versions_with_flags() {
 }
 
 #[tokio::test]
+async fn hashicorp_products_from_their_release_index() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/hc/terraform/index.json",
+        200,
+        fixture("toolchain/terraform-index.json"),
+    )
+    .await;
+    let r = registries(pointed_at(&server, &[("hashicorp", "/hc/")]));
+    let set = toolchain::releases(&r, "terraform").await.expect("found");
+    assert_eq!(
+        versions(&set),
+        [
+            "0.15.5",
+            "1.5.6",
+            "1.5.7",
+            "1.6.0",
+            "1.6.0-alpha20230719",
+            "1.6.0-beta1",
+            "1.6.0-rc1",
+            "1.6.6",
+            "1.7.0",
+            "1.7.0-rc2",
+            "1.7.5",
+            "1.8.0-alpha20240216"
+        ],
+        "ordered by release number; the enterprise build is left out"
+    );
+    assert_eq!(
+        prereleases(&set),
+        [
+            "1.6.0-alpha20230719",
+            "1.6.0-beta1",
+            "1.6.0-rc1",
+            "1.7.0-rc2",
+            "1.8.0-alpha20240216"
+        ]
+    );
+    assert_eq!(
+        set.source_url.as_deref(),
+        Some("https://github.com/hashicorp/terraform")
+    );
+    // `.tool-versions` at 1.5.7 is offered the newest stable release.
+    let evaluation = upkeep_resolvers::recommend::evaluate(
+        upkeep_resolvers::Ecosystem::Toolchain,
+        Some("1.5.7"),
+        None,
+        &set.releases,
+        &upkeep_resolvers::recommend::Policy::default(),
+        chrono::Utc::now(),
+    );
+    assert_eq!(evaluation.recommended.as_deref(), Some("1.7.5"));
+
+    // A product without an index is not found.
+    assert!(matches!(
+        toolchain::releases(&r, "vault").await,
+        Err(RegistryError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn maven_itself_is_a_toolchain() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/maven2/org/apache/maven/apache-maven/maven-metadata.xml",
+        200,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <groupId>org.apache.maven</groupId>\n  \
+         <artifactId>apache-maven</artifactId>\n  <versioning>\n    <latest>4.0.0-rc-2</latest>\n    \
+         <release>4.0.0-rc-2</release>\n    <versions>\n      <version>3.9.8</version>\n      \
+         <version>3.9.9</version>\n      <version>4.0.0-rc-2</version>\n    </versions>\n    \
+         <lastUpdated>20241203103000</lastUpdated>\n  </versioning>\n</metadata>\n"
+            .to_owned(),
+    )
+    .await;
+    let r = registries(pointed_at(&server, &[("maven", "/maven2/")]));
+    let set = toolchain::releases(&r, "maven").await.expect("found");
+    assert_eq!(versions(&set), ["3.9.8", "3.9.9", "4.0.0-rc-2"]);
+    assert_eq!(prereleases(&set), ["4.0.0-rc-2"]);
+}
+
+#[tokio::test]
 async fn sbt_and_scala_through_maven() {
     let server = MockServer::start().await;
     for (at, file) in [
@@ -824,7 +907,7 @@ async fn toolchain_unknown_not_found_and_malformed() {
         &server,
         &[("node", "/nowhere/"), ("gradle", "")],
     ));
-    for name in ["terraform", "java", "cobol"] {
+    for name in ["java", "openjdk", "cobol"] {
         assert!(
             matches!(
                 toolchain::releases(&r, name).await,

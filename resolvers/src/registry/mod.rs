@@ -74,6 +74,7 @@ pub const DEFAULT_BASE_URLS: &[(&str, &str)] = &[
     ("golang", "https://go.dev/"),
     ("rust", "https://static.rust-lang.org/"),
     ("gradle", "https://services.gradle.org/"),
+    ("hashicorp", "https://releases.hashicorp.com/"),
 ];
 
 /// Registry settings beyond the defaults. Credentials for registry hosts live in

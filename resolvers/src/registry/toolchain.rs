@@ -9,12 +9,13 @@
 //! | `gradle` | `gradle`: `versions/all` | `buildTime` | snapshot, nightly, rc, milestone | `broken` → yanked; `current` → `latest_tag` |
 //! | `sbt` | Maven `org.scala-sbt:sbt` | — | Maven qualifiers | |
 //! | `scala` | Maven `org.scala-lang:scala3-library_3` + `org.scala-lang:scala-library` | — | Maven qualifiers | `scala3` / `scala2` for one line only |
+//! | `maven` | Maven `org.apache.maven:apache-maven` | — | Maven qualifiers | the build tool itself (`.tool-versions`, `.sdkmanrc`) |
+//! | `terraform`, `packer`, `vault`, `consul`, `nomad` | `hashicorp`: `<product>/index.json` | — (not in the index) | a semver prerelease (`-alpha`, `-beta`, `-rc`) | enterprise builds (`+ent`) skipped |
 //!
 //! Versions are reported without the publisher's `v`/`go` prefix so they compare with what
 //! version files (`.nvmrc`, `go.mod`'s `toolchain`, `rust-toolchain.toml`) hold after the
-//! manager strips theirs. Other toolchains (`java`, `terraform`, ...) are `Skipped` with a reason:
-//! their release feeds need per-vendor handling (JDK distributions) or an API outside the
-//! defaults table.
+//! manager strips theirs. Other toolchains (`java`, ...) are `Skipped` with a reason: their
+//! release feeds need per-vendor handling (JDK distributions).
 //!
 //! Node.js: as Renovate and nodejs.org treat them, only releases of an LTS line count as stable.
 //! Releases the index lists with `lts: false` (the Current line, odd-numbered majors, an even
@@ -38,13 +39,17 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
         "scala3" => maven::releases(registries, "org.scala-lang:scala3-library_3").await,
         "scala2" => maven::releases(registries, "org.scala-lang:scala-library").await,
         "scala" => scala(registries).await,
+        "maven" | "mvn" => maven::releases(registries, "org.apache.maven:apache-maven").await,
+        product @ ("terraform" | "packer" | "vault" | "consul" | "nomad") => {
+            hashicorp(registries, product).await
+        }
         "java" | "jdk" | "openjdk" => Err(RegistryError::Skipped(format!(
             "toolchain `{name}`: JDK releases differ per distribution (Temurin, Zulu, Corretto, \
              ...); upkeep has no JDK release source yet"
         ))),
         _ => Err(RegistryError::Skipped(format!(
             "toolchain `{name}` is not one upkeep knows a release source for (known: node, \
-             python, go, rust, gradle, sbt, scala)"
+             python, go, rust, gradle, sbt, scala, maven, terraform, packer, vault, consul, nomad)"
         ))),
     }
 }
@@ -339,6 +344,44 @@ async fn gradle(registries: &Registries) -> Result<ReleaseSet, RegistryError> {
         releases,
         latest_tag,
         source_url: Some("https://github.com/gradle/gradle".to_owned()),
+        ..ReleaseSet::default()
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct HashicorpIndex {
+    #[serde(default)]
+    versions: std::collections::BTreeMap<String, HashicorpVersion>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HashicorpVersion {
+    version: String,
+}
+
+/// A HashiCorp product's release index: every version the product shipped, keyed by version,
+/// with its builds (which upkeep does not need) and no publish times.
+async fn hashicorp(registries: &Registries, product: &str) -> Result<ReleaseSet, RegistryError> {
+    let url = format!("{}{product}/index.json", registries.base_url("hashicorp"));
+    let index: HashicorpIndex = json(&fetch(registries, &url).await?, &url)?;
+    let mut releases: Vec<Release> = index
+        .versions
+        .into_values()
+        .map(|entry| entry.version.trim().to_owned())
+        // Enterprise builds (`1.15.2+ent`) are another product line, not an upgrade.
+        .filter(|version| !version.is_empty() && !version.contains('+'))
+        .map(|version| {
+            let prerelease = version.contains('-');
+            release(version, None, prerelease)
+        })
+        .collect();
+    if releases.is_empty() {
+        return Err(RegistryError::NotFound);
+    }
+    releases.sort_by_key(|r| numbers(r.version.split('-').next().unwrap_or_default()));
+    Ok(ReleaseSet {
+        releases,
+        source_url: Some(format!("https://github.com/hashicorp/{product}")),
         ..ReleaseSet::default()
     })
 }

@@ -1,17 +1,21 @@
-//! Toolchain version files shared by several languages: asdf/mise `.tool-versions` and SDKMAN!
-//! `.sdkmanrc`. (Language-specific ones live with their manager: `rust-toolchain` in cargo,
+//! Toolchain version files shared by several languages: asdf/mise `.tool-versions`, SDKMAN!
+//! `.sdkmanrc`, and tfenv's `.terraform-version`. (Language-specific ones live with their manager: `rust-toolchain` in cargo,
 //! `.nvmrc` in npm.)
 
 use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, file_name};
 use crate::Ecosystem;
 
 pub fn matches(path: &str) -> bool {
-    matches!(file_name(path), ".tool-versions" | ".sdkmanrc")
+    matches!(
+        file_name(path),
+        ".tool-versions" | ".sdkmanrc" | ".terraform-version"
+    )
 }
 
 pub fn extract(path: &str, text: &str) -> Extraction {
     match file_name(path) {
         ".sdkmanrc" => sdkmanrc(text),
+        ".terraform-version" => terraform_version(text),
         _ => tool_versions(text),
     }
 }
@@ -82,6 +86,38 @@ fn tool_versions(text: &str) -> Extraction {
         dep.skip = version_skip(version);
         out.dependencies.push(dep);
     }
+    out
+}
+
+/// tfenv's `.terraform-version`: one version on the first non-blank line; `latest`,
+/// `latest:<regex>` and `min-required` name no version.
+fn terraform_version(text: &str) -> Extraction {
+    let mut out = Extraction::default();
+    let Some((line_no, start, content)) =
+        content_lines(text).find(|(_, _, content)| !content.trim().is_empty())
+    else {
+        out.warnings
+            .push(Warning::new("the file names no Terraform version"));
+        return out;
+    };
+    let version = content.trim();
+    let at = content.len() - content.trim_start().len();
+    let span = Span::new(start + at, start + at + version.len());
+    let mut dep = Dependency::at("terraform", Ecosystem::Toolchain, text, span)
+        .kind(DependencyKind::Toolchain);
+    dep.skip = version_skip(version).or_else(|| {
+        version
+            .eq_ignore_ascii_case("min-required")
+            .then_some(SkipReason::NoVersion)
+    });
+    if version.contains(char::is_whitespace) {
+        out.warnings.push(Warning::at_line(
+            line_no,
+            format!("`{version}` is not one version"),
+        ));
+        return out;
+    }
+    out.dependencies.push(dep);
     out
 }
 
