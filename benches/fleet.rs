@@ -9,7 +9,8 @@
 //!
 //! The store is a fresh SQLite database in a temporary directory, or `UPKEEP_BENCH_DATABASE_URL`
 //! (which must name an empty database). The run aborts with an error after 10 minutes.
-//! `UPKEEP_BENCH_LOG=warn` (any `tracing` filter) prints the service's log on stderr.
+//! `UPKEEP_BENCH_LOG=warn` (any `tracing` filter) prints the service's log on stderr;
+//! `UPKEEP_BENCH_DB_CONNECTIONS=N` sizes the database pool (default: as `upkeep serve` sizes it).
 
 #[path = "../tests/support/fake_github.rs"]
 #[cfg_attr(
@@ -267,7 +268,12 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
             dir.path().join("fleet.db").display()
         )
     });
-    let store = Store::open(&database_url)
+    let size = upkeep::store::PoolSize {
+        max: std::env::var("UPKEEP_BENCH_DB_CONNECTIONS")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    };
+    let store = Store::open_sized(&database_url, size)
         .await
         .map_err(|e| format!("cannot open the bench database: {e}"))?;
 

@@ -26,6 +26,11 @@ pub const KEYS: &[Key] = &[
         help: "Database: `sqlite://FILE?mode=rwc` (embedded, created on first start) or `postgres://user@host/db`.",
     },
     Key {
+        name: "database_max_connections",
+        default: None,
+        help: "Connections one process opens to the database at most. Default: 8 on SQLite, 16 on PostgreSQL.",
+    },
+    Key {
         name: "listen",
         default: Some("127.0.0.1:8080"),
         help: "Address the HTTP API listens on.",
@@ -137,6 +142,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
+    pub database_max_connections: Option<u32>,
     pub listen: SocketAddr,
     pub admin_token: Option<Secret>,
     /// Validated by [`crate::secret_box::parse_key`].
@@ -351,6 +357,12 @@ impl Config {
         }
         Ok(Config {
             database_url,
+            database_max_connections: match get("database_max_connections") {
+                Some(_) => Some(
+                    u32::try_from(number("database_max_connections", 1, 1000)?).unwrap_or(1000),
+                ),
+                None => None,
+            },
             listen,
             admin_token,
             secret_key,

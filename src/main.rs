@@ -54,7 +54,10 @@ fn main() -> ExitCode {
 }
 
 async fn open_store(config: &Config) -> Result<Store, Failure> {
-    Store::open(&config.database_url)
+    let size = upkeep::store::PoolSize {
+        max: config.database_max_connections,
+    };
+    Store::open_sized(&config.database_url, size)
         .await
         .map_err(|e| match e {
             StoreError::InvalidUrl(_) => Failure::from(e),

@@ -420,15 +420,32 @@ pub async fn upsert_package(tx: &mut Tx, ecosystem: &str, name: &str) -> Result<
     if let Some(row) = existing {
         return Ok(row.try_get("id")?);
     }
-    let row = sqlx::query(
+    // `DO NOTHING`, not a no-op `DO UPDATE`: an update would lock the row another crawl just
+    // committed, and that lock conflicts with the key-share locks crawls take on packages their
+    // new dependencies reference, which deadlocked concurrent crawls on PostgreSQL. A conflicting
+    // row that another transaction is still inserting makes this wait for it; such waits happen
+    // in the one (ecosystem, name) order `reconcile` upserts packages in.
+    let inserted = sqlx::query(
         "INSERT INTO packages (ecosystem, registry_id, name) VALUES ($1, $2, $3) \
-         ON CONFLICT (ecosystem, registry_id, name) DO UPDATE SET name = excluded.name RETURNING id",
+         ON CONFLICT (ecosystem, registry_id, name) DO NOTHING RETURNING id",
     )
     .bind(ecosystem)
     .bind(registry_id)
     .bind(name)
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
+    let row =
+        match inserted {
+            Some(row) => row,
+            None => sqlx::query(
+                "SELECT id FROM packages WHERE ecosystem = $1 AND registry_id = $2 AND name = $3",
+            )
+            .bind(ecosystem)
+            .bind(registry_id)
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?,
+        };
     Ok(row.try_get("id")?)
 }
 

@@ -114,6 +114,26 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// How many connections the pool may open: `max` when given, else 8 on SQLite (its one writer
+/// gains nothing from more) and 16 on PostgreSQL. Measured with the fleet benchmark (32 workers,
+/// PostgreSQL on the same 2-core machine): 16 connections finished the full cycle in 45 s, 40 in
+/// 50 s, so the default does not grow with the worker count; `database_max_connections` raises
+/// it where the database has the cores for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolSize {
+    pub max: Option<u32>,
+}
+
+impl PoolSize {
+    pub fn connections(self, backend: Backend) -> u32 {
+        match (self.max, backend) {
+            (Some(max), _) => max.max(1),
+            (None, Backend::Sqlite) => 8,
+            (None, Backend::Postgres) => 16,
+        }
+    }
+}
+
 /// The database handle shared by the API, the workers and the CLI.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -124,14 +144,20 @@ pub struct Store {
 static DRIVERS: Once = Once::new();
 
 impl Store {
-    /// Connect (creating the SQLite file when the URL says `mode=rwc`) without migrating.
+    /// Connect (creating the SQLite file when the URL says `mode=rwc`) without migrating, with
+    /// the default pool size for one worker slot.
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::connect_sized(url, PoolSize::default()).await
+    }
+
+    /// [`Store::connect`] with a pool sized by `size`.
+    pub async fn connect_sized(url: &str, size: PoolSize) -> Result<Store> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let parsed = DatabaseUrl::parse(url).map_err(StoreError::InvalidUrl)?;
         let options = AnyConnectOptions::from_str(parsed.as_str())?;
         let backend = parsed.backend;
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .max_connections(size.connections(backend))
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -151,7 +177,12 @@ impl Store {
 
     /// Connect and apply pending migrations.
     pub async fn open(url: &str) -> Result<Store> {
-        let store = Store::connect(url).await?;
+        Store::open_sized(url, PoolSize::default()).await
+    }
+
+    /// [`Store::open`] with a pool sized by `size`.
+    pub async fn open_sized(url: &str, size: PoolSize) -> Result<Store> {
+        let store = Store::connect_sized(url, size).await?;
         store.migrate().await?;
         Ok(store)
     }
@@ -197,4 +228,18 @@ impl Store {
 /// Now, in milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod pool_size_tests {
+    use super::{Backend, PoolSize};
+
+    #[test]
+    fn pool_sizes_default_per_backend_unless_configured() {
+        let size = |max| PoolSize { max };
+        assert_eq!(size(None).connections(Backend::Postgres), 16);
+        assert_eq!(size(None).connections(Backend::Sqlite), 8);
+        assert_eq!(size(Some(40)).connections(Backend::Postgres), 40);
+        assert_eq!(size(Some(0)).connections(Backend::Sqlite), 1);
+    }
 }

@@ -240,7 +240,9 @@ impl Store {
     ) -> Result<ReleaseChanges> {
         let mut tx = self.begin().await?;
         let lock = if self.backend() == Backend::Postgres {
-            " FOR UPDATE"
+            // Serialises merges of one package without conflicting with the key-share locks
+            // crawls take on it when they insert dependencies that reference it.
+            " FOR NO KEY UPDATE"
         } else {
             ""
         };
