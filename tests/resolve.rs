@@ -229,6 +229,14 @@ async fn broken_npm(store: &Store, db_url: &str) -> (MockServer, Services) {
     (broken, services)
 }
 
+/// A fresh database, the fake registries and the services pointed at them.
+async fn setup() -> (common::TestDb, Registries, Services) {
+    let db = fresh_db().await;
+    let fakes = Registries::start().await;
+    let services = services(&db.store, &db.url, &fakes);
+    (db, fakes, services)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Inventory rows, as the crawler writes them
 
@@ -368,10 +376,8 @@ fn rec(kind: &str, target: &str, requirement: Option<&str>) -> (String, String, 
 
 #[tokio::test]
 async fn npm_resolution_releases_events_and_recommendations() {
-    let db = fresh_db().await;
+    let (db, fakes, services) = setup().await;
     let store = &db.store;
-    let fakes = Registries::start().await;
-    let services = services(store, &db.url, &fakes);
     publish(
         &fakes.npm_packages,
         "left-pad",
@@ -515,10 +521,8 @@ async fn npm_resolution_releases_events_and_recommendations() {
 
 #[tokio::test]
 async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
-    let db = fresh_db().await;
+    let (db, fakes, services) = setup().await;
     let store = &db.store;
-    let fakes = Registries::start().await;
-    let services = services(store, &db.url, &fakes);
     publish(
         &fakes.crates,
         "tinyjson",
@@ -681,10 +685,8 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
 
 #[tokio::test]
 async fn registry_failures_are_recorded_on_the_package() {
-    let db = fresh_db().await;
+    let (db, fakes, services) = setup().await;
     let store = &db.store;
-    let fakes = Registries::start().await;
-    let services = services(store, &db.url, &fakes);
     let missing = package(store, "npm", "no-such-package").await;
     resolve_package(&services, missing)
         .await
@@ -849,10 +851,8 @@ async fn break_recommendation_writes(store: &Store, on: bool) {
 
 #[tokio::test]
 async fn a_recomputation_that_fails_after_the_lookup_is_redone_by_the_retry() {
-    let db = fresh_db().await;
+    let (db, fakes, services) = setup().await;
     let store = &db.store;
-    let fakes = Registries::start().await;
-    let services = services(store, &db.url, &fakes);
     publish(
         &fakes.npm_packages,
         "left-pad",
