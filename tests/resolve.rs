@@ -685,7 +685,7 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
 
 #[tokio::test]
 async fn registry_failures_are_recorded_on_the_package() {
-    let (db, fakes, services) = setup().await;
+    let (db, _fakes, services) = setup().await;
     let store = &db.store;
     let missing = package(store, "npm", "no-such-package").await;
     resolve_package(&services, missing)
