@@ -13,7 +13,7 @@ use crate::store::{Store, now_ms};
 
 /// Queue a crawl of every repository due for one; returns how many were newly queued.
 pub async fn enqueue_due(store: &Store, crawl_interval: Duration) -> crate::store::Result<usize> {
-    let interval_ms = i64::try_from(crawl_interval.as_millis()).unwrap_or(i64::MAX);
+    let interval_ms = crate::store::duration_ms(crawl_interval);
     let cutoff = now_ms().saturating_sub(interval_ms);
     let mut queued = 0;
     for id in store.repositories_due_for_crawl(cutoff).await? {

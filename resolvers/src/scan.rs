@@ -243,7 +243,7 @@ fn read_manifest(path: &Path) -> Result<String, String> {
 }
 
 /// The directory part of a relative path (`""` for the root).
-fn parent_dir(path: &str) -> &str {
+pub(crate) fn parent_dir(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 

@@ -153,10 +153,10 @@ async fn registered(state: &AppState, repository: &Value) -> Result<Vec<Reposito
 }
 
 async fn queue_crawl(state: &AppState, repository_id: i64, priority: i64) -> Result<(), ApiError> {
-    let job = || crate::crawler::crawl_job(repository_id).priority(priority);
-    let queued = state.store.enqueue(job()).await?;
+    let job = crate::crawler::crawl_job(repository_id).priority(priority);
+    let queued = state.store.enqueue(job.clone()).await?;
     if queued.is_none() && priority > 0 {
-        let key = job().dedup_key.unwrap_or_default();
+        let key = job.dedup_key.clone().unwrap_or_default();
         let hastened = state
             .store
             .hasten_pending_job(crate::crawler::CRAWL, &key, priority)
@@ -164,7 +164,7 @@ async fn queue_crawl(state: &AppState, repository_id: i64, priority: i64) -> Res
         if !hastened {
             // The pending crawl was claimed between the two statements; queue our own so an
             // urgent crawl after this push is certain (an unchanged one costs one 304).
-            state.store.enqueue(job()).await?;
+            state.store.enqueue(job).await?;
         }
     }
     Ok(())

@@ -215,7 +215,9 @@ pub async fn crawl_repository(
 }
 
 fn lease_ms(services: &Services) -> i64 {
-    i64::try_from(services.config.job_lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+    crate::store::duration_ms(std::time::Duration::from_secs(
+        services.config.job_lease_seconds,
+    ))
 }
 
 /// One manifest file of the tree and what is known about it.

@@ -175,13 +175,9 @@ pub async fn reconcile(
         let Some(&manifest_id) = manifest_ids.get(&(dep.path.clone(), dep.manager.clone())) else {
             continue;
         };
-        let package_key = (dep.ecosystem.clone(), dep.name.clone());
-        let package_id = if let Some(id) = packages.get(&package_key) {
-            *id
-        } else {
-            let id = inventory::upsert_package(tx, &dep.ecosystem, &dep.name).await?;
-            packages.insert(package_key, id);
-            id
+        // Upserted above for every dependency whose manifest is kept, which this one is.
+        let Some(&package_id) = packages.get(&(dep.ecosystem.clone(), dep.name.clone())) else {
+            continue;
         };
         let fields = DependencyFields {
             package_id,

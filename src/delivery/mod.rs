@@ -73,7 +73,7 @@ impl Lease {
         {
             return Ok(Some(position));
         }
-        let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let lease_ms = crate::store::duration_ms(LEASE);
         let taken = store
             .take_delivery_lease(self.name, &self.holder, lease_ms)
             .await?;

@@ -94,7 +94,7 @@ async fn worker_loop(
     worker: String,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
+    let lease_ms = crate::store::duration_ms(settings.lease);
     while !*shutdown.borrow() {
         let _ = store.fail_exhausted_leases().await;
         let claimed = match store.claim(&worker, lease_ms).await {
@@ -127,7 +127,7 @@ async fn run_one(
     job: ClaimedJob,
     shutdown: &mut watch::Receiver<bool>,
 ) {
-    let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
+    let lease_ms = crate::store::duration_ms(settings.lease);
     let Some(handler) = handlers.by_kind.get(&job.kind).cloned() else {
         let message = format!("no handler for job kind `{}`", job.kind);
         record_failure(store, worker, &job, &message).await;

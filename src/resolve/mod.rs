@@ -31,6 +31,7 @@
 pub mod plan;
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use serde_json::json;
 use tracing::{debug, info};
@@ -43,7 +44,7 @@ use crate::policy::RepoPolicy;
 use crate::store::jobs::NewJob;
 use crate::store::recommendations::{self, DependencyContext};
 use crate::store::releases::releases_of;
-use crate::store::{Store, StoreError, events, now_ms};
+use crate::store::{Store, StoreError, duration_ms, events, now_ms};
 use plan::Change;
 
 /// Job kind of [`resolve_package`].
@@ -101,8 +102,8 @@ pub async fn resolve_package(services: &Services, package_id: i64) -> Result<(),
         debug!(package_id, "package no longer exists");
         return Ok(());
     };
-    let ttl_ms = seconds_to_ms(services.config.release_ttl_seconds);
-    let lease_ms = seconds_to_ms(services.config.job_lease_seconds);
+    let ttl_ms = duration_ms(Duration::from_secs(services.config.release_ttl_seconds));
+    let lease_ms = duration_ms(Duration::from_secs(services.config.job_lease_seconds));
     let now = now_ms();
     let claimed = store
         .claim_package_lookup(
@@ -130,12 +131,6 @@ pub async fn resolve_package(services: &Services, package_id: i64) -> Result<(),
             .map_err(|e| store_error(&e))?;
     }
     outcome
-}
-
-fn seconds_to_ms(seconds: u64) -> i64 {
-    i64::try_from(seconds)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(1000)
 }
 
 /// The claimed part of [`resolve_package`]: the lookup, the merge and the recomputation.
@@ -249,10 +244,10 @@ pub async fn recommend_repository_job(
 /// jobs already pending are not duplicated). Returns how many jobs were new.
 pub async fn enqueue_stale_packages(
     store: &Store,
-    release_ttl: std::time::Duration,
+    release_ttl: Duration,
     limit: i64,
 ) -> Result<u64, StoreError> {
-    let ttl_ms = i64::try_from(release_ttl.as_millis()).unwrap_or(i64::MAX);
+    let ttl_ms = duration_ms(release_ttl);
     let ids = store
         .stale_packages(now_ms().saturating_sub(ttl_ms), limit)
         .await?;

@@ -233,17 +233,6 @@ impl Store {
         .transpose()
     }
 
-    /// Record the default branch of a repository.
-    pub async fn set_default_branch(&self, repository_id: i64, branch: &str) -> Result<()> {
-        sqlx::query("UPDATE repositories SET default_branch = $1, updated_at = $2 WHERE id = $3")
-            .bind(branch)
-            .bind(now_ms())
-            .bind(repository_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// Take the crawl lease of a repository for `holder` until `lease_ms` from now; false when
     /// another holder has an unexpired lease. One conditional UPDATE, so it is exclusive across
     /// processes on both backends. Also records the attempt time for the scheduler.
@@ -409,14 +398,15 @@ pub async fn upsert_package(tx: &mut Tx, ecosystem: &str, name: &str) -> Result<
             .await?
             .try_get("id")?
     };
-    let existing = sqlx::query(
-        "SELECT id FROM packages WHERE ecosystem = $1 AND registry_id = $2 AND name = $3",
-    )
-    .bind(ecosystem)
-    .bind(registry_id)
-    .bind(name)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let select = || {
+        sqlx::query(
+            "SELECT id FROM packages WHERE ecosystem = $1 AND registry_id = $2 AND name = $3",
+        )
+        .bind(ecosystem)
+        .bind(registry_id)
+        .bind(name)
+    };
+    let existing = select().fetch_optional(&mut **tx).await?;
     if let Some(row) = existing {
         return Ok(row.try_get("id")?);
     }
@@ -434,18 +424,10 @@ pub async fn upsert_package(tx: &mut Tx, ecosystem: &str, name: &str) -> Result<
     .bind(name)
     .fetch_optional(&mut **tx)
     .await?;
-    let row =
-        match inserted {
-            Some(row) => row,
-            None => sqlx::query(
-                "SELECT id FROM packages WHERE ecosystem = $1 AND registry_id = $2 AND name = $3",
-            )
-            .bind(ecosystem)
-            .bind(registry_id)
-            .bind(name)
-            .fetch_one(&mut **tx)
-            .await?,
-        };
+    let row = match inserted {
+        Some(row) => row,
+        None => select().fetch_one(&mut **tx).await?,
+    };
     Ok(row.try_get("id")?)
 }
 

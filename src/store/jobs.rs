@@ -90,11 +90,7 @@ pub fn backoff_ms(attempt: i64) -> i64 {
 /// open transaction is inserting makes this wait for that transaction; callers that enqueue
 /// several deduplicated jobs do so in a fixed order (by key), so two transactions never wait on
 /// each other.
-pub async fn enqueue_in(tx: &mut super::Tx, job: &NewJob) -> Result<Option<i64>> {
-    enqueue_on(tx, job).await
-}
-
-async fn enqueue_on(conn: &mut sqlx::AnyConnection, job: &NewJob) -> Result<Option<i64>> {
+pub async fn enqueue_in(conn: &mut sqlx::AnyConnection, job: &NewJob) -> Result<Option<i64>> {
     let now = now_ms();
     let row = sqlx::query(
         "INSERT INTO jobs (kind, payload, dedup_key, priority, state, run_at, attempts, max_attempts, created_at, updated_at) \
@@ -117,7 +113,7 @@ impl Store {
     /// Enqueue `job`; returns its id, or `None` when a pending job with the same dedup key exists.
     pub async fn enqueue(&self, job: NewJob) -> Result<Option<i64>> {
         let mut conn = self.pool().acquire().await?;
-        enqueue_on(&mut conn, &job).await
+        enqueue_in(&mut conn, &job).await
     }
 
     /// Lease the next due job to `worker` for `lease_ms`.

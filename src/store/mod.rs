@@ -230,6 +230,11 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// A duration in the milliseconds the store's timestamps use (saturating at `i64::MAX`).
+pub fn duration_ms(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod pool_size_tests {
     use super::{Backend, PoolSize};

@@ -25,6 +25,7 @@
 //!   leading elements (as many as the pattern has). Matching modules are `Skipped`.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::future::join_all;
@@ -53,12 +54,13 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
 
     let mut versions = parse_list(module, &list);
     let mut latest_tag = None;
-    let mut known_times: Vec<(String, DateTime<Utc>)> = Vec::new();
+    // Publish times by version: `@latest`'s, then those of the `.info` documents fetched.
+    let mut times: HashMap<String, DateTime<Utc>> = HashMap::new();
     if !versions.iter().any(|v| !is_prerelease(v))
         && let Some(latest) = fetch_latest(registries, &format!("{proxy}{escaped}/@latest")).await?
     {
         if let Some(time) = latest.time.as_deref().and_then(parse_time) {
-            known_times.push((latest.version.clone(), time));
+            times.insert(latest.version.clone(), time);
         }
         if !versions.contains(&latest.version) {
             versions.push(latest.version.clone());
@@ -71,32 +73,24 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
 
     let wanted: Vec<&String> = info_versions(&versions)
         .into_iter()
-        .filter(|v| !known_times.iter().any(|(known, _)| known == *v))
+        .filter(|v| !times.contains_key(*v))
         .collect();
-    let times = join_all(
+    let fetched = join_all(
         wanted
             .iter()
             .map(|version| fetch_time(registries, &module_url, version)),
     )
     .await;
+    for (version, time) in wanted.into_iter().zip(fetched) {
+        if let Some(time) = time {
+            times.insert(version.clone(), time);
+        }
+    }
 
     let releases = versions
         .iter()
         .map(|version| {
-            let published_at = pseudo_version_time(version)
-                .or_else(|| {
-                    known_times
-                        .iter()
-                        .find(|(known, _)| known == version)
-                        .map(|(_, time)| *time)
-                })
-                .or_else(|| {
-                    wanted
-                        .iter()
-                        .zip(&times)
-                        .find(|(w, _)| **w == version)
-                        .and_then(|(_, time)| *time)
-                });
+            let published_at = pseudo_version_time(version).or_else(|| times.get(version).copied());
             Release {
                 version: version.clone(),
                 published_at,

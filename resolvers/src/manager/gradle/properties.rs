@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use super::lexer::sole_interpolation;
 use crate::manager::{Extraction, Manager, Property, SkipReason, Span, file_name};
+use crate::scan::parent_dir;
 
 /// Does `path` name a Gradle properties file of the project (not the wrapper's)?
 pub(super) fn is_properties_file(path: &str) -> bool {
@@ -121,13 +122,13 @@ pub fn resolve_references(files: &mut [(String, Manager, Extraction)]) {
         if *manager != Manager::Gradle || is_properties_file(path) {
             continue;
         }
-        let dir = parent_dir(path).to_owned();
+        let dir = parent_dir(path);
         let mut kept = Vec::with_capacity(extraction.dependencies.len());
         for dep in std::mem::take(&mut extraction.dependencies) {
             let reference = (dep.skip == Some(SkipReason::UnresolvedVariable))
                 .then(|| dep.requirement.as_deref().and_then(referenced_name))
                 .flatten();
-            let found = reference.and_then(|name| nearest_definition(&definitions, &dir, name));
+            let found = reference.and_then(|name| nearest_definition(&definitions, dir, name));
             match found {
                 Some((index, property)) => {
                     let mut resolved = dep;
@@ -171,7 +172,3 @@ fn nearest_definition<'a>(
 
 /// Directory of a `gradle.properties` → its index in the files and its properties by name.
 type Definitions = BTreeMap<String, (usize, BTreeMap<String, Property>)>;
-
-fn parent_dir(path: &str) -> &str {
-    path.rsplit_once('/').map_or("", |(dir, _)| dir)
-}
