@@ -8,8 +8,9 @@ use tracing::info;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::jobs::{self, WorkerSettings};
-use crate::pipeline::{self, Services};
+use crate::jobs::dispatch::JobTable;
+use crate::jobs::worker::{self, WorkerSettings};
+use crate::services::Services;
 
 /// How often the scheduler looks for repositories due for a crawl and packages due for a lookup.
 pub const SCHEDULER_TICK: Duration = Duration::from_mins(1);
@@ -84,9 +85,9 @@ pub async fn serve(
     )));
     warn_if_secrets_unsealed(&services);
     info!(address = %listener.local_addr()?, "listening");
-    let workers = tokio::spawn(jobs::run(
-        store,
-        pipeline::handlers(&services),
+    let workers = tokio::spawn(worker::run(
+        services.clone(),
+        JobTable::standard(),
         worker_settings(&config),
         shutdown.clone(),
     ));

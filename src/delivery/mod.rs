@@ -21,7 +21,7 @@ pub mod webhooks;
 /// Start the delivery loops until `shutdown`: the webhook dispatcher always, the NATS publisher
 /// when `nats_url` is configured. `upkeep serve` and `upkeep worker` both call this.
 pub fn spawn(
-    services: &crate::pipeline::Services,
+    services: &crate::services::Services,
     shutdown: &tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = vec![tokio::spawn(webhooks::run(
