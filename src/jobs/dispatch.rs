@@ -71,12 +71,11 @@ impl JobTable {
         payload: serde_json::Value,
         services: &'a Services,
     ) -> JobFuture<'a> {
-        match self.by_kind.get(kind) {
-            Some(run) => run(payload, services),
-            None => {
-                let reason = format!("no handler for job kind `{kind}`");
-                Box::pin(async move { Err(JobError::GiveUp(reason)) })
-            }
+        if let Some(run) = self.by_kind.get(kind) {
+            run(payload, services)
+        } else {
+            let reason = format!("no handler for job kind `{kind}`");
+            Box::pin(async move { Err(JobError::GiveUp(reason)) })
         }
     }
 }
