@@ -1,5 +1,6 @@
-//! The event stream at its boundaries (DESIGN §5): the checked-in JSON Schema, the cursor API, the
-//! server-sent event stream, signed outgoing webhooks (retries, dead letters) and NATS JetStream.
+//! The event stream at its boundaries (ARCHITECTURE.md, "Events"): the checked-in JSON Schema, the
+//! cursor API, the server-sent event stream, signed outgoing webhooks (retries, dead letters) and
+//! NATS JetStream.
 //! SQLite by default, PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set; the NATS test needs
 //! `UPKEEP_TEST_NATS_URL`.
 //!
