@@ -103,7 +103,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Services::from_config(&config, store.clone()).map_err(Failure::Runtime)?;
             server::warn_if_secrets_unsealed(&services);
             let shutdown = server::shutdown_signal();
-            let delivery = upkeep::delivery::spawn(&services, &shutdown);
+            let delivery = server::spawn_delivery(&services, &shutdown);
             let scheduler = tokio::spawn(upkeep::scheduler::run(
                 store.clone(),
                 server::schedule(&config),

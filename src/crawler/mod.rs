@@ -5,7 +5,7 @@
 //! - One crawl of a repository at a time across every worker process: a crawl lease on the
 //!   repository row (`crawl_locked_by` / `crawl_locked_until`, taken by one conditional UPDATE and
 //!   re-checked inside the writing transaction). A crawl that finds the lease taken ends `Busy`;
-//!   its `crawl` job ([`crate::jobs::crawl`]) queues itself again a few seconds later.
+//!   its `crawl` job queues itself again a few seconds later.
 //! - An unchanged head ends the crawl: GitHub answers `304` to the stored `ETag`; git answers one
 //!   `ls-remote`. Nothing else is requested, nothing is emitted, only `last_crawled_at` moves.
 //! - Only blobs whose id changed since the last crawl are read; every manifest's extraction is
@@ -109,7 +109,7 @@ pub async fn crawl_repository(
         .await
         .map_err(|e| e.to_string())?
     {
-        // The `crawl` job queues itself again ([`crate::jobs::crawl`]).
+        // The `crawl` job queues itself again.
         return Ok(CrawlOutcome::new(CrawlStatus::Busy));
     }
     let result = match store.start_crawl(repository_id).await {

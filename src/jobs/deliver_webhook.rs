@@ -1,6 +1,6 @@
 //! The `deliver_webhook` job: one attempt at one recorded webhook delivery. Payload
 //! `{"delivery_id"}`; one pending job per delivery (`delivery:{id}`); its attempts are the
-//! subscription's `max_attempts`, given by the dispatcher ([`crate::delivery::webhooks`]) when it
+//! subscription's `max_attempts`, given by the webhook dispatcher (`delivery::webhooks`) when it
 //! enqueues the job.
 //!
 //! The attempt POSTs the event envelope with

@@ -1,7 +1,7 @@
 //! Resolving packages against their registries and recommending upgrades (ARCHITECTURE.md,
 //! "The pipeline as jobs").
 //!
-//! The work of two jobs ([`crate::jobs::resolve_package`], [`crate::jobs::recommend_repository`]):
+//! The work of two jobs (their modules in `crate::jobs` call the entry points here):
 //!
 //! - `resolve_package {"package_id"}` ([`resolve_package`]): one registry lookup per unique
 //!   package for the whole fleet. A package whose `checked_at` is younger than
