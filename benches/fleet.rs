@@ -34,9 +34,10 @@ use serde_json::json;
 use sqlx::Row;
 use tokio::sync::watch;
 use upkeep::config::Config;
-use upkeep::jobs::WorkerSettings;
-use upkeep::pipeline::Services;
+use upkeep::jobs::crawl::Crawl;
+use upkeep::jobs::worker::WorkerSettings;
 use upkeep::repository_url::RepositoryUrl;
+use upkeep::services::Services;
 use upkeep::store::Store;
 
 const GITHUB_LATENCY: Duration = Duration::from_millis(20);
@@ -227,8 +228,7 @@ async fn report_jobs(store: &Store) -> Result<(), String> {
 
 async fn enqueue_crawls(store: &Store, repositories: &[i64]) -> Result<(), String> {
     for id in repositories {
-        store
-            .enqueue(upkeep::crawler::crawl_job(*id))
+        upkeep::jobs::enqueue(store, &Crawl { repository_id: *id })
             .await
             .map_err(|e| e.to_string())?;
     }
@@ -310,9 +310,9 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
     }
 
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let workers = tokio::spawn(upkeep::jobs::run(
-        store.clone(),
-        upkeep::pipeline::handlers(&services),
+    let workers = tokio::spawn(upkeep::jobs::worker::run(
+        services.clone(),
+        upkeep::jobs::dispatch::JobTable::standard(),
         WorkerSettings {
             concurrency: WORKERS,
             lease: Duration::from_mins(2),

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use upkeep::cli::{Cli, Command, RepoCommand, TeamCommand, TokenCommand};
 use upkeep::config::Config;
-use upkeep::pipeline::Services;
 use upkeep::repository_url::RepositoryUrl;
+use upkeep::services::Services;
 use upkeep::store::{Store, StoreError};
 use upkeep::{scan_command, server, telemetry};
 
@@ -103,15 +103,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Services::from_config(&config, store.clone()).map_err(Failure::Runtime)?;
             server::warn_if_secrets_unsealed(&services);
             let shutdown = server::shutdown_signal();
-            let delivery = upkeep::delivery::spawn(&services, &shutdown);
+            let delivery = server::spawn_delivery(&services, &shutdown);
             let scheduler = tokio::spawn(upkeep::scheduler::run(
                 store.clone(),
                 server::schedule(&config),
                 shutdown.clone(),
             ));
-            upkeep::jobs::run(
-                store.clone(),
-                upkeep::pipeline::handlers(&services),
+            upkeep::jobs::worker::run(
+                services.clone(),
+                upkeep::jobs::dispatch::JobTable::standard(),
                 server::worker_settings(&config),
                 shutdown,
             )
@@ -167,13 +167,16 @@ async fn repo(config: &Config, store: &Store, command: RepoCommand) -> Result<()
                 RepositoryUrl::parse(&url).map_err(|e| Failure::Runtime(format!("url: {e}")))?;
             let services =
                 Services::from_config(config, store.clone()).map_err(Failure::Runtime)?;
-            let repo = upkeep::crawler::register(&services, team.id, &url)
+            let repo = upkeep::crawler::registration::register(&services, team.id, &url)
                 .await
                 .map_err(|e| match e {
-                    upkeep::crawler::RegisterError::Unreachable(reason) => Failure::Runtime(
-                        format!("url: cannot read the repository at {}: {reason}", url.url),
-                    ),
-                    upkeep::crawler::RegisterError::Store(e) => Failure::from(e),
+                    upkeep::crawler::registration::RegisterError::Unreachable(reason) => {
+                        Failure::Runtime(format!(
+                            "url: cannot read the repository at {}: {reason}",
+                            url.url
+                        ))
+                    }
+                    upkeep::crawler::registration::RegisterError::Store(e) => Failure::from(e),
                 })?;
             println!(
                 "registered {} (id {}, {})",

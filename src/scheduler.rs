@@ -9,16 +9,39 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::store::{Store, now_ms};
+use crate::jobs::crawl::Crawl;
+use crate::jobs::enqueue;
+use crate::jobs::resolve_package::ResolvePackage;
+use crate::store::{Store, StoreError, duration_ms, now_ms};
 
 /// Queue a crawl of every repository due for one; returns how many were newly queued.
 pub async fn enqueue_due(store: &Store, crawl_interval: Duration) -> crate::store::Result<usize> {
-    let interval_ms = crate::store::duration_ms(crawl_interval);
+    let interval_ms = duration_ms(crawl_interval);
     let cutoff = now_ms().saturating_sub(interval_ms);
     let mut queued = 0;
-    for id in store.repositories_due_for_crawl(cutoff).await? {
-        if store
-            .enqueue(crate::crawler::crawl_job(id))
+    for repository_id in store.repositories_due_for_crawl(cutoff).await? {
+        if enqueue(store, &Crawl { repository_id }).await?.is_some() {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// Enqueue `resolve_package` for up to `limit` packages in use whose releases are older than
+/// `release_ttl` (the periodic refresh that finds new releases of packages no crawl touched;
+/// jobs already pending are not duplicated). Returns how many jobs were new.
+pub async fn enqueue_stale_packages(
+    store: &Store,
+    release_ttl: Duration,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let ttl_ms = duration_ms(release_ttl);
+    let ids = store
+        .stale_packages(now_ms().saturating_sub(ttl_ms), limit)
+        .await?;
+    let mut queued = 0;
+    for package_id in ids {
+        if enqueue(store, &ResolvePackage { package_id })
             .await?
             .is_some()
         {
@@ -44,7 +67,7 @@ pub struct Schedule {
 pub const STALE_PACKAGES_PER_TICK: i64 = 5_000;
 
 /// Run until `shutdown` turns true: every tick, [`enqueue_due`] crawls and
-/// [`crate::resolve::enqueue_stale_packages`] refreshes.
+/// [`enqueue_stale_packages`] refreshes.
 pub async fn run(store: Store, schedule: Schedule, mut shutdown: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(schedule.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -63,13 +86,7 @@ pub async fn run(store: Store, schedule: Schedule, mut shutdown: watch::Receiver
             Ok(n) => info!(queued = n, "scheduled recrawls"),
             Err(error) => warn!(%error, "scheduling recrawls failed"),
         }
-        match crate::resolve::enqueue_stale_packages(
-            &store,
-            schedule.release_ttl,
-            STALE_PACKAGES_PER_TICK,
-        )
-        .await
-        {
+        match enqueue_stale_packages(&store, schedule.release_ttl, STALE_PACKAGES_PER_TICK).await {
             Ok(0) => {}
             Ok(n) => info!(queued = n, "scheduled package refreshes"),
             Err(error) => warn!(%error, "scheduling package refreshes failed"),

@@ -1,6 +1,7 @@
 //! Secrets upkeep must read back later (the signing secrets of outgoing webhook subscriptions) are
 //! sealed before they reach the database: AES-256-GCM under the `secret_key` configuration value,
 //! with a fresh random nonce per value. A stolen database dump then holds no usable secret.
+//! The caller passes the key ([`SecretBox::new`]); this module knows nothing of the configuration.
 //!
 //! Stored forms:
 //! - `sealed:v1:<base64(nonce ‖ ciphertext ‖ tag)>` — sealed with the configured key;
@@ -15,8 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
-
-use crate::config::Secret;
+use upkeep_resolvers::http::Secret;
 
 const SEALED: &str = "sealed:v1:";
 const PLAIN: &str = "plain:";
@@ -82,15 +82,6 @@ impl SecretBox {
                 std::sync::Arc::new(LessSafeKey::new(unbound))
             }),
         }
-    }
-
-    /// The box of a configuration's `secret_key` (validated when the configuration loaded).
-    pub fn from_config(config: &crate::config::Config) -> SecretBox {
-        let key = config
-            .secret_key
-            .as_ref()
-            .and_then(|text| parse_key(text.expose()).ok());
-        SecretBox::new(key.as_ref())
     }
 
     /// Does this box seal (is a key configured)?

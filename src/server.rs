@@ -8,11 +8,31 @@ use tracing::info;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::jobs::{self, WorkerSettings};
-use crate::pipeline::{self, Services};
+use crate::jobs::dispatch::JobTable;
+use crate::jobs::worker::{self, WorkerSettings};
+use crate::services::Services;
 
 /// How often the scheduler looks for repositories due for a crawl and packages due for a lookup.
 pub const SCHEDULER_TICK: Duration = Duration::from_mins(1);
+
+/// Start the delivery loops until `shutdown`: the webhook dispatcher always, the NATS publisher
+/// when `nats_url` is configured. `upkeep serve` and `upkeep worker` both call this.
+pub fn spawn_delivery(
+    services: &Services,
+    shutdown: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = vec![tokio::spawn(crate::delivery::webhooks::run(
+        services.clone(),
+        shutdown.clone(),
+    ))];
+    if services.config.nats_url.is_some() {
+        tasks.push(tokio::spawn(crate::delivery::nats::run(
+            services.clone(),
+            shutdown.clone(),
+        )));
+    }
+    tasks
+}
 
 /// Say at start when webhook secrets will be stored unsealed (no `secret_key`).
 pub fn warn_if_secrets_unsealed(services: &Services) {
@@ -84,13 +104,13 @@ pub async fn serve(
     )));
     warn_if_secrets_unsealed(&services);
     info!(address = %listener.local_addr()?, "listening");
-    let workers = tokio::spawn(jobs::run(
-        store,
-        pipeline::handlers(&services),
+    let workers = tokio::spawn(worker::run(
+        services.clone(),
+        JobTable::standard(),
         worker_settings(&config),
         shutdown.clone(),
     ));
-    let delivery = crate::delivery::spawn(&services, &shutdown);
+    let delivery = spawn_delivery(&services, &shutdown);
     let scheduler = tokio::spawn(crate::scheduler::run(
         services.store.clone(),
         schedule(&config),

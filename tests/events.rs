@@ -1,5 +1,6 @@
-//! The event stream at its boundaries (DESIGN §5): the checked-in JSON Schema, the cursor API, the
-//! server-sent event stream, signed outgoing webhooks (retries, dead letters) and NATS JetStream.
+//! The event stream at its boundaries (ARCHITECTURE.md, "Events"): the checked-in JSON Schema, the
+//! cursor API, the server-sent event stream, signed outgoing webhooks (retries, dead letters) and
+//! NATS JetStream.
 //! SQLite by default, PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set; the NATS test needs
 //! `UPKEEP_TEST_NATS_URL`.
 //!
@@ -46,7 +47,7 @@ impl App {
         let addr = listener.local_addr().unwrap();
         let (shutdown, rx) = watch::channel(false);
         let services =
-            upkeep::pipeline::Services::from_config(&config, db.store.clone()).expect("services");
+            upkeep::services::Services::from_config(&config, db.store.clone()).expect("services");
         let server = tokio::spawn(async move {
             upkeep::server::serve(services, listener, rx)
                 .await
@@ -1113,7 +1114,7 @@ async fn events_are_published_to_jetstream_once_across_restarts() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let services = upkeep::pipeline::Services::from_config(&config, store.clone()).unwrap();
+    let services = upkeep::services::Services::from_config(&config, store.clone()).unwrap();
     let (stop, rx) = watch::channel(false);
     let publisher = tokio::spawn(upkeep::delivery::nats::run(services, rx));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

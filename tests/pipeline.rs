@@ -25,6 +25,7 @@ use git_support::GitRepo;
 use serde_json::{Value, json};
 use sqlx::Row;
 use upkeep::config::Config;
+use upkeep::jobs::crawl::Crawl;
 use upkeep_resolvers::Ecosystem;
 
 const WEB_PACKAGE_JSON: &str = "{\n  \"name\": \"web\",\n  \"dependencies\": {\"left-pad\": \"^1.0.0\", \"express\": \"4.17.0\"}\n}\n";
@@ -470,8 +471,7 @@ async fn three_repositories_flow_to_recommendations_and_every_event_boundary() {
         .unwrap()
         .get("n");
     for id in &repositories {
-        store
-            .enqueue(upkeep::crawler::crawl_job(*id))
+        upkeep::jobs::enqueue(store, &Crawl { repository_id: *id })
             .await
             .unwrap()
             .expect("no crawl is pending");

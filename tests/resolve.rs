@@ -14,9 +14,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{Duration, Utc};
 use common::{ADMIN_TOKEN, TestApp, fresh_db, install_crypto, test_config};
 use serde_json::{Value, json};
-use upkeep::pipeline::Services;
+use upkeep::jobs;
+use upkeep::jobs::resolve_package::ResolvePackage;
 use upkeep::repository_url::RepositoryUrl;
-use upkeep::resolve::{self, recommend_repository, resolve_package};
+use upkeep::resolve::{recommend_repository, resolve_package};
+use upkeep::services::Services;
 use upkeep::store::Store;
 use upkeep::store::events::{EventFilter, StoredEvent};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -719,18 +721,14 @@ async fn registry_failures_are_recorded_on_the_package() {
     assert_eq!(stored.checked_at, None, "still due");
 
     // The job kinds are registered.
-    let id = store
-        .enqueue(resolve::resolve_job(missing))
+    let job = ResolvePackage {
+        package_id: missing,
+    };
+    let id = jobs::enqueue(store, &job)
         .await
         .expect("enqueue")
         .expect("new");
-    assert!(
-        store
-            .enqueue(resolve::resolve_job(missing))
-            .await
-            .expect("dedup")
-            .is_none()
-    );
+    assert!(jobs::enqueue(store, &job).await.expect("dedup").is_none());
     assert!(id > 0);
 }
 
@@ -933,14 +931,14 @@ async fn the_scheduler_refreshes_packages_in_use_once_their_ttl_passed() {
         .expect("fresh");
     let hour = std::time::Duration::from_hours(1);
     assert_eq!(
-        resolve::enqueue_stale_packages(store, hour, 100)
+        upkeep::scheduler::enqueue_stale_packages(store, hour, 100)
             .await
             .expect("sweep"),
         1
     );
     // The job is pending: the next tick does not queue it twice.
     assert_eq!(
-        resolve::enqueue_stale_packages(store, hour, 100)
+        upkeep::scheduler::enqueue_stale_packages(store, hour, 100)
             .await
             .expect("sweep"),
         0

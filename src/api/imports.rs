@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, ApiJson, AppState};
 use crate::api::auth::Principal;
 use crate::github::GithubError;
+use crate::jobs::crawl::Crawl;
+use crate::jobs::enqueue;
 use crate::repository_url::RepositoryUrl;
 use crate::store::StoreError;
 use crate::store::repositories::Repository;
@@ -146,10 +148,13 @@ pub async fn create(
             }
             Err(other) => return Err(other.into()),
         };
-        state
-            .store
-            .enqueue(crate::crawler::crawl_job(added.id))
-            .await?;
+        enqueue(
+            &state.store,
+            &Crawl {
+                repository_id: added.id,
+            },
+        )
+        .await?;
         registered.push(added);
     }
     tracing::info!(

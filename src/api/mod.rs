@@ -38,7 +38,7 @@ pub use error::{ApiError, ErrorBody};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub services: crate::pipeline::Services,
+    pub services: crate::services::Services,
     pub admin_token: Option<Secret>,
     pub metrics: Arc<PrometheusHandle>,
 }

@@ -12,6 +12,8 @@ use utoipa_axum::routes;
 use super::fleet::owned_repository;
 use super::{ApiError, ApiJson, ApiPath, AppState};
 use crate::api::auth::Principal;
+use crate::jobs::enqueue;
+use crate::jobs::recommend_repository::RecommendRepository;
 use crate::policy::RepoPolicy;
 
 /// The policy routes and their OpenAPI description.
@@ -68,10 +70,7 @@ pub async fn put_policy(
         {
             return Err(ApiError::not_found(format!("repository {id}")));
         }
-        state
-            .store
-            .enqueue(crate::resolve::recommend_all_job(id))
-            .await?;
+        enqueue(&state.store, &RecommendRepository::all(id)).await?;
     }
     Ok(Json(policy))
 }

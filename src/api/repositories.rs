@@ -73,14 +73,14 @@ pub async fn create(
                 .id
         }
     };
-    let repo = crate::crawler::register(&state.services, team_id, &url)
+    let repo = crate::crawler::registration::register(&state.services, team_id, &url)
         .await
         .map_err(|e| match e {
-            crate::crawler::RegisterError::Unreachable(reason) => ApiError::invalid(
+            crate::crawler::registration::RegisterError::Unreachable(reason) => ApiError::invalid(
                 "url",
                 format!("cannot read the repository at {}: {reason}", url.url),
             ),
-            crate::crawler::RegisterError::Store(e) => ApiError::from(e),
+            crate::crawler::registration::RegisterError::Store(e) => ApiError::from(e),
         })?;
     Ok((StatusCode::CREATED, Json(repo)))
 }

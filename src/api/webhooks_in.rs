@@ -31,6 +31,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
+use crate::jobs::crawl::Crawl;
+use crate::jobs::{Job, Placement, enqueue_placed};
 use crate::repository_url::RepositoryUrl;
 use crate::store::repositories::Repository;
 
@@ -153,18 +155,19 @@ async fn registered(state: &AppState, repository: &Value) -> Result<Vec<Reposito
 }
 
 async fn queue_crawl(state: &AppState, repository_id: i64, priority: i64) -> Result<(), ApiError> {
-    let job = crate::crawler::crawl_job(repository_id).priority(priority);
-    let queued = state.store.enqueue(job.clone()).await?;
+    let job = Crawl { repository_id };
+    let placement = Placement::of(&job).priority(priority);
+    let queued = enqueue_placed(&state.store, &job, placement).await?;
     if queued.is_none() && priority > 0 {
-        let key = job.dedup_key.clone().unwrap_or_default();
+        let key = job.dedup_key().unwrap_or_default();
         let hastened = state
             .store
-            .hasten_pending_job(crate::crawler::CRAWL, &key, priority)
+            .hasten_pending_job(Crawl::KIND, &key, priority)
             .await?;
         if !hastened {
             // The pending crawl was claimed between the two statements; queue our own so an
             // urgent crawl after this push is certain (an unchanged one costs one 304).
-            state.store.enqueue(job).await?;
+            enqueue_placed(&state.store, &job, placement).await?;
         }
     }
     Ok(())

@@ -4,8 +4,8 @@
 //! Invariants:
 //! - One crawl of a repository at a time across every worker process: a crawl lease on the
 //!   repository row (`crawl_locked_by` / `crawl_locked_until`, taken by one conditional UPDATE and
-//!   re-checked inside the writing transaction). A crawl that finds the lease taken re-enqueues
-//!   itself a few seconds later and succeeds.
+//!   re-checked inside the writing transaction). A crawl that finds the lease taken ends `Busy`;
+//!   its `crawl` job queues itself again a few seconds later.
 //! - An unchanged head ends the crawl: GitHub answers `304` to the stored `ETag`; git answers one
 //!   `ls-remote`. Nothing else is requested, nothing is emitted, only `last_crawled_at` moves.
 //! - Only blobs whose id changed since the last crawl are read; every manifest's extraction is
@@ -16,22 +16,22 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::json;
 use tracing::info;
 use upkeep_resolvers::manager::{Extraction, MAX_MANIFEST_BYTES, Manager, Warning};
 use upkeep_resolvers::scan::{DEFAULT_SKIP_DIRS, in_skipped_dir, pair};
 
 use crate::events::{CrawlPayload, Event};
-use crate::jobs::JobResult;
-use crate::pipeline::Services;
+use crate::jobs::enqueue_in;
+use crate::jobs::recommend_repository::RecommendRepository;
+use crate::jobs::resolve_package::ResolvePackage;
+use crate::services::Services;
 use crate::store::events;
 use crate::store::inventory::{self, StoredManifest};
-use crate::store::jobs::{NewJob, enqueue_in};
-use crate::store::now_ms;
 use crate::store::repositories::{DEFAULT_POLICY, Repository};
 
 pub mod git;
 pub mod reconcile;
+pub mod registration;
 pub mod source;
 
 use reconcile::{CurrentDependency, CurrentManifest, dep_key};
@@ -41,8 +41,6 @@ use source::{Head, Source};
 pub const POLICY_FILE: &str = ".upkeep.toml";
 /// The `manager` column of the policy file's row in `manifests` (it carries its warnings).
 pub const POLICY_MANAGER: &str = "upkeep";
-/// How long a crawl that found the lease taken waits before trying again.
-const BUSY_RETRY_MS: i64 = 5_000;
 
 /// How a crawl ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,46 +88,6 @@ impl CrawlOutcome {
     }
 }
 
-/// Why a repository could not be registered.
-#[derive(Debug, thiserror::Error)]
-pub enum RegisterError {
-    /// The repository does not exist or cannot be read (the message says why).
-    #[error("{0}")]
-    Unreachable(String),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-}
-
-/// Job kind of [`crawl`].
-pub const CRAWL: &str = "crawl";
-
-/// The job that crawls one repository (deduplicated per repository while pending).
-pub fn crawl_job(repository_id: i64) -> NewJob {
-    NewJob::new(CRAWL, json!({ "repository_id": repository_id }))
-        .dedup(format!("repository:{repository_id}"))
-}
-
-/// Register a repository for a team after checking it exists, record its default branch, and queue
-/// its first crawl.
-pub async fn register(
-    services: &Services,
-    team_id: i64,
-    url: &crate::repository_url::RepositoryUrl,
-) -> Result<Repository, RegisterError> {
-    let branch = source::check_repository(services, url.provider, &url.full_name, &url.url)
-        .await
-        .map_err(RegisterError::Unreachable)?;
-    let store = &services.store;
-    let repository = store.add_repository(team_id, url, Some(&branch)).await?;
-    store.enqueue(crawl_job(repository.id)).await?;
-    Ok(repository)
-}
-
-/// The `crawl` job: `{"repository_id": N}`.
-pub async fn crawl(services: &Services, repository_id: i64) -> JobResult {
-    crawl_repository(services, repository_id).await.map(|_| ())
-}
-
 /// Crawl one repository (see the module notes); `Err` is a failed crawl (recorded with a
 /// `crawl_failed` event).
 pub async fn crawl_repository(
@@ -151,13 +109,7 @@ pub async fn crawl_repository(
         .await
         .map_err(|e| e.to_string())?
     {
-        let mut retry = crawl_job(repository_id);
-        retry.run_at = Some(now_ms() + BUSY_RETRY_MS);
-        store.enqueue(retry).await.map_err(|e| e.to_string())?;
-        info!(
-            repository_id,
-            "another crawl holds the lease; crawl re-queued"
-        );
+        // The `crawl` job queues itself again.
         return Ok(CrawlOutcome::new(CrawlStatus::Busy));
     }
     let result = match store.start_crawl(repository_id).await {
@@ -558,7 +510,7 @@ async fn run(
 /// Resolve every package of an added or changed dependency that can be updated, and recommend for
 /// the added and changed dependencies: queued inside the crawl's transaction, so they exist
 /// exactly when its inventory changes do. Packages are queued in id order (see
-/// [`crate::store::jobs::enqueue_in`]).
+/// [`crate::jobs::enqueue_in`]).
 async fn enqueue_follow_ups(
     tx: &mut crate::store::Tx,
     repository_id: i64,
@@ -571,13 +523,13 @@ async fn enqueue_follow_ups(
         .map(|dep| dep.package_id)
         .collect();
     for package_id in packages {
-        enqueue_in(tx, &crate::resolve::resolve_job(package_id))
+        enqueue_in(tx, &ResolvePackage { package_id })
             .await
             .map_err(|e| e.to_string())?;
     }
     if !touched.is_empty() {
         let ids: Vec<i64> = touched.iter().map(|d| d.id).collect();
-        enqueue_in(tx, &crate::resolve::recommend_job(repository_id, &ids))
+        enqueue_in(tx, &RecommendRepository::dependencies(repository_id, ids))
             .await
             .map_err(|e| e.to_string())?;
     }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::git::{self, GitCache};
 use crate::github::{Conditional, GithubClient};
-use crate::pipeline::Services;
 use crate::repository_url::Provider;
+use crate::services::Services;
 use crate::store::repositories::Repository;
 
 /// The answer to "has the default branch moved since the last crawl?".

@@ -5,7 +5,8 @@
 //! that position only after the consumer has the events, so delivery is at-least-once and survives
 //! restarts and outages (consumers deduplicate on the event `id`). When several processes run
 //! (`upkeep serve` and `upkeep worker`s on PostgreSQL), one holds each loop's lease
-//! (`delivery_cursors`) and the others wait to take over.
+//! (`delivery_cursors`) and the others wait to take over. The service starts both loops
+//! (`server::spawn_delivery`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -17,22 +18,6 @@ use crate::store::{Store, StoreError};
 
 pub mod nats;
 pub mod webhooks;
-
-/// Start the delivery loops until `shutdown`: the webhook dispatcher always, the NATS publisher
-/// when `nats_url` is configured. `upkeep serve` and `upkeep worker` both call this.
-pub fn spawn(
-    services: &crate::pipeline::Services,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = vec![tokio::spawn(webhooks::run(
-        services.clone(),
-        shutdown.clone(),
-    ))];
-    if services.config.nats_url.is_some() {
-        tasks.push(tokio::spawn(nats::run(services.clone(), shutdown.clone())));
-    }
-    tasks
-}
 
 /// How long a loop's lease lasts without renewal; a dead holder is replaced after this.
 pub const LEASE: Duration = Duration::from_secs(30);

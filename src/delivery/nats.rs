@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::{Lease, holder_name};
-use crate::pipeline::Services;
+use crate::services::Services;
 use crate::store::Store;
 use crate::store::events::{EventFilter, StoredEvent};
 

@@ -1,182 +1,177 @@
-//! Job workers: any number of processes (`upkeep serve`, `upkeep worker`) run loops that claim jobs
-//! from the durable queue in the store, run the handler registered for the job's kind, and record
-//! the outcome. A lease is renewed while a job runs; a worker that dies stops renewing, and the job
-//! is claimed again once its lease expires. On shutdown a worker gives its running job back.
+//! Jobs: the typed units of work on the durable queue (ARCHITECTURE.md, "The pipeline as jobs").
+//!
+//! A job is a serde struct implementing [`Job`]: its stored kind, its payload (the struct itself,
+//! as JSON), its dedup key, its queue placement, and what it does. One module per kind:
+//!
+//! | kind | payload | dedup key while pending |
+//! |---|---|---|
+//! | `crawl` | [`crawl::Crawl`] `{"repository_id"}` | `repository:{id}` |
+//! | `resolve_package` | [`resolve_package::ResolvePackage`] `{"package_id"}` | `package:{id}` |
+//! | `recommend_repository` | [`recommend_repository::RecommendRepository`] `{"dependency_ids", "repository_id"}` | `repository:{id}:all` when `dependency_ids` is null |
+//! | `deliver_webhook` | [`deliver_webhook::DeliverWebhook`] `{"delivery_id"}` | `delivery:{id}` |
+//!
+//! [`dispatch`] turns a stored row back into its typed job (the one place that knows every kind);
+//! [`worker`] runs the loops that claim rows and record outcomes.
+//!
+//! Invariants:
+//! - Stored kinds and payloads never change shape: rows written by an older version still run.
+//! - A job is enqueued inside the transaction of the work that asked for it ([`enqueue_in`]) or on
+//!   its own ([`enqueue`]); nothing builds job rows from strings.
+//! - A job's failure says whether to retry ([`JobError::Retry`], with backoff, until the attempts
+//!   run out) or to give up ([`JobError::GiveUp`], `failed` at once with the reason stored).
+//! - This module and the job modules import [`Services`]; domain modules import job types only
+//!   to enqueue them, and never a job module that imports them back.
 
-use std::collections::HashMap;
+pub mod crawl;
+pub mod deliver_webhook;
+pub mod dispatch;
+pub mod recommend_repository;
+pub mod resolve_package;
+pub mod worker;
+
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::watch;
-use tracing::{Instrument, info, warn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::store::Store;
-use crate::store::jobs::ClaimedJob;
+use crate::services::Services;
+use crate::store::jobs::{NewJob, insert_job_in};
+use crate::store::{Result, Store, StoreError};
 
-/// What a handler returns: `Err(message)` is a failed attempt.
-pub type JobResult = Result<(), String>;
-type BoxFuture = Pin<Box<dyn Future<Output = JobResult> + Send>>;
-type Handler = Arc<dyn Fn(serde_json::Value) -> BoxFuture + Send + Sync>;
+/// Attempts a job gets unless its kind or its enqueuer says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
-/// Handlers by job kind.
-#[derive(Clone, Default)]
-pub struct Handlers {
-    by_kind: HashMap<String, Handler>,
+/// Why a job attempt failed, and what the queue does about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// Transient (network, a 5xx, a busy database): try again later with backoff, until the
+    /// job's attempts run out.
+    #[error("{0}")]
+    Retry(String),
+    /// Permanent (the payload does not parse, the kind is unknown, the work can never succeed):
+    /// the job is `failed` at once with this reason, no backoff.
+    #[error("{0}")]
+    GiveUp(String),
 }
 
-impl Handlers {
-    pub fn new() -> Self {
-        Handlers::default()
+impl JobError {
+    pub fn retry(message: impl Into<String>) -> JobError {
+        JobError::Retry(message.into())
     }
 
-    /// Register `handler` for jobs of `kind`.
+    pub fn give_up(reason: impl Into<String>) -> JobError {
+        JobError::GiveUp(reason.into())
+    }
+}
+
+/// One kind of work on the queue; the value is the payload.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The stored `kind` of this job's rows.
+    const KIND: &'static str;
+
+    /// While a pending job of this kind with the same key exists, enqueuing again does nothing.
+    fn dedup_key(&self) -> Option<String>;
+
+    /// Higher runs first.
+    fn priority(&self) -> i64 {
+        0
+    }
+
+    /// Attempts before a failing job ends `failed`.
+    fn max_attempts(&self) -> u32 {
+        DEFAULT_MAX_ATTEMPTS
+    }
+
+    /// Do the work.
+    fn run(self, services: &Services) -> impl Future<Output = Result<(), JobError>> + Send;
+}
+
+/// Where a job goes on the queue, when its enqueuer overrides what the kind says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub priority: i64,
+    /// Not before this time (ms since the epoch); `None` = now.
+    pub run_at: Option<i64>,
+    pub max_attempts: u32,
+}
+
+impl Placement {
+    /// What the job's kind says.
+    pub fn of<J: Job>(job: &J) -> Placement {
+        Placement {
+            priority: job.priority(),
+            run_at: None,
+            max_attempts: job.max_attempts(),
+        }
+    }
+
     #[must_use]
-    pub fn on<F, Fut>(mut self, kind: &str, handler: F) -> Self
-    where
-        F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = JobResult> + Send + 'static,
-    {
-        self.by_kind.insert(
-            kind.to_owned(),
-            Arc::new(move |payload| Box::pin(handler(payload))),
-        );
+    pub fn priority(mut self, priority: i64) -> Placement {
+        self.priority = priority;
+        self
+    }
+
+    #[must_use]
+    pub fn run_at(mut self, at_ms: i64) -> Placement {
+        self.run_at = Some(at_ms);
+        self
+    }
+
+    #[must_use]
+    pub fn max_attempts(mut self, attempts: u32) -> Placement {
+        self.max_attempts = attempts.max(1);
         self
     }
 }
 
-/// Settings of one process's workers.
-#[derive(Debug, Clone)]
-pub struct WorkerSettings {
-    /// Jobs run at once by this process.
-    pub concurrency: usize,
-    pub lease: Duration,
-    pub poll: Duration,
+fn row<J: Job>(job: &J, placement: Placement) -> Result<NewJob> {
+    Ok(NewJob {
+        kind: J::KIND,
+        // Through a `Value`, so the stored text is what `json!` wrote before jobs were typed
+        // (keys in sorted order).
+        payload: serde_json::to_value(job)
+            .map_err(|e| StoreError::Invalid(format!("`{}` job payload: {e}", J::KIND)))?,
+        dedup_key: job.dedup_key(),
+        priority: placement.priority,
+        run_at: placement.run_at,
+        max_attempts: placement.max_attempts,
+    })
 }
 
-/// A unique name for this process's workers.
+/// Enqueue `job` inside a transaction the caller commits, so the job exists exactly when the work
+/// that asked for it does; returns its id, or `None` when a pending job with the same dedup key
+/// exists (see [`crate::store::jobs`] on the order of several deduplicated jobs).
+pub async fn enqueue_in<J: Job>(conn: &mut sqlx::AnyConnection, job: &J) -> Result<Option<i64>> {
+    enqueue_placed_in(conn, job, Placement::of(job)).await
+}
+
+/// [`enqueue_in`] with the enqueuer's [`Placement`].
+pub async fn enqueue_placed_in<J: Job>(
+    conn: &mut sqlx::AnyConnection,
+    job: &J,
+    placement: Placement,
+) -> Result<Option<i64>> {
+    insert_job_in(conn, &row(job, placement)?).await
+}
+
+/// Enqueue `job` on its own; returns its id, or `None` when a pending job with the same dedup key
+/// exists.
+pub async fn enqueue<J: Job>(store: &Store, job: &J) -> Result<Option<i64>> {
+    enqueue_placed(store, job, Placement::of(job)).await
+}
+
+/// [`enqueue`] with the enqueuer's [`Placement`].
+pub async fn enqueue_placed<J: Job>(
+    store: &Store,
+    job: &J,
+    placement: Placement,
+) -> Result<Option<i64>> {
+    store.insert_job(&row(job, placement)?).await
+}
+
+/// A unique name for this process's workers (and its delivery loops' leases).
 pub fn worker_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{host}-{}-{}", std::process::id(), &id[..8])
-}
-
-/// Run `settings.concurrency` worker loops until `shutdown` turns true; returns when all loops have
-/// stopped and released their jobs.
-pub async fn run(
-    store: Store,
-    handlers: Handlers,
-    settings: WorkerSettings,
-    shutdown: watch::Receiver<bool>,
-) {
-    let name = worker_name();
-    info!(worker = %name, concurrency = settings.concurrency, "workers started");
-    let mut loops = tokio::task::JoinSet::new();
-    for n in 0..settings.concurrency.max(1) {
-        let worker = format!("{name}/{n}");
-        loops.spawn(worker_loop(
-            store.clone(),
-            handlers.clone(),
-            settings.clone(),
-            worker,
-            shutdown.clone(),
-        ));
-    }
-    while loops.join_next().await.is_some() {}
-    info!(worker = %name, "workers stopped");
-}
-
-async fn worker_loop(
-    store: Store,
-    handlers: Handlers,
-    settings: WorkerSettings,
-    worker: String,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let lease_ms = crate::store::duration_ms(settings.lease);
-    while !*shutdown.borrow() {
-        let _ = store.fail_exhausted_leases().await;
-        let claimed = match store.claim(&worker, lease_ms).await {
-            Ok(job) => job,
-            Err(error) => {
-                warn!(%worker, %error, "claiming a job failed");
-                None
-            }
-        };
-        let Some(job) = claimed else {
-            tokio::select! {
-                () = tokio::time::sleep(settings.poll) => {}
-                _ = shutdown.changed() => {}
-            }
-            continue;
-        };
-        let span =
-            tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
-        run_one(&store, &handlers, &settings, &worker, job, &mut shutdown)
-            .instrument(span)
-            .await;
-    }
-}
-
-async fn run_one(
-    store: &Store,
-    handlers: &Handlers,
-    settings: &WorkerSettings,
-    worker: &str,
-    job: ClaimedJob,
-    shutdown: &mut watch::Receiver<bool>,
-) {
-    let lease_ms = crate::store::duration_ms(settings.lease);
-    let Some(handler) = handlers.by_kind.get(&job.kind).cloned() else {
-        let message = format!("no handler for job kind `{}`", job.kind);
-        record_failure(store, worker, &job, &message).await;
-        return;
-    };
-    let started = std::time::Instant::now();
-    let mut work = handler(job.payload.clone());
-    let mut heartbeat = tokio::time::interval(settings.lease / 3);
-    heartbeat.tick().await;
-    let outcome = loop {
-        tokio::select! {
-            result = &mut work => break Some(result),
-            _ = heartbeat.tick() => {
-                if !matches!(store.extend_lease(job.id, worker, lease_ms).await, Ok(true)) {
-                    warn!("lost the lease; abandoning the job");
-                    return;
-                }
-            }
-            _ = shutdown.changed() => break None,
-        }
-    };
-    metrics::histogram!("upkeep_job_duration_seconds", "kind" => job.kind.clone())
-        .record(started.elapsed().as_secs_f64());
-    match outcome {
-        Some(Ok(())) => {
-            if let Err(error) = store.complete(job.id, worker).await {
-                warn!(%error, "recording a finished job failed");
-            }
-            metrics::counter!("upkeep_jobs_done_total", "kind" => job.kind.clone()).increment(1);
-        }
-        Some(Err(message)) => record_failure(store, worker, &job, &message).await,
-        None => {
-            info!("shutting down: giving the job back");
-            if let Err(error) = store.release(job.id, worker).await {
-                warn!(%error, "releasing a job failed; its lease will expire");
-            }
-        }
-    }
-}
-
-async fn record_failure(store: &Store, worker: &str, job: &ClaimedJob, message: &str) {
-    warn!(error = message, "job attempt failed");
-    match store.fail(job, worker, message).await {
-        Ok(true) => {
-            metrics::counter!("upkeep_jobs_failed_total", "kind" => job.kind.clone()).increment(1);
-        }
-        Ok(false) => {
-            metrics::counter!("upkeep_jobs_retried_total", "kind" => job.kind.clone()).increment(1);
-        }
-        Err(error) => warn!(%error, "recording a failed job failed"),
-    }
 }

@@ -1,6 +1,7 @@
-//! Resolving packages against their registries and recommending upgrades (DESIGN §2).
+//! Resolving packages against their registries and recommending upgrades (ARCHITECTURE.md,
+//! "The pipeline as jobs").
 //!
-//! Two jobs:
+//! The work of two jobs (their modules in `crate::jobs` call the entry points here):
 //!
 //! - `resolve_package {"package_id"}` ([`resolve_package`]): one registry lookup per unique
 //!   package for the whole fleet. A package whose `checked_at` is younger than
@@ -33,48 +34,17 @@ pub mod plan;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use serde_json::json;
 use tracing::{debug, info};
 use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::registry::RegistryError;
 
 use crate::events::{Event, RecommendationPayload};
-use crate::pipeline::Services;
 use crate::policy::RepoPolicy;
-use crate::store::jobs::NewJob;
+use crate::services::Services;
 use crate::store::recommendations::{self, DependencyContext};
 use crate::store::releases::releases_of;
 use crate::store::{Store, StoreError, duration_ms, events, now_ms};
 use plan::Change;
-
-/// Job kind of [`resolve_package`].
-pub const RESOLVE_PACKAGE: &str = "resolve_package";
-/// Job kind of [`recommend_repository`].
-pub const RECOMMEND_REPOSITORY: &str = "recommend_repository";
-
-/// The job that resolves one package (deduplicated per package while pending).
-pub fn resolve_job(package_id: i64) -> NewJob {
-    NewJob::new(RESOLVE_PACKAGE, json!({ "package_id": package_id }))
-        .dedup(format!("package:{package_id}"))
-}
-
-/// The job that recomputes some dependencies of a repository.
-pub fn recommend_job(repository_id: i64, dependency_ids: &[i64]) -> NewJob {
-    NewJob::new(
-        RECOMMEND_REPOSITORY,
-        json!({ "repository_id": repository_id, "dependency_ids": dependency_ids }),
-    )
-}
-
-/// The job that recomputes every dependency of a repository (deduplicated per repository while
-/// pending), e.g. after its policy changed.
-pub fn recommend_all_job(repository_id: i64) -> NewJob {
-    NewJob::new(
-        RECOMMEND_REPOSITORY,
-        json!({ "repository_id": repository_id, "dependency_ids": null }),
-    )
-    .dedup(format!("repository:{repository_id}:all"))
-}
 
 fn store_error(error: &StoreError) -> String {
     format!("store: {error}")
@@ -213,51 +183,6 @@ pub async fn recommend_repository(
         .await
         .map(|_| ())
         .map_err(|e| store_error(&e))
-}
-
-/// Parse a `recommend_repository` payload and run it.
-pub async fn recommend_repository_job(
-    services: &Services,
-    payload: &serde_json::Value,
-) -> Result<(), String> {
-    let repository_id = payload["repository_id"]
-        .as_i64()
-        .ok_or_else(|| format!("job payload has no integer `repository_id`: {payload}"))?;
-    let ids = match &payload["dependency_ids"] {
-        serde_json::Value::Null => None,
-        serde_json::Value::Array(items) => Some(
-            items
-                .iter()
-                .map(|v| {
-                    v.as_i64()
-                        .ok_or_else(|| format!("`dependency_ids` holds a non-integer: {v}"))
-                })
-                .collect::<Result<Vec<i64>, String>>()?,
-        ),
-        other => return Err(format!("`dependency_ids` is not an array: {other}")),
-    };
-    recommend_repository(services, repository_id, ids.as_deref()).await
-}
-
-/// Enqueue `resolve_package` for up to `limit` packages in use whose releases are older than
-/// `release_ttl` (the periodic refresh that finds new releases of packages no crawl touched;
-/// jobs already pending are not duplicated). Returns how many jobs were new.
-pub async fn enqueue_stale_packages(
-    store: &Store,
-    release_ttl: Duration,
-    limit: i64,
-) -> Result<u64, StoreError> {
-    let ttl_ms = duration_ms(release_ttl);
-    let ids = store
-        .stale_packages(now_ms().saturating_sub(ttl_ms), limit)
-        .await?;
-    let mut queued = 0;
-    for id in ids {
-        if store.enqueue(resolve_job(id)).await?.is_some() {
-            queued += 1;
-        }
-    }
-    Ok(queued)
 }
 
 /// What one recomputation wrote.

@@ -1,5 +1,6 @@
-//! The durable job queue's storage: enqueue with deduplication, claim with a lease, complete,
-//! fail with exponential backoff, release.
+//! The durable job queue's storage: insert with deduplication, claim with a lease, complete,
+//! fail with exponential backoff or give up at once, release. Rows only: what a kind means and
+//! how its payload reads is [`crate::jobs`]'s business (ARCHITECTURE.md, "The pipeline as jobs").
 //!
 //! Claiming: a job is claimable when it is `pending` and due, or `running` with an expired lease
 //! (its worker died). PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so concurrent workers never
@@ -11,10 +12,11 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Backend, Result, Store, now_ms};
 
-/// A job to put on the queue.
+/// One row to put on the queue: the low-level form of a typed job
+/// ([`crate::jobs::enqueue`] builds it from a [`crate::jobs::Job`]).
 #[derive(Debug, Clone)]
-pub struct NewJob {
-    pub kind: String,
+pub(crate) struct NewJob {
+    pub kind: &'static str,
     pub payload: serde_json::Value,
     /// While a pending job with the same kind and key exists, enqueuing again does nothing.
     pub dedup_key: Option<String>,
@@ -23,37 +25,6 @@ pub struct NewJob {
     /// Not before this time (ms since the epoch); `None` = now.
     pub run_at: Option<i64>,
     pub max_attempts: u32,
-}
-
-impl NewJob {
-    pub fn new(kind: impl Into<String>, payload: serde_json::Value) -> Self {
-        NewJob {
-            kind: kind.into(),
-            payload,
-            dedup_key: None,
-            priority: 0,
-            run_at: None,
-            max_attempts: 5,
-        }
-    }
-
-    #[must_use]
-    pub fn dedup(mut self, key: impl Into<String>) -> Self {
-        self.dedup_key = Some(key.into());
-        self
-    }
-
-    #[must_use]
-    pub fn priority(mut self, priority: i64) -> Self {
-        self.priority = priority;
-        self
-    }
-
-    #[must_use]
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts.max(1);
-        self
-    }
 }
 
 /// A job leased to one worker.
@@ -85,24 +56,27 @@ pub fn backoff_ms(attempt: i64) -> i64 {
     base + rand::random_range(0..=base / 4)
 }
 
-/// [`Store::enqueue`] inside a transaction the caller commits, so the job exists exactly when the
+/// [`Store::insert_job`] inside a transaction the caller commits, so the job exists exactly when the
 /// work that asked for it does. On PostgreSQL a pending job with the same dedup key that another
 /// open transaction is inserting makes this wait for that transaction; callers that enqueue
 /// several deduplicated jobs do so in a fixed order (by key), so two transactions never wait on
 /// each other.
-pub async fn enqueue_in(conn: &mut sqlx::AnyConnection, job: &NewJob) -> Result<Option<i64>> {
+pub(crate) async fn insert_job_in(
+    conn: &mut sqlx::AnyConnection,
+    job: &NewJob,
+) -> Result<Option<i64>> {
     let now = now_ms();
     let row = sqlx::query(
         "INSERT INTO jobs (kind, payload, dedup_key, priority, state, run_at, attempts, max_attempts, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'pending', $5, 0, $6, $7, $7) \
          ON CONFLICT (kind, dedup_key) WHERE state = 'pending' DO NOTHING RETURNING id",
     )
-    .bind(&job.kind)
+    .bind(job.kind)
     .bind(job.payload.to_string())
     .bind(job.dedup_key.as_deref())
     .bind(job.priority)
     .bind(job.run_at.unwrap_or(now))
-    .bind(i64::from(job.max_attempts))
+    .bind(i64::from(job.max_attempts.max(1)))
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
@@ -110,10 +84,11 @@ pub async fn enqueue_in(conn: &mut sqlx::AnyConnection, job: &NewJob) -> Result<
 }
 
 impl Store {
-    /// Enqueue `job`; returns its id, or `None` when a pending job with the same dedup key exists.
-    pub async fn enqueue(&self, job: NewJob) -> Result<Option<i64>> {
+    /// Put `job` on the queue; returns its id, or `None` when a pending job with the same dedup
+    /// key exists.
+    pub(crate) async fn insert_job(&self, job: &NewJob) -> Result<Option<i64>> {
         let mut conn = self.pool().acquire().await?;
-        enqueue_in(&mut conn, &job).await
+        insert_job_in(&mut conn, job).await
     }
 
     /// Lease the next due job to `worker` for `lease_ms`.
@@ -180,8 +155,26 @@ impl Store {
     /// Record a failed attempt: retry later with backoff, or end in `failed` after the last attempt.
     /// Returns true when the job has failed for good.
     pub async fn fail(&self, job: &ClaimedJob, worker: &str, error: &str) -> Result<bool> {
-        let now = now_ms();
         let final_failure = job.attempts >= job.max_attempts;
+        self.record_failure(job, worker, error, final_failure)
+            .await?;
+        Ok(final_failure)
+    }
+
+    /// End a job in `failed` at once, whatever attempts it has left, with `reason` as its
+    /// `last_error` (a failure that no retry can fix).
+    pub async fn give_up(&self, job: &ClaimedJob, worker: &str, reason: &str) -> Result<()> {
+        self.record_failure(job, worker, reason, true).await
+    }
+
+    async fn record_failure(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        error: &str,
+        final_failure: bool,
+    ) -> Result<()> {
+        let now = now_ms();
         let error = if error.trim().is_empty() {
             "job failed without a message"
         } else {
@@ -205,7 +198,7 @@ impl Store {
         .bind(worker)
         .execute(self.pool())
         .await?;
-        Ok(final_failure)
+        Ok(())
     }
 
     /// Give a job back unfinished (shutdown): pending again, the attempt not counted.

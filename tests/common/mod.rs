@@ -132,7 +132,7 @@ impl TestApp {
         let store = db.store.clone();
         let server = tokio::spawn(async move {
             let services =
-                upkeep::pipeline::Services::from_config(&config, store).expect("services");
+                upkeep::services::Services::from_config(&config, store).expect("services");
             upkeep::server::serve(services, listener, rx)
                 .await
                 .expect("server runs");

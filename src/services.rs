@@ -1,11 +1,9 @@
-//! The service pipeline (DESIGN §2): the job kinds and what runs them.
+//! The shared clients every job, API handler and delivery loop uses: the store, the configuration,
+//! the GitHub client, the registry adapters and the secret box, built once per process from the
+//! configuration.
 //!
-//! | job kind | payload | handler |
-//! |---|---|---|
-//! | `crawl` | `{"repository_id"}` | [`crate::crawler::crawl`] |
-//! | `resolve_package` | `{"package_id"}` | [`crate::resolve::resolve_package`] |
-//! | `recommend_repository` | `{"repository_id", "dependency_ids"}` | [`crate::resolve::recommend_repository`] |
-//! | `deliver_webhook` | `{"delivery_id"}` | [`crate::delivery::webhooks::deliver`] |
+//! Invariant: this module imports none of the job, crawler, resolve, delivery or API modules;
+//! they all import it (ARCHITECTURE.md, "Code map").
 
 use std::sync::Arc;
 
@@ -13,10 +11,10 @@ use upkeep_resolvers::registry::Registries;
 
 use crate::config::Config;
 use crate::github::GithubClient;
-use crate::jobs::Handlers;
+use crate::secret_box::{SecretBox, parse_key};
 use crate::store::Store;
 
-/// Everything a job handler may use.
+/// Everything a job may use; cheap to clone.
 #[derive(Clone)]
 pub struct Services {
     pub store: Store,
@@ -24,42 +22,7 @@ pub struct Services {
     pub github: Option<GithubClient>,
     pub registries: Arc<Registries>,
     /// Seals and opens stored webhook secrets (`secret_key`).
-    pub secrets: crate::secret_box::SecretBox,
-}
-
-fn id(payload: &serde_json::Value, key: &str) -> Result<i64, String> {
-    payload[key]
-        .as_i64()
-        .ok_or_else(|| format!("job payload has no integer `{key}`: {payload}"))
-}
-
-/// The handlers of every job kind.
-pub fn handlers(services: &Services) -> Handlers {
-    let crawl = services.clone();
-    let deliver_webhook = services.clone();
-    let resolve = services.clone();
-    let recommend = services.clone();
-    Handlers::new()
-        .on(crate::crawler::CRAWL, move |payload| {
-            let services = crawl.clone();
-            async move { crate::crawler::crawl(&services, id(&payload, "repository_id")?).await }
-        })
-        .on(crate::delivery::webhooks::JOB_KIND, move |payload| {
-            let services = deliver_webhook.clone();
-            async move {
-                crate::delivery::webhooks::deliver(&services, id(&payload, "delivery_id")?).await
-            }
-        })
-        .on(crate::resolve::RESOLVE_PACKAGE, move |payload| {
-            let services = resolve.clone();
-            async move {
-                crate::resolve::resolve_package(&services, id(&payload, "package_id")?).await
-            }
-        })
-        .on(crate::resolve::RECOMMEND_REPOSITORY, move |payload| {
-            let services = recommend.clone();
-            async move { crate::resolve::recommend_repository_job(&services, &payload).await }
-        })
+    pub secrets: SecretBox,
 }
 
 impl Services {
@@ -70,9 +33,19 @@ impl Services {
             config: Arc::new(config.clone()),
             github: github_client(config)?,
             registries: Arc::new(registries_from_config(config)?),
-            secrets: crate::secret_box::SecretBox::from_config(config),
+            secrets: secret_box(config),
         })
     }
+}
+
+/// The box of the configuration's `secret_key` (validated when the configuration loaded, so a
+/// key that does not parse here cannot occur; without a key the box stores secrets unsealed).
+fn secret_box(config: &Config) -> SecretBox {
+    let key = config
+        .secret_key
+        .as_ref()
+        .and_then(|text| parse_key(text.expose()).ok());
+    SecretBox::new(key.as_ref())
 }
 
 /// The registry adapters of the service and of `upkeep scan`: base URL overrides from

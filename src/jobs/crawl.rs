@@ -1,0 +1,47 @@
+//! The `crawl` job: crawl one repository ([`crate::crawler::crawl_repository`]). Payload
+//! `{"repository_id"}`; one pending crawl per repository (`repository:{id}`). A crawl that finds
+//! another crawl holding the repository's lease queues itself again a few seconds later.
+//!
+//! Failures: the crawler's errors are retried (a failed crawl is recorded with its
+//! `crawl_failed` event each time); a repository deleted meanwhile ends the job successfully.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Job, JobError, Placement, enqueue_placed};
+use crate::crawler::{CrawlStatus, crawl_repository};
+use crate::services::Services;
+use crate::store::now_ms;
+
+/// How long a crawl that found the lease taken waits before trying again.
+pub const BUSY_RETRY_MS: i64 = 5_000;
+
+/// Crawl one repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crawl {
+    pub repository_id: i64,
+}
+
+impl Job for Crawl {
+    const KIND: &'static str = "crawl";
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!("repository:{}", self.repository_id))
+    }
+
+    async fn run(self, services: &Services) -> Result<(), JobError> {
+        let outcome = crawl_repository(services, self.repository_id)
+            .await
+            .map_err(JobError::Retry)?;
+        if outcome.status == CrawlStatus::Busy {
+            let later = Placement::of(&self).run_at(now_ms() + BUSY_RETRY_MS);
+            enqueue_placed(&services.store, &self, later)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?;
+            tracing::info!(
+                repository_id = self.repository_id,
+                "another crawl holds the lease; crawl re-queued"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+//! Job workers: any number of processes (`upkeep serve`, `upkeep worker`) run loops that claim jobs
+//! from the durable queue in the store, run each as its typed job ([`JobTable`]), and record the
+//! outcome: done, retried with backoff, or given up (`failed` at once with its reason).
+//!
+//! Invariants: a lease is renewed while a job runs; a worker that dies stops renewing, and the job
+//! is claimed again once its lease expires. On shutdown a worker gives its running job back, the
+//! attempt not counted.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{Instrument, info, warn};
+
+use super::dispatch::JobTable;
+use super::{JobError, worker_name};
+use crate::services::Services;
+use crate::store::Store;
+use crate::store::jobs::ClaimedJob;
+
+/// Settings of one process's workers.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Jobs run at once by this process.
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub poll: Duration,
+}
+
+/// Run `settings.concurrency` worker loops over the jobs of `table` until `shutdown` turns true;
+/// returns when all loops have stopped and released their jobs.
+pub async fn run(
+    services: Services,
+    table: JobTable,
+    settings: WorkerSettings,
+    shutdown: watch::Receiver<bool>,
+) {
+    let name = worker_name();
+    info!(worker = %name, concurrency = settings.concurrency, "workers started");
+    let mut loops = tokio::task::JoinSet::new();
+    for n in 0..settings.concurrency.max(1) {
+        let worker = format!("{name}/{n}");
+        loops.spawn(worker_loop(
+            services.clone(),
+            table.clone(),
+            settings.clone(),
+            worker,
+            shutdown.clone(),
+        ));
+    }
+    while loops.join_next().await.is_some() {}
+    info!(worker = %name, "workers stopped");
+}
+
+async fn worker_loop(
+    services: Services,
+    table: JobTable,
+    settings: WorkerSettings,
+    worker: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let store = &services.store;
+    let lease_ms = crate::store::duration_ms(settings.lease);
+    while !*shutdown.borrow() {
+        let _ = store.fail_exhausted_leases().await;
+        let claimed = match store.claim(&worker, lease_ms).await {
+            Ok(job) => job,
+            Err(error) => {
+                warn!(%worker, %error, "claiming a job failed");
+                None
+            }
+        };
+        let Some(job) = claimed else {
+            tokio::select! {
+                () = tokio::time::sleep(settings.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        };
+        let span =
+            tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
+        run_one(&services, &table, &settings, &worker, job, &mut shutdown)
+            .instrument(span)
+            .await;
+    }
+}
+
+async fn run_one(
+    services: &Services,
+    table: &JobTable,
+    settings: &WorkerSettings,
+    worker: &str,
+    job: ClaimedJob,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let store = &services.store;
+    let lease_ms = crate::store::duration_ms(settings.lease);
+    let started = std::time::Instant::now();
+    let mut work = table.run(&job.kind, job.payload.clone(), services);
+    let mut heartbeat = tokio::time::interval(settings.lease / 3);
+    heartbeat.tick().await;
+    let outcome = loop {
+        tokio::select! {
+            result = &mut work => break Some(result),
+            _ = heartbeat.tick() => {
+                if !matches!(store.extend_lease(job.id, worker, lease_ms).await, Ok(true)) {
+                    warn!("lost the lease; abandoning the job");
+                    return;
+                }
+            }
+            _ = shutdown.changed() => break None,
+        }
+    };
+    metrics::histogram!("upkeep_job_duration_seconds", "kind" => job.kind.clone())
+        .record(started.elapsed().as_secs_f64());
+    match outcome {
+        Some(Ok(())) => {
+            if let Err(error) = store.complete(job.id, worker).await {
+                warn!(%error, "recording a finished job failed");
+            }
+            metrics::counter!("upkeep_jobs_done_total", "kind" => job.kind.clone()).increment(1);
+        }
+        Some(Err(error)) => record_failure(store, worker, &job, &error).await,
+        None => {
+            info!("shutting down: giving the job back");
+            if let Err(error) = store.release(job.id, worker).await {
+                warn!(%error, "releasing a job failed; its lease will expire");
+            }
+        }
+    }
+}
+
+async fn record_failure(store: &Store, worker: &str, job: &ClaimedJob, error: &JobError) {
+    let recorded = match error {
+        JobError::Retry(message) => {
+            warn!(error = %message, "job attempt failed");
+            store.fail(job, worker, message).await
+        }
+        JobError::GiveUp(reason) => {
+            warn!(error = %reason, "job gave up");
+            store.give_up(job, worker, reason).await.map(|()| true)
+        }
+    };
+    match recorded {
+        Ok(true) => {
+            metrics::counter!("upkeep_jobs_failed_total", "kind" => job.kind.clone()).increment(1);
+        }
+        Ok(false) => {
+            metrics::counter!("upkeep_jobs_retried_total", "kind" => job.kind.clone()).increment(1);
+        }
+        Err(error) => warn!(%error, "recording a failed job failed"),
+    }
+}
