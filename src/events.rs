@@ -1,4 +1,5 @@
-//! The typed event streams (DESIGN §5). Every event a producer writes is one variant of [`Event`];
+//! The typed event streams (see "Events" in ARCHITECTURE.md). Every event a producer writes is one
+//! variant of [`Event`];
 //! its JSON Schema is generated from these types ([`json_schema`]), served at
 //! `/api/v1/events/schema` and checked in at `src/events.schema.json` ([`SCHEMA_PATH`]); the test
 //! `tests/events.rs` fails when they drift (`UPKEEP_UPDATE_SCHEMA=1 cargo test --test events`
@@ -291,7 +292,7 @@ pub fn json_schema() -> Result<serde_json::Value, String> {
     let mut document = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "upkeep event",
-        "description": "One event of the upkeep event streams (DESIGN §5), as the cursor API, server-sent events, webhooks and NATS deliver it. `id` is unique (deduplicate on it); `seq` is the journal position.",
+        "description": "One event of the upkeep event streams, as the cursor API, server-sent events, webhooks and NATS deliver it. `id` is unique (deduplicate on it); `seq` is the journal position.",
         "oneOf": branches,
         "$defs": defs,
     });

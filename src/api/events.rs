@@ -1,5 +1,5 @@
-//! The event stream (DESIGN §5) over HTTP: the cursor API, server-sent events and the events' JSON
-//! Schema.
+//! The event stream (see "Events" in ARCHITECTURE.md) over HTTP: the cursor API, server-sent
+//! events and the events' JSON Schema.
 //!
 //! Visibility: a team token sees its team's events and the fleet-wide ones (no team, e.g.
 //! releases); the admin token sees every event. Both endpoints read the journal by position
