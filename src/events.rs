@@ -18,7 +18,8 @@ use crate::recommendation_kind::RecommendationKind;
 use crate::repository_url::Provider;
 use crate::store::events::NewEvent;
 
-/// A repository as events describe it (built by the store from its repository row).
+// A repository as events describe it, built by the store from its repository row. (No doc
+// comment: it would become the schema's description, and the schema keeps the one it had.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Repository)]
 pub struct RepositoryPayload {
@@ -33,7 +34,7 @@ pub struct RepositoryPayload {
     pub last_crawled_at: Option<DateTime<Utc>>,
 }
 
-/// A dependency as events describe it (built by the store from its dependency row).
+/// A dependency as events describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DependencyPayload {
     pub repository_id: i64,
