@@ -375,7 +375,7 @@ pub async fn recommendations(
     let kind = params
         .kind
         .as_deref()
-        .map(|kind| kind.parse::<RecommendationKind>())
+        .map(str::parse::<RecommendationKind>)
         .transpose()
         .map_err(|problem| ApiError::invalid("kind", problem))?;
     let ecosystem = params
