@@ -108,7 +108,8 @@ pub struct PullRequestPayload {
 pub struct AdvisoryPayload {
     pub osv_id: String,
     pub summary: Option<String>,
-    pub ecosystem: String,
+    #[schema(value_type = String)]
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub repository_ids: Vec<i64>,
 }
