@@ -828,13 +828,26 @@ async fn webhooks_deliver_signed_events_of_the_team_and_the_fleet() {
     app.remove(&acme, repo).await; // a type not subscribed to
     app.publish_release("left-pad", "2.0.0").await; // fleet-wide
 
-    let seen = hook.wait_for(2, Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    hook.wait_for(2, Duration::from_secs(20)).await;
+    // The last event in the journal is a matching one, so once its delivery is recorded the
+    // dispatcher has examined every event before it; every recorded delivery has then been sent.
+    let deliveries = wait_deliveries(&app, &acme, sub_id, Duration::from_secs(10), |items| {
+        items.len() >= 2 && items.iter().all(|d| d["status"] == "delivered")
+    })
+    .await;
     assert_eq!(
-        hook.seen().len(),
+        deliveries.len(),
         2,
         "only the matching events are delivered"
     );
+    let mut seen = hook.seen();
+    assert_eq!(seen.len(), 2, "only the matching events are delivered");
+    // Each delivery is its own job, so they may arrive in either order; the journal orders them.
+    seen.sort_by_key(|request| {
+        serde_json::from_slice::<Value>(&request.body).unwrap()["seq"]
+            .as_i64()
+            .unwrap()
+    });
     let mut types = Vec::new();
     for request in &seen {
         let body: Value = serde_json::from_slice(&request.body).unwrap();
@@ -980,8 +993,22 @@ async fn deliveries_are_dead_lettered_after_max_attempts() {
         )
         .await;
     assert_eq!(dead["items"].as_array().unwrap().len(), 1);
-    // No attempt after the last one.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // No attempt after the last one: the delivery's job has ended, so nothing retries it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let counts = app.db.store.job_counts().await.unwrap();
+        let live = counts.iter().any(|(kind, state, n)| {
+            kind == "deliver_webhook" && (state == "pending" || state == "running") && *n > 0
+        });
+        if !live {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the delivery job did not end: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(hook.seen().len(), 2);
     app.stop().await;
 }

@@ -224,14 +224,20 @@ async fn postgres_four_workers_process_a_thousand_jobs_exactly_once() {
 async fn a_dead_workers_job_runs_again_after_its_lease_expires() {
     let db = fresh_db().await;
     let id = jobs::enqueue(&db.store, &Work {}).await.unwrap().unwrap();
-    // A worker claims the job with a short lease and "dies": it never completes or renews.
-    let first = db.store.claim("dead-worker", 100).await.unwrap().unwrap();
+    // A worker claims the job, renews its lease one last time for a moment and "dies": it never
+    // completes or renews again.
+    let first = db
+        .store
+        .claim("dead-worker", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(first.id, id);
     assert!(
-        db.store.claim("other", 100).await.unwrap().is_none(),
+        db.store.claim("other", 60_000).await.unwrap().is_none(),
         "leased: nobody else may take it"
     );
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(db.store.extend_lease(id, "dead-worker", 1).await.unwrap());
 
     let (stop, rx) = watch::channel(false);
     let pool = tokio::spawn(worker::run(

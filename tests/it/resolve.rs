@@ -11,13 +11,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use upkeep::jobs;
+use upkeep::jobs::dispatch::JobTable;
 use upkeep::jobs::resolve_package::ResolvePackage;
+use upkeep::jobs::{self, Job};
 use upkeep::repository_url::RepositoryUrl;
 use upkeep::resolve::{recommend_repository, resolve_package};
 use upkeep::services::Services;
 use upkeep::store::Store;
 use upkeep::store::events::{EventFilter, StoredEvent};
+use upkeep::store::jobs::JobRecord;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::support::app::{self, ADMIN_TOKEN, TestApp, fresh_db, install_crypto, test_config};
@@ -719,7 +721,8 @@ async fn registry_failures_are_recorded_on_the_package() {
     );
     assert_eq!(stored.checked_at, None, "still due");
 
-    // The job kinds are registered.
+    // The job kind is registered: a queued lookup is stored pending under its kind, a second one
+    // for the same package merges into it, and the standard job table runs the stored payload.
     let job = ResolvePackage {
         package_id: missing,
     };
@@ -728,7 +731,24 @@ async fn registry_failures_are_recorded_on_the_package() {
         .expect("enqueue")
         .expect("new");
     assert!(jobs::enqueue(store, &job).await.expect("dedup").is_none());
-    assert!(id > 0);
+    let stored = store.job(id).await.expect("read the job").expect("stored");
+    assert_eq!(
+        stored,
+        JobRecord {
+            id,
+            kind: ResolvePackage::KIND.to_owned(),
+            state: "pending".to_owned(),
+            attempts: 0,
+            last_error: None,
+        }
+    );
+    assert_eq!(ResolvePackage::KIND, "resolve_package");
+    let payload = serde_json::to_value(job).expect("payload");
+    assert_eq!(payload, json!({ "package_id": missing }));
+    JobTable::standard()
+        .run(&stored.kind, payload, &services)
+        .await
+        .expect("the standard table runs a stored resolve_package job");
 }
 
 /// npm answers after a delay, so lookups overlap.
