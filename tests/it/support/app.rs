@@ -59,17 +59,23 @@ pub async fn fresh_db() -> TestDb {
             _dir: None,
         }
     } else {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("upkeep.db").display()
-        );
-        let store = Store::open(&url).await.expect("open the test database");
-        TestDb {
-            store,
-            url,
-            _dir: Some(dir),
-        }
+        fresh_sqlite_db().await
+    }
+}
+
+/// A fresh, migrated SQLite store in a temporary directory, whatever the backend tests select.
+pub async fn fresh_sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("upkeep.db").display()
+    );
+    let store = Store::open(&url).await.expect("open the test database");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    TestDb {
+        store,
+        url,
+        _dir: Some(dir),
     }
 }
 
