@@ -573,7 +573,7 @@ async fn server_sent_events_stream_and_resume_from_last_event_id() {
 async fn server_sent_event_streams_end_on_shutdown() {
     let app = App::spawn(|_| {}).await;
     let acme = app.team_token("acme").await;
-    let stream = app
+    let mut stream = app
         .client
         .get(app.url("/api/v1/events/stream"))
         .bearer_auth(&acme)
@@ -583,7 +583,17 @@ async fn server_sent_event_streams_end_on_shutdown() {
     assert_eq!(stream.status(), 200);
     // The stream stays open; stopping the server must not wait for the client.
     app.stop().await;
-    drop(stream);
+    // And the client sees its stream end: the body finishes cleanly.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = stream.chunk().await.expect("the stream ends cleanly") {
+            assert!(
+                !chunk.starts_with(b"data:") && !chunk.starts_with(b"id:"),
+                "no event after shutdown: {chunk:?}"
+            );
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the event stream did not end after shutdown");
 }
 
 #[tokio::test]
