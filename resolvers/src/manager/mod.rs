@@ -372,7 +372,11 @@ impl Manager {
     /// the file at `path`, refers to. The scan resolves it once the whole project is seen: the
     /// dependency moves to the file that defines the property, with the property's value and
     /// span. `None` for every manager whose files do not refer to one another.
-    pub fn referenced_property<'a>(self, path: &str, dependency: &'a Dependency) -> Option<&'a str> {
+    pub fn referenced_property<'a>(
+        self,
+        path: &str,
+        dependency: &'a Dependency,
+    ) -> Option<&'a str> {
         match self {
             Manager::Gradle => gradle::referenced_property(path, dependency),
             Manager::Cargo
@@ -444,8 +448,14 @@ mod tests {
         for (manager, name) in lockfiles {
             // Every lockfile a manager declares is a file it reads, in any directory.
             assert!(manager.matches(name), "{manager} {name}");
-            assert!(manager.is_lockfile(&format!("a/b/{name}")), "{manager} {name}");
-            assert!(!manager.is_lockfile(&format!("{name}.bak")), "{manager} {name}");
+            assert!(
+                manager.is_lockfile(&format!("a/b/{name}")),
+                "{manager} {name}"
+            );
+            assert!(
+                !manager.is_lockfile(&format!("{name}.bak")),
+                "{manager} {name}"
+            );
         }
         assert!(!Manager::Npm.is_lockfile("package.json"));
         assert!(!Manager::Cargo.is_lockfile("Cargo.toml"));

@@ -253,7 +253,10 @@ pub(crate) fn round_trips(
                 if other == index || was.span == Some(span) {
                     assert_eq!(now.requirement.as_deref(), Some(new.as_str()), "{path}");
                     assert_eq!(now.name, was.name, "{path}");
-                    assert_eq!(now.span, Some(Span::new(span.start, span.start + new.len())));
+                    assert_eq!(
+                        now.span,
+                        Some(Span::new(span.start, span.start + new.len()))
+                    );
                 } else if dep.kind == DependencyKind::Toolchain && dep.name == "scala" {
                     // sbt: the Scala version decides the `_2.13`/`_3` suffix of `%%` names.
                     assert_eq!(
