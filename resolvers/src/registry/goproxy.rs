@@ -11,6 +11,9 @@
 //! release history (the service does) keeps the time each version had when it was the newest.
 //! Pseudo-versions carry their commit time in the version itself and need no request.
 //!
+//! Versions are read, ordered and classified (prerelease, pseudo-version commit time) by the Go
+//! version scheme, [`crate::versioning::go`]; a list line it does not read as a version is skipped.
+//!
 //! Module paths and versions are escaped per the protocol: every upper-case letter becomes `!`
 //! followed by its lower-case form (`github.com/Azure/x` → `github.com/!azure/x`).
 //!

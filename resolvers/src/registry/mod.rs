@@ -1,5 +1,8 @@
 //! Registry adapters: one module per registry protocol. Each turns a package name into its full
-//! release history ([`ReleaseSet`]) through the shared [`crate::http::HttpClient`].
+//! release history ([`ReleaseSet`]) through the shared [`crate::http::HttpClient`]. Whether a
+//! version is a prerelease is its version scheme's answer
+//! ([`crate::versioning::VersionScheme::is_prerelease`]); an adapter adds only what the registry
+//! itself states (a release flagged prerelease, a toolchain not marked stable).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
