@@ -472,6 +472,7 @@ fn pick_locked(dep: &Dependency, candidates: &[&LockedPackage]) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manager::{SkipReason, Span};
 
     fn write(root: &Path, rel: &str, content: &[u8]) {
         let path = root.join(rel);
@@ -702,6 +703,56 @@ mod tests {
             "node_modules",
             &ScanOptions::default().skip_dirs
         ));
+    }
+
+    #[test]
+    fn references_resolve_to_a_property_of_the_same_manager_up_the_tree() {
+        let script = "dependencies {\n  implementation \"org.a:b:$b_version\"\n}\n";
+        let root = "b_version=1.2.3\n";
+        let extract = |path: &str, manager: Manager, text: &str| {
+            (path.to_owned(), manager, manager.extract(path, text))
+        };
+        // A property with the same name defined by another manager's file, nearer the script, is
+        // not what the script refers to.
+        let mut foreign = extract("app/pom.xml", Manager::Maven, "<project/>");
+        foreign.2.properties.push(Property {
+            name: "b_version".to_owned(),
+            value: "9.9.9".to_owned(),
+            span: Span::new(0, 5),
+        });
+        let report = pair(vec![
+            extract("gradle.properties", Manager::Gradle, root),
+            foreign,
+            extract("app/build.gradle", Manager::Gradle, script),
+        ]);
+        let found: Vec<_> = report
+            .dependencies
+            .iter()
+            .map(|d| {
+                (
+                    d.manifest.as_str(),
+                    d.dependency.name.as_str(),
+                    d.dependency.requirement.as_deref(),
+                    d.dependency.span.and_then(|s| s.slice(root)),
+                    d.dependency.skip,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![(
+                "gradle.properties",
+                "org.a:b",
+                Some("1.2.3"),
+                Some("1.2.3"),
+                None
+            )]
+        );
+        // With no definition the reference stays where it is, skipped.
+        let report = pair(vec![extract("app/build.gradle", Manager::Gradle, script)]);
+        let dep = report.dependencies.first().expect("one dependency");
+        assert_eq!(dep.manifest, "app/build.gradle");
+        assert_eq!(dep.dependency.skip, Some(SkipReason::UnresolvedVariable));
     }
 
     #[test]
