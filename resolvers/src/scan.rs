@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Ecosystem;
 use crate::manager::{
-    Dependency, DependencyKind, Extraction, LockedPackage, MAX_MANIFEST_BYTES, Manager,
+    Dependency, DependencyKind, Extraction, LockedPackage, MAX_MANIFEST_BYTES, Manager, Property,
 };
 
 /// Folders never descended into unless the caller changes the list.
@@ -118,15 +118,15 @@ pub fn scan(root: &Path, options: &ScanOptions) -> std::io::Result<ScanReport> {
 }
 
 /// Pair manifests with lockfiles over in-memory extractions: `(path, manager, extraction)` per
-/// file (paths relative to the repository root, `/`-separated). First, a Gradle script
-/// dependency whose version refers to a `gradle.properties` value moves to that file (see
-/// [`crate::manager::gradle::resolve_references`]). Then each dependency gets the version
+/// file (paths relative to the repository root, `/`-separated). First, references between files
+/// are resolved ([`resolve_references`]: a Gradle script dependency whose version refers to a
+/// `gradle.properties` value moves to that file). Then each dependency gets the version
 /// its nearest lockfile of the same manager pins, lockfile packages no manifest names become
 /// `transitive` dependencies of the lockfile, and every extraction warning is reported under its
 /// manifest. Dependencies come out ordered by manifest path, in file order within one manifest;
 /// warnings by manifest path and line. [`scan`] is this over a directory walk.
 pub fn pair(mut files: Vec<(String, Manager, Extraction)>) -> ScanReport {
-    crate::manager::gradle::resolve_references(&mut files);
+    resolve_references(&mut files);
     let mut files: Vec<FileExtraction> = files
         .into_iter()
         .map(|(path, manager, extraction)| FileExtraction {
@@ -242,8 +242,85 @@ fn read_manifest(path: &Path) -> Result<String, String> {
     })
 }
 
+/// Resolve references between files: every dependency whose version refers to a [`Property`]
+/// another file of its manager defines ([`Manager::referenced_property`]) moves onto the nearest
+/// file up the directory tree that defines that name (a project's own file wins over its
+/// parents'), taking the property's value as its requirement and the value's span, so an update
+/// edits the value where it is written. A reference nothing defines stays where it is, skipped.
+/// `files` are `(path, manager, extraction)` with `/`-separated paths relative to the root.
+pub fn resolve_references(files: &mut [(String, Manager, Extraction)]) {
+    let definitions: Definitions = files
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, extraction))| !extraction.properties.is_empty())
+        .map(|(index, (path, manager, extraction))| {
+            let by_name = extraction
+                .properties
+                .iter()
+                .map(|p| (p.name.clone(), p.clone()))
+                .collect();
+            ((*manager, parent_dir(path).to_owned()), (index, by_name))
+        })
+        .collect();
+    if definitions.is_empty() {
+        return;
+    }
+    let mut moved: Vec<(usize, Dependency)> = Vec::new();
+    for (path, manager, extraction) in files.iter_mut() {
+        let dir = parent_dir(path);
+        let mut kept = Vec::with_capacity(extraction.dependencies.len());
+        for dep in std::mem::take(&mut extraction.dependencies) {
+            let found = manager
+                .referenced_property(path, &dep)
+                .and_then(|name| nearest_definition(&definitions, *manager, dir, name));
+            match found {
+                Some((index, property)) => {
+                    let mut resolved = dep;
+                    resolved.requirement = Some(property.value.clone());
+                    resolved.span = Some(property.span);
+                    resolved.skip = None;
+                    moved.push((index, resolved));
+                }
+                None => kept.push(dep),
+            }
+        }
+        extraction.dependencies = kept;
+    }
+    for (index, dep) in moved {
+        if let Some((_, _, extraction)) = files.get_mut(index) {
+            extraction.dependencies.push(dep);
+        }
+    }
+}
+
+/// (Manager, directory) of a file that defines properties → its index in the files and its
+/// properties by name.
+type Definitions = BTreeMap<(Manager, String), (usize, BTreeMap<String, Property>)>;
+
+/// The file of `manager` nearest to `dir` (itself, then each parent up to the root) that defines
+/// `name`: its index and the property.
+fn nearest_definition<'a>(
+    definitions: &'a Definitions,
+    manager: Manager,
+    dir: &str,
+    name: &str,
+) -> Option<(usize, &'a Property)> {
+    let mut current = dir;
+    loop {
+        if let Some((index, by_name)) = definitions.get(&(manager, current.to_owned()))
+            && let Some(property) = by_name.get(name)
+        {
+            return Some((*index, property));
+        }
+        if current.is_empty() {
+            return None;
+        }
+        current = parent_dir(current);
+    }
+}
+
 /// The directory part of a relative path (`""` for the root).
-pub(crate) fn parent_dir(path: &str) -> &str {
+fn parent_dir(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
@@ -395,6 +472,7 @@ fn pick_locked(dep: &Dependency, candidates: &[&LockedPackage]) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manager::{SkipReason, Span};
 
     fn write(root: &Path, rel: &str, content: &[u8]) {
         let path = root.join(rel);
@@ -625,6 +703,56 @@ mod tests {
             "node_modules",
             &ScanOptions::default().skip_dirs
         ));
+    }
+
+    #[test]
+    fn references_resolve_to_a_property_of_the_same_manager_up_the_tree() {
+        let script = "dependencies {\n  implementation \"org.a:b:$b_version\"\n}\n";
+        let root = "b_version=1.2.3\n";
+        let extract = |path: &str, manager: Manager, text: &str| {
+            (path.to_owned(), manager, manager.extract(path, text))
+        };
+        // A property with the same name defined by another manager's file, nearer the script, is
+        // not what the script refers to.
+        let mut foreign = extract("app/pom.xml", Manager::Maven, "<project/>");
+        foreign.2.properties.push(Property {
+            name: "b_version".to_owned(),
+            value: "9.9.9".to_owned(),
+            span: Span::new(0, 5),
+        });
+        let report = pair(vec![
+            extract("gradle.properties", Manager::Gradle, root),
+            foreign,
+            extract("app/build.gradle", Manager::Gradle, script),
+        ]);
+        let found: Vec<_> = report
+            .dependencies
+            .iter()
+            .map(|d| {
+                (
+                    d.manifest.as_str(),
+                    d.dependency.name.as_str(),
+                    d.dependency.requirement.as_deref(),
+                    d.dependency.span.and_then(|s| s.slice(root)),
+                    d.dependency.skip,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![(
+                "gradle.properties",
+                "org.a:b",
+                Some("1.2.3"),
+                Some("1.2.3"),
+                None
+            )]
+        );
+        // With no definition the reference stays where it is, skipped.
+        let report = pair(vec![extract("app/build.gradle", Manager::Gradle, script)]);
+        let dep = report.dependencies.first().expect("one dependency");
+        assert_eq!(dep.manifest, "app/build.gradle");
+        assert_eq!(dep.dependency.skip, Some(SkipReason::UnresolvedVariable));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub mod python;
 pub mod sbt;
 pub mod toolchains;
 
+#[cfg(test)]
+pub(crate) mod test_kit;
+
 /// Files larger than this are skipped with a warning instead of being parsed.
 pub const MAX_MANIFEST_BYTES: usize = 10 * 1024 * 1024;
 
@@ -240,7 +243,8 @@ pub struct Extraction {
     pub locks: Vec<LockedPackage>,
     pub warnings: Vec<Warning>,
     /// Values the file defines for other files of the project to use (Gradle's
-    /// `gradle.properties`); [`crate::scan::pair`] resolves references to them.
+    /// `gradle.properties`); the scan resolves references to them (see
+    /// [`Manager::referenced_property`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<Property>,
 }
@@ -315,25 +319,27 @@ impl Manager {
         }
     }
 
+    /// The file names of the lockfiles this manager reads (each manager declares its own
+    /// `LOCKFILE_NAMES`).
+    pub fn lockfile_names(self) -> &'static [&'static str] {
+        match self {
+            Manager::Cargo => cargo::LOCKFILE_NAMES,
+            Manager::Npm => npm::LOCKFILE_NAMES,
+            Manager::Python => python::LOCKFILE_NAMES,
+            Manager::Maven => maven::LOCKFILE_NAMES,
+            Manager::Gradle => gradle::LOCKFILE_NAMES,
+            Manager::Sbt => sbt::LOCKFILE_NAMES,
+            Manager::Go => go::LOCKFILE_NAMES,
+            Manager::Docker => docker::LOCKFILE_NAMES,
+            Manager::GithubActions => github_actions::LOCKFILE_NAMES,
+            Manager::Toolchains => toolchains::LOCKFILE_NAMES,
+        }
+    }
+
     /// Is the file at `path` a lockfile of this manager (it pins versions for manifests in its
     /// directory and below)?
     pub fn is_lockfile(self, path: &str) -> bool {
-        let name = file_name(path);
-        match self {
-            Manager::Cargo => name == "Cargo.lock",
-            Manager::Npm => matches!(
-                name,
-                "package-lock.json" | "npm-shrinkwrap.json" | "yarn.lock" | "pnpm-lock.yaml"
-            ),
-            Manager::Python => matches!(name, "poetry.lock" | "uv.lock" | "Pipfile.lock"),
-            Manager::Maven
-            | Manager::Gradle
-            | Manager::Sbt
-            | Manager::Go
-            | Manager::Docker
-            | Manager::GithubActions
-            | Manager::Toolchains => false,
-        }
+        self.lockfile_names().contains(&file_name(path))
     }
 
     /// Read `text` (the content of the file at `path`). Never panics on any input.
@@ -358,6 +364,30 @@ impl Manager {
             Manager::Docker => docker::extract(path, text),
             Manager::GithubActions => github_actions::extract(path, text),
             Manager::Toolchains => toolchains::extract(path, text),
+        }
+    }
+
+    /// The name of a [`Property`] defined by another file of this manager (the nearest one up the
+    /// directory tree, such as a `gradle.properties`) that the version of `dependency`, read from
+    /// the file at `path`, refers to. The scan resolves it once the whole project is seen: the
+    /// dependency moves to the file that defines the property, with the property's value and
+    /// span. `None` for every manager whose files do not refer to one another.
+    pub fn referenced_property<'a>(
+        self,
+        path: &str,
+        dependency: &'a Dependency,
+    ) -> Option<&'a str> {
+        match self {
+            Manager::Gradle => gradle::referenced_property(path, dependency),
+            Manager::Cargo
+            | Manager::Npm
+            | Manager::Python
+            | Manager::Maven
+            | Manager::Sbt
+            | Manager::Go
+            | Manager::Docker
+            | Manager::GithubActions
+            | Manager::Toolchains => None,
         }
     }
 
@@ -390,4 +420,44 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         .filter(|b| **b == b'\n')
         .count()
         + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Manager;
+
+    #[test]
+    fn each_manager_declares_its_lockfiles() {
+        let lockfiles: Vec<(Manager, &str)> = Manager::ALL
+            .into_iter()
+            .flat_map(|m| m.lockfile_names().iter().map(move |name| (m, *name)))
+            .collect();
+        assert_eq!(
+            lockfiles,
+            vec![
+                (Manager::Cargo, "Cargo.lock"),
+                (Manager::Npm, "package-lock.json"),
+                (Manager::Npm, "npm-shrinkwrap.json"),
+                (Manager::Npm, "yarn.lock"),
+                (Manager::Npm, "pnpm-lock.yaml"),
+                (Manager::Python, "poetry.lock"),
+                (Manager::Python, "uv.lock"),
+                (Manager::Python, "Pipfile.lock"),
+            ]
+        );
+        for (manager, name) in lockfiles {
+            // Every lockfile a manager declares is a file it reads, in any directory.
+            assert!(manager.matches(name), "{manager} {name}");
+            assert!(
+                manager.is_lockfile(&format!("a/b/{name}")),
+                "{manager} {name}"
+            );
+            assert!(
+                !manager.is_lockfile(&format!("{name}.bak")),
+                "{manager} {name}"
+            );
+        }
+        assert!(!Manager::Npm.is_lockfile("package.json"));
+        assert!(!Manager::Cargo.is_lockfile("Cargo.toml"));
+    }
 }

@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{Registries, RegistryError, Release, ReleaseSet, expect_success, malformed};
+use crate::versioning::{VersionScheme, cargo::Cargo};
 
 /// How long a parsed `config.json` is trusted before it is fetched (conditionally) again.
 const CONFIG_TTL: Duration = Duration::from_hours(1);
@@ -137,7 +138,7 @@ pub fn parse_index_file(body: &[u8], url: &str) -> Result<ReleaseSet, RegistryEr
         }
         match serde_json::from_str::<IndexRecord>(line) {
             Ok(record) => releases.push(Release {
-                prerelease: super::semver_prerelease(&record.vers),
+                prerelease: Cargo.is_prerelease(&record.vers),
                 published_at: record.pubtime.as_deref().and_then(parse_time),
                 version: record.vers,
                 yanked: record.yanked,

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::{Registries, RegistryError, Release, ReleaseSet};
+use crate::versioning::{VersionScheme, loose::Loose};
 
 /// Pages read per list at most (10 000 tags or releases).
 pub const MAX_PAGES: usize = 100;
@@ -76,7 +77,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
         .into_iter()
         .map(|tag| {
             let release = Release {
-                prerelease: super::semver_prerelease(&tag.name),
+                prerelease: Loose.is_prerelease(&tag.name),
                 version: tag.name.clone(),
                 published_at: None,
                 yanked: false,
@@ -91,7 +92,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
         let entry = by_tag
             .entry(record.tag_name.clone())
             .or_insert_with(|| Release {
-                prerelease: super::semver_prerelease(&record.tag_name),
+                prerelease: Loose.is_prerelease(&record.tag_name),
                 version: record.tag_name.clone(),
                 published_at: None,
                 yanked: false,

@@ -11,6 +11,9 @@
 //! release history (the service does) keeps the time each version had when it was the newest.
 //! Pseudo-versions carry their commit time in the version itself and need no request.
 //!
+//! Versions are read, ordered and classified (prerelease, pseudo-version commit time) by the Go
+//! version scheme, [`crate::versioning::go`]; a list line it does not read as a version is skipped.
+//!
 //! Module paths and versions are escaped per the protocol: every upper-case letter becomes `!`
 //! followed by its lower-case form (`github.com/Azure/x` → `github.com/!azure/x`).
 //!
@@ -24,14 +27,15 @@
 //!   patterns (`path.Match` syntax); a pattern matches a module when it matches the module path's
 //!   leading elements (as many as the pattern has). Matching modules are `Skipped`.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use serde::Deserialize;
 
 use super::{Registries, RegistryError, Release, ReleaseSet};
+use crate::versioning::VersionScheme;
+use crate::versioning::go::{Go, pseudo_version_time};
 
 /// At most this many `.info` documents are fetched per module (see the module notes).
 pub const INFO_LIMIT: usize = 1;
@@ -56,7 +60,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
     let mut latest_tag = None;
     // Publish times by version: `@latest`'s, then those of the `.info` documents fetched.
     let mut times: HashMap<String, DateTime<Utc>> = HashMap::new();
-    if !versions.iter().any(|v| !is_prerelease(v))
+    if !versions.iter().any(|v| !Go.is_prerelease(v))
         && let Some(latest) = fetch_latest(registries, &format!("{proxy}{escaped}/@latest")).await?
     {
         if let Some(time) = latest.time.as_deref().and_then(parse_time) {
@@ -96,7 +100,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
                 published_at,
                 yanked: false,
                 deprecated: None,
-                prerelease: is_prerelease(version),
+                prerelease: Go.is_prerelease(version),
             }
         })
         .collect();
@@ -116,7 +120,7 @@ fn parse_list(module: &str, list: &str) -> Vec<String> {
         if version.is_empty() {
             continue;
         }
-        if parse_semver(version).is_none() {
+        if !Go.is_valid(version) {
             tracing::debug!(
                 module,
                 version,
@@ -141,7 +145,7 @@ async fn fetch_latest(registries: &Registries, url: &str) -> Result<Option<Info>
                     url: url.to_owned(),
                     message: e.to_string(),
                 })?;
-            if parse_semver(&info.version).is_none() {
+            if !Go.is_valid(&info.version) {
                 return Err(RegistryError::Malformed {
                     url: url.to_owned(),
                     message: format!("`{}` is not a module version", info.version),
@@ -162,9 +166,9 @@ async fn fetch_latest(registries: &Registries, url: &str) -> Result<Option<Info>
 /// at most [`INFO_LIMIT`]; pseudo-versions are left out (their time is in the version).
 fn info_versions(versions: &[String]) -> Vec<&String> {
     let mut order: Vec<&String> = versions.iter().collect();
-    order.sort_by(|a, b| compare(b, a));
+    order.sort_by(|a, b| Go.compare(b, a));
     let mut wanted: Vec<&String> = Vec::new();
-    if let Some(newest_release) = order.iter().find(|v| !is_prerelease(v)) {
+    if let Some(newest_release) = order.iter().find(|v| !Go.is_prerelease(v)) {
         wanted.push(newest_release);
     }
     for version in order {
@@ -499,122 +503,6 @@ fn class_char(pattern: &[char]) -> Option<(char, &[char])> {
     }
 }
 
-/// `vMAJOR.MINOR.PATCH[-pre][+build]`.
-#[derive(Debug, PartialEq, Eq)]
-struct SemVer<'a> {
-    major: u64,
-    minor: u64,
-    patch: u64,
-    pre: Option<&'a str>,
-}
-
-fn parse_semver(version: &str) -> Option<SemVer<'_>> {
-    let rest = version.strip_prefix('v')?;
-    let (rest, build) = match rest.split_once('+') {
-        Some((rest, build)) => (rest, Some(build)),
-        None => (rest, None),
-    };
-    if build.is_some_and(|b| !valid_identifiers(b)) {
-        return None;
-    }
-    let (core, pre) = match rest.split_once('-') {
-        Some((core, pre)) => (core, Some(pre)),
-        None => (rest, None),
-    };
-    if pre.is_some_and(|p| !valid_identifiers(p)) {
-        return None;
-    }
-    let mut numbers = core.split('.');
-    let number = |part: Option<&str>| -> Option<u64> {
-        let part = part?;
-        if part.is_empty() || !part.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
-    };
-    let major = number(numbers.next())?;
-    let minor = number(numbers.next())?;
-    let patch = number(numbers.next())?;
-    if numbers.next().is_some() {
-        return None;
-    }
-    Some(SemVer {
-        major,
-        minor,
-        patch,
-        pre,
-    })
-}
-
-fn valid_identifiers(text: &str) -> bool {
-    text.split('.')
-        .all(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-}
-
-/// Semantic version order; non-versions sort below versions.
-fn compare(left: &str, right: &str) -> Ordering {
-    match (parse_semver(left), parse_semver(right)) {
-        (Some(l), Some(r)) => (l.major, l.minor, l.patch)
-            .cmp(&(r.major, r.minor, r.patch))
-            .then_with(|| match (l.pre, r.pre) {
-                (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(_), None) => Ordering::Less,
-                (Some(lp), Some(rp)) => compare_prerelease(lp, rp),
-            }),
-        (Some(_), None) => Ordering::Greater,
-        (None, Some(_)) => Ordering::Less,
-        (None, None) => left.cmp(right),
-    }
-}
-
-fn compare_prerelease(a: &str, b: &str) -> Ordering {
-    let mut left = a.split('.');
-    let mut right = b.split('.');
-    loop {
-        match (left.next(), right.next()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) => {
-                let numeric = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-                let order = match (numeric(x), numeric(y)) {
-                    (true, true) => x.len().cmp(&y.len()).then_with(|| x.cmp(y)),
-                    (true, false) => Ordering::Less,
-                    (false, true) => Ordering::Greater,
-                    (false, false) => x.cmp(y),
-                };
-                if order != Ordering::Equal {
-                    return order;
-                }
-            }
-        }
-    }
-}
-
-/// A semver prerelease, which includes every pseudo-version; `+incompatible` is build metadata
-/// and does not make a release a prerelease.
-fn is_prerelease(version: &str) -> bool {
-    parse_semver(version).is_none_or(|v| v.pre.is_some())
-}
-
-/// The commit time a pseudo-version carries (`v0.0.0-20191109021931-daa7c04131f5`,
-/// `v1.2.4-0.20191109021931-daa7c04131f5`, `v1.2.3-pre.0.20191109021931-daa7c04131f5`).
-fn pseudo_version_time(version: &str) -> Option<DateTime<Utc>> {
-    let pre = parse_semver(version)?.pre?;
-    let (before, revision) = pre.rsplit_once('-')?;
-    if revision.len() != 12 || !revision.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let stamp = before.rsplit('.').next()?;
-    if stamp.len() != 14 {
-        return None;
-    }
-    NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S")
-        .ok()
-        .map(|t| t.and_utc())
-}
-
 /// The repository of modules hosted where the module path is the repository URL.
 fn source_url(module: &str) -> Option<String> {
     let mut parts = module.split('/');
@@ -721,25 +609,5 @@ mod tests {
         assert!(!glob_match("a[", "a"));
         assert!(!glob_match("*[", "abc"));
         assert!(!glob_match("[z-a]", "b"));
-    }
-
-    #[test]
-    fn versions() {
-        assert!(compare("v1.10.0", "v1.9.0").is_gt());
-        assert!(compare("v1.0.0", "v1.0.0-rc.1").is_gt());
-        assert!(compare("v1.0.0-rc.10", "v1.0.0-rc.9").is_gt());
-        assert!(compare("v1.0.0-alpha", "v1.0.0-1").is_gt());
-        assert!(!is_prerelease("v2.0.0+incompatible"));
-        assert!(is_prerelease("v0.0.0-20191109021931-daa7c04131f5"));
-        assert!(is_prerelease("v1.0.0-beta"));
-        assert!(parse_semver("1.0.0").is_none());
-        assert!(parse_semver("v1.0").is_none());
-        assert_eq!(
-            pseudo_version_time("v0.0.0-20191109021931-daa7c04131f5").map(|t| t.to_rfc3339()),
-            Some("2019-11-09T02:19:31+00:00".to_owned())
-        );
-        assert!(pseudo_version_time("v1.2.4-0.20191109021931-daa7c04131f5").is_some());
-        assert!(pseudo_version_time("v1.2.3-pre.0.20191109021931-daa7c04131f5").is_some());
-        assert!(pseudo_version_time("v1.0.0-rc.1").is_none());
     }
 }

@@ -25,6 +25,7 @@ use reqwest::Url;
 
 use super::{Registries, RegistryError, Release, ReleaseSet};
 use crate::http::HttpResponse;
+use crate::versioning::{VersionScheme, maven::Maven};
 
 /// `groupId:artifactId`, both restricted to the characters Maven coordinates use in practice so
 /// that a name can never climb out of the repository's directory tree.
@@ -189,7 +190,7 @@ fn merge(found: Vec<RepositoryVersions>) -> ReleaseSet {
         for version in repository.versions {
             if seen.insert(version.clone()) {
                 releases.push(Release {
-                    prerelease: is_prerelease(&version),
+                    prerelease: Maven.is_prerelease(&version),
                     version,
                     published_at: None,
                     yanked: false,
@@ -356,48 +357,6 @@ fn percent_decode(segment: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A prerelease by Maven's qualifiers: `alpha`/`a<n>`, `beta`/`b<n>`, `milestone`/`m<n>`,
-/// `rc`, `cr`, `snapshot`, plus the widespread `preview`, `ea`, `eap`, `dev`, `nightly`.
-/// Other qualifiers (`Final`, `GA`, `RELEASE`, `jre`, `android`, `sp1`, ...) are releases.
-pub(crate) fn is_prerelease(version: &str) -> bool {
-    let lower = version.to_ascii_lowercase();
-    // Tokens split at separators and at letter/digit transitions; `joined` marks a token that
-    // is followed by the next one without a separator (Maven's `1.0-a1` short forms).
-    let mut tokens: Vec<(String, bool)> = Vec::new();
-    let mut current = String::new();
-    for c in lower.chars() {
-        if matches!(c, '.' | '-' | '_' | '+') {
-            if !current.is_empty() {
-                tokens.push((std::mem::take(&mut current), false));
-            }
-            continue;
-        }
-        if let Some(last) = current.chars().last()
-            && last.is_ascii_digit() != c.is_ascii_digit()
-        {
-            tokens.push((std::mem::take(&mut current), true));
-        }
-        current.push(c);
-    }
-    if !current.is_empty() {
-        tokens.push((current, false));
-    }
-    tokens
-        .iter()
-        .enumerate()
-        .any(|(i, (token, joined))| match token.as_str() {
-            "alpha" | "beta" | "milestone" | "rc" | "cr" | "snapshot" | "preview" | "ea"
-            | "eap" | "dev" | "nightly" => true,
-            "a" | "b" | "m" => {
-                *joined
-                    && tokens
-                        .get(i + 1)
-                        .is_some_and(|(next, _)| next.chars().all(|c| c.is_ascii_digit()))
-            }
-            _ => false,
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,41 +373,6 @@ mod tests {
         );
         for bad in ["nocolon", ":a", "a:", "a/../b:c", "a:b/c", "..:x", "a b:c"] {
             assert_eq!(Coordinate::parse(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn qualifiers() {
-        for pre in [
-            "1.0-SNAPSHOT",
-            "2.0.0-alpha-1",
-            "1.0-a1",
-            "3.0.0-beta2",
-            "2.0b3",
-            "5.3.0-M2",
-            "6.0.0.M1",
-            "1.0-milestone-3",
-            "1.0.0-RC1",
-            "2.0.0.CR2",
-            "1.9.0-Beta",
-            "21-ea",
-        ] {
-            assert!(is_prerelease(pre), "{pre} is a prerelease");
-        }
-        for stable in [
-            "1.0",
-            "33.0.0-jre",
-            "33.0.0-android",
-            "5.6.15.Final",
-            "1.0-b",
-            "2.5.RELEASE",
-            "1.0-GA",
-            "1.0-sp1",
-            "20040902.021138",
-            "1.0-alpine",
-            "1.0-master",
-        ] {
-            assert!(!is_prerelease(stable), "{stable} is a release");
         }
     }
 

@@ -1,5 +1,8 @@
 //! Registry adapters: one module per registry protocol. Each turns a package name into its full
-//! release history ([`ReleaseSet`]) through the shared [`crate::http::HttpClient`].
+//! release history ([`ReleaseSet`]) through the shared [`crate::http::HttpClient`]. Whether a
+//! version is a prerelease is its version scheme's answer
+//! ([`crate::versioning::VersionScheme::is_prerelease`]); an adapter adds only what the registry
+//! itself states (a release flagged prerelease, a toolchain not marked stable).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,7 +17,10 @@ pub struct Release {
     pub yanked: bool,
     /// Deprecation message (npm), when deprecated.
     pub deprecated: Option<String>,
-    /// A prerelease in the ecosystem's version scheme.
+    /// A prerelease: the ecosystem's version scheme says so
+    /// ([`crate::versioning::VersionScheme::is_prerelease`]), or the registry marks it as one (a
+    /// GitHub release flagged prerelease, a Go toolchain not marked stable, a Node.js release
+    /// outside LTS).
     pub prerelease: bool,
 }
 
@@ -227,18 +233,5 @@ pub(crate) fn malformed(url: &str, message: impl std::fmt::Display) -> RegistryE
     RegistryError::Malformed {
         url: url.to_owned(),
         message: message.to_string(),
-    }
-}
-
-/// Whether a SemVer-shaped `version` (optionally `v`-prefixed) is a prerelease; versions that
-/// do not parse as SemVer fall back to "has a `-` before any `+`".
-pub(crate) fn semver_prerelease(version: &str) -> bool {
-    let bare = version
-        .strip_prefix(['v', 'V', '='])
-        .unwrap_or(version)
-        .trim();
-    match semver::Version::parse(bare) {
-        Ok(parsed) => !parsed.pre.is_empty(),
-        Err(_) => bare.split('+').next().unwrap_or_default().contains('-'),
     }
 }

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Registries, RegistryError, Release, ReleaseSet, expect_success, malformed};
+use crate::versioning::{VersionScheme, npm::Npm};
 
 const FULL_ACCEPT: &str = "application/json";
 const ABBREVIATED_ACCEPT: &str =
@@ -123,7 +124,7 @@ pub fn parse_packument(body: &[u8], url: &str) -> Result<ReleaseSet, RegistryErr
                 .and_then(parse_time),
             yanked: false,
             deprecated: info.deprecated.as_ref().and_then(deprecation),
-            prerelease: super::semver_prerelease(version),
+            prerelease: Npm.is_prerelease(version),
         })
         .collect();
     Ok(ReleaseSet {

@@ -25,6 +25,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::{Registries, RegistryError, Release, ReleaseSet};
+use crate::versioning::{VersionScheme, docker::Docker};
 
 /// Upper bound on followed `Link` pages (at 1000 tags per page).
 pub const MAX_PAGES: usize = 100;
@@ -110,7 +111,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
         releases: tags
             .into_iter()
             .map(|tag| Release {
-                prerelease: is_prerelease(&tag),
+                prerelease: Docker.is_prerelease(&tag),
                 version: tag,
                 published_at: None,
                 yanked: false,
@@ -398,54 +399,6 @@ fn is_valid_repository(path: &str) -> bool {
         })
 }
 
-/// A tag is a release when it starts with a number (`18`, `v1.2.3`, `3.12-slim`,
-/// `18.19.0-alpine3.19`) and carries no prerelease marker (`rc`, `alpha`, `beta`, `a1`/`b1`
-/// right after the number, `pre`, `preview`, `dev`, `snapshot`, `nightly`, `canary`, `edge`,
-/// `next`). Everything else — `latest`, `lts`, `bookworm`, `sha256-…` — counts as a prerelease so
-/// that no floating or non-version tag is ever recommended as a release.
-pub fn is_prerelease(tag: &str) -> bool {
-    let lower = tag.to_ascii_lowercase();
-    let body = lower.strip_prefix('v').unwrap_or(&lower);
-    if !body.starts_with(|c: char| c.is_ascii_digit()) {
-        return true;
-    }
-    let numeric_end = body
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(body.len());
-    let suffix = body.get(numeric_end..).unwrap_or_default();
-    // Python-style `3.13.0a1`, `3.13.0b2`, `3.13.0rc1` directly after the number.
-    let mut joined = suffix.chars();
-    let lead: String = joined
-        .by_ref()
-        .take_while(char::is_ascii_alphabetic)
-        .collect();
-    if matches!(lead.as_str(), "a" | "b" | "rc") && suffix.len() > lead.len() {
-        let after = suffix.get(lead.len()..).unwrap_or_default();
-        if after.starts_with(|c: char| c.is_ascii_digit()) {
-            return true;
-        }
-    }
-    suffix
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|word| !word.is_empty())
-        .any(|word| {
-            matches!(
-                word,
-                "rc" | "alpha"
-                    | "beta"
-                    | "pre"
-                    | "preview"
-                    | "dev"
-                    | "snapshot"
-                    | "nightly"
-                    | "canary"
-                    | "edge"
-                    | "next"
-                    | "insiders"
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,32 +483,5 @@ mod tests {
         );
         assert_eq!(next_link(r#"</x>; rel="prev""#), None);
         assert_eq!(next_link("garbage"), None);
-    }
-
-    #[test]
-    fn tags() {
-        for release in [
-            "18",
-            "v1.2.3",
-            "3.12-slim",
-            "18.19.0-alpine3.19",
-            "1.25.3-bookworm",
-        ] {
-            assert!(!is_prerelease(release), "{release}");
-        }
-        for pre in [
-            "latest",
-            "lts",
-            "bookworm",
-            "sha256-abc.sig",
-            "3.13.0a1",
-            "3.13.0rc1-slim",
-            "1.2.0-rc.1",
-            "2.0-beta",
-            "8.0.0-preview.3",
-            "1.27-alpine-edge",
-        ] {
-            assert!(is_prerelease(pre), "{pre}");
-        }
     }
 }

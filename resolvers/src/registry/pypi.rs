@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Registries, RegistryError, Release, ReleaseSet, expect_success, malformed};
+use crate::versioning::{VersionScheme, pep440::Pep440};
 
 const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
@@ -91,23 +92,6 @@ pub fn normalize_name(name: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Whether a PEP 440 version is a pre- or development release (`a`, `b`, `rc`, `dev`, and their
-/// spelled-out forms); post releases and local versions are not.
-pub fn is_prerelease(version: &str) -> bool {
-    let version = version.trim().to_ascii_lowercase();
-    let public = version.split('+').next().unwrap_or_default();
-    let public = public.split_once('!').map_or(public, |(_, rest)| rest);
-    let public = public.strip_prefix('v').unwrap_or(public);
-    public
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .any(|word| {
-            matches!(
-                word,
-                "a" | "b" | "c" | "rc" | "alpha" | "beta" | "pre" | "preview" | "dev"
-            )
-        })
-}
-
 // ---------------------------------------------------------------------------------------------
 // JSON API
 
@@ -158,7 +142,7 @@ pub fn parse_json_api(body: &[u8], url: &str) -> Result<ReleaseSet, RegistryErro
                 .min(),
             yanked: files.iter().all(|f| f.yanked),
             deprecated: None,
-            prerelease: is_prerelease(version),
+            prerelease: Pep440.is_prerelease(version),
         })
         .collect();
     let project_urls: Vec<(String, String)> = doc
@@ -290,7 +274,7 @@ impl FileCollector {
                 .versions
                 .into_iter()
                 .map(|(version, files)| Release {
-                    prerelease: is_prerelease(&version),
+                    prerelease: Pep440.is_prerelease(&version),
                     version,
                     published_at: files.earliest,
                     yanked: files.all_yanked,
@@ -428,31 +412,6 @@ mod tests {
         assert_eq!(normalize_name("requests").as_deref(), Some("requests"));
         assert_eq!(normalize_name("a b"), None);
         assert_eq!(normalize_name(""), None);
-    }
-
-    #[test]
-    fn prereleases_per_pep_440() {
-        for pre in [
-            "1.0a1",
-            "1.0.0b2",
-            "2.0rc1",
-            "1.0.dev3",
-            "1.0-alpha.1",
-            "1!2.0c1",
-            "3.0.0.preview1",
-        ] {
-            assert!(is_prerelease(pre), "{pre}");
-        }
-        for stable in [
-            "1.0",
-            "1.0.post1",
-            "1.0-1",
-            "1.0+local.a",
-            "2024.1.1",
-            "v1.2.3",
-        ] {
-            assert!(!is_prerelease(stable), "{stable}");
-        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::{Registries, RegistryError, Release, ReleaseSet, maven};
+use crate::versioning::{VersionScheme, loose::Loose};
 
 pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet, RegistryError> {
     match name.trim().to_ascii_lowercase().as_str() {
@@ -242,7 +243,7 @@ async fn rust(registries: &Registries) -> Result<ReleaseSet, RegistryError> {
                 existing.published_at = date;
             }
         } else {
-            let prerelease = version.contains('-');
+            let prerelease = Loose.is_prerelease(&version);
             releases.push(release(version, date, prerelease));
         }
     }
@@ -371,7 +372,7 @@ async fn hashicorp(registries: &Registries, product: &str) -> Result<ReleaseSet,
         // Enterprise builds (`1.15.2+ent`) are another product line, not an upgrade.
         .filter(|version| !version.is_empty() && !version.contains('+'))
         .map(|version| {
-            let prerelease = version.contains('-');
+            let prerelease = Loose.is_prerelease(&version);
             release(version, None, prerelease)
         })
         .collect();

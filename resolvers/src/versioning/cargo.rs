@@ -80,6 +80,10 @@ impl VersionScheme for Cargo {
         parse(version).is_some_and(|v| v.pre.is_empty())
     }
 
+    fn is_prerelease(&self, version: &str) -> bool {
+        super::semver_prerelease(version)
+    }
+
     fn is_valid_requirement(&self, requirement: &str) -> bool {
         parse_req(requirement).is_some()
     }

@@ -86,6 +86,54 @@ fn suffix_is_prerelease(suffix: &str) -> bool {
     PRERELEASE_WORDS.contains(&word)
 }
 
+/// A tag is a release when it starts with a number (`18`, `v1.2.3`, `3.12-slim`,
+/// `18.19.0-alpine3.19`) and carries no prerelease marker (`rc`, `alpha`, `beta`, `a1`/`b1`
+/// right after the number, `pre`, `preview`, `dev`, `snapshot`, `nightly`, `canary`, `edge`,
+/// `next`). Everything else — `latest`, `lts`, `bookworm`, `sha256-…` — counts as a prerelease so
+/// that no floating or non-version tag is ever recommended as a release.
+fn marked_prerelease(tag: &str) -> bool {
+    let lower = tag.to_ascii_lowercase();
+    let body = lower.strip_prefix('v').unwrap_or(&lower);
+    if !body.starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
+    let numeric_end = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
+    let suffix = body.get(numeric_end..).unwrap_or_default();
+    // Python-style `3.13.0a1`, `3.13.0b2`, `3.13.0rc1` directly after the number.
+    let mut joined = suffix.chars();
+    let lead: String = joined
+        .by_ref()
+        .take_while(char::is_ascii_alphabetic)
+        .collect();
+    if matches!(lead.as_str(), "a" | "b" | "rc") && suffix.len() > lead.len() {
+        let after = suffix.get(lead.len()..).unwrap_or_default();
+        if after.starts_with(|c: char| c.is_ascii_digit()) {
+            return true;
+        }
+    }
+    suffix
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|word| !word.is_empty())
+        .any(|word| {
+            matches!(
+                word,
+                "rc" | "alpha"
+                    | "beta"
+                    | "pre"
+                    | "preview"
+                    | "dev"
+                    | "snapshot"
+                    | "nightly"
+                    | "canary"
+                    | "edge"
+                    | "next"
+                    | "insiders"
+            )
+        })
+}
+
 impl VersionScheme for Docker {
     fn is_valid(&self, version: &str) -> bool {
         parse(version).is_some()
@@ -100,6 +148,10 @@ impl VersionScheme for Docker {
 
     fn is_stable(&self, version: &str) -> bool {
         parse(version).is_some_and(|t| t.pre.is_empty() && !suffix_is_prerelease(t.suffix))
+    }
+
+    fn is_prerelease(&self, version: &str) -> bool {
+        marked_prerelease(version)
     }
 
     fn is_valid_requirement(&self, requirement: &str) -> bool {
@@ -270,6 +322,33 @@ mod tests {
         ];
         for (r, v, expected) in cases {
             assert_eq!(S.bump(r, v).as_deref(), expected, "bump {r} to {v}");
+        }
+    }
+
+    #[test]
+    fn prerelease_tags() {
+        for release in [
+            "18",
+            "v1.2.3",
+            "3.12-slim",
+            "18.19.0-alpine3.19",
+            "1.25.3-bookworm",
+        ] {
+            assert!(!S.is_prerelease(release), "{release}");
+        }
+        for pre in [
+            "latest",
+            "lts",
+            "bookworm",
+            "sha256-abc.sig",
+            "3.13.0a1",
+            "3.13.0rc1-slim",
+            "1.2.0-rc.1",
+            "2.0-beta",
+            "8.0.0-preview.3",
+            "1.27-alpine-edge",
+        ] {
+            assert!(S.is_prerelease(pre), "{pre}");
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use std::cmp::Ordering;
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use semver::Version;
 
 use super::{UpdateKind, VersionScheme, kind_between, order_by};
@@ -51,6 +52,24 @@ pub fn is_pseudo_version(version: &str) -> bool {
     shape && head_ok
 }
 
+/// The commit time a pseudo-version carries (`v0.0.0-20191109021931-daa7c04131f5`,
+/// `v1.2.4-0.20191109021931-daa7c04131f5`, `v1.2.3-pre.0.20191109021931-daa7c04131f5`): the
+/// 14-digit stamp before a 12-digit hex revision at the end of the prerelease.
+pub fn pseudo_version_time(version: &str) -> Option<DateTime<Utc>> {
+    let parsed = parse(version)?;
+    let (before, revision) = parsed.pre.as_str().rsplit_once('-')?;
+    if revision.len() != 12 || !revision.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let stamp = before.rsplit('.').next()?;
+    if stamp.len() != 14 {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
 impl VersionScheme for Go {
     fn is_valid(&self, version: &str) -> bool {
         parse(version).is_some()
@@ -62,6 +81,12 @@ impl VersionScheme for Go {
 
     fn is_stable(&self, version: &str) -> bool {
         parse(version).is_some_and(|v| v.pre.is_empty())
+    }
+
+    fn is_prerelease(&self, version: &str) -> bool {
+        // Every pseudo-version is a prerelease; `+incompatible` is build metadata and does not
+        // make a release one.
+        !self.is_stable(version)
     }
 
     fn is_valid_requirement(&self, requirement: &str) -> bool {
@@ -255,5 +280,26 @@ mod tests {
         for (r, v, expected) in cases {
             assert_eq!(S.bump(r, v).as_deref(), expected, "bump {r} to {v}");
         }
+    }
+
+    /// The module proxy adapter's ordering and prerelease rules, decided here.
+    #[test]
+    fn module_proxy_versions() {
+        assert!(S.compare("v1.10.0", "v1.9.0").is_gt());
+        assert!(S.compare("v1.0.0", "v1.0.0-rc.1").is_gt());
+        assert!(S.compare("v1.0.0-rc.10", "v1.0.0-rc.9").is_gt());
+        assert!(S.compare("v1.0.0-alpha", "v1.0.0-1").is_gt());
+        assert!(!S.is_prerelease("v2.0.0+incompatible"));
+        assert!(S.is_prerelease("v0.0.0-20191109021931-daa7c04131f5"));
+        assert!(S.is_prerelease("v1.0.0-beta"));
+        assert!(!S.is_valid("1.0.0"));
+        assert!(!S.is_valid("v1.0"));
+        assert_eq!(
+            pseudo_version_time("v0.0.0-20191109021931-daa7c04131f5").map(|t| t.to_rfc3339()),
+            Some("2019-11-09T02:19:31+00:00".to_owned())
+        );
+        assert!(pseudo_version_time("v1.2.4-0.20191109021931-daa7c04131f5").is_some());
+        assert!(pseudo_version_time("v1.2.3-pre.0.20191109021931-daa7c04131f5").is_some());
+        assert!(pseudo_version_time("v1.0.0-rc.1").is_none());
     }
 }

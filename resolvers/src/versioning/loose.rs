@@ -261,6 +261,12 @@ impl VersionScheme for Loose {
         parse(version).is_some_and(|v| v.pre.is_none())
     }
 
+    fn is_prerelease(&self, version: &str) -> bool {
+        // Tags and toolchain versions as registries list them: SemVer's rule, and for anything
+        // else a `-` before any `+`.
+        super::semver_prerelease(version)
+    }
+
     fn is_valid_requirement(&self, requirement: &str) -> bool {
         parse_req(requirement).is_some()
     }

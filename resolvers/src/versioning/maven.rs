@@ -339,6 +339,48 @@ fn release_numbers(version: &str) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+/// A prerelease by Maven's qualifiers: `alpha`/`a<n>`, `beta`/`b<n>`, `milestone`/`m<n>`,
+/// `rc`, `cr`, `snapshot`, plus the widespread `preview`, `ea`, `eap`, `dev`, `nightly`.
+/// Other qualifiers (`Final`, `GA`, `RELEASE`, `jre`, `android`, `sp1`, ...) are releases.
+fn marked_prerelease(version: &str) -> bool {
+    let lower = version.to_ascii_lowercase();
+    // Tokens split at separators and at letter/digit transitions; `joined` marks a token that
+    // is followed by the next one without a separator (Maven's `1.0-a1` short forms).
+    let mut tokens: Vec<(String, bool)> = Vec::new();
+    let mut current = String::new();
+    for c in lower.chars() {
+        if matches!(c, '.' | '-' | '_' | '+') {
+            if !current.is_empty() {
+                tokens.push((std::mem::take(&mut current), false));
+            }
+            continue;
+        }
+        if let Some(last) = current.chars().last()
+            && last.is_ascii_digit() != c.is_ascii_digit()
+        {
+            tokens.push((std::mem::take(&mut current), true));
+        }
+        current.push(c);
+    }
+    if !current.is_empty() {
+        tokens.push((current, false));
+    }
+    tokens
+        .iter()
+        .enumerate()
+        .any(|(i, (token, joined))| match token.as_str() {
+            "alpha" | "beta" | "milestone" | "rc" | "cr" | "snapshot" | "preview" | "ea"
+            | "eap" | "dev" | "nightly" => true,
+            "a" | "b" | "m" => {
+                *joined
+                    && tokens
+                        .get(i + 1)
+                        .is_some_and(|(next, _)| next.chars().all(|c| c.is_ascii_digit()))
+            }
+            _ => false,
+        })
+}
+
 impl VersionScheme for Maven {
     fn is_valid(&self, version: &str) -> bool {
         valid(version)
@@ -355,6 +397,10 @@ impl VersionScheme for Maven {
         let mut found = Vec::new();
         qualifiers(&list, &mut found);
         !found.iter().any(|q| UNSTABLE_WORDS.contains(&q.as_str()))
+    }
+
+    fn is_prerelease(&self, version: &str) -> bool {
+        marked_prerelease(version)
     }
 
     fn is_valid_requirement(&self, requirement: &str) -> bool {
@@ -647,6 +693,41 @@ mod tests {
         ];
         for (r, v, expected) in cases {
             assert_eq!(S.bump(r, v).as_deref(), expected, "bump {r} to {v}");
+        }
+    }
+
+    #[test]
+    fn prerelease_qualifiers() {
+        for pre in [
+            "1.0-SNAPSHOT",
+            "2.0.0-alpha-1",
+            "1.0-a1",
+            "3.0.0-beta2",
+            "2.0b3",
+            "5.3.0-M2",
+            "6.0.0.M1",
+            "1.0-milestone-3",
+            "1.0.0-RC1",
+            "2.0.0.CR2",
+            "1.9.0-Beta",
+            "21-ea",
+        ] {
+            assert!(S.is_prerelease(pre), "{pre} is a prerelease");
+        }
+        for stable in [
+            "1.0",
+            "33.0.0-jre",
+            "33.0.0-android",
+            "5.6.15.Final",
+            "1.0-b",
+            "2.5.RELEASE",
+            "1.0-GA",
+            "1.0-sp1",
+            "20040902.021138",
+            "1.0-alpine",
+            "1.0-master",
+        ] {
+            assert!(!S.is_prerelease(stable), "{stable} is a release");
         }
     }
 }

@@ -52,6 +52,13 @@ pub trait VersionScheme: Sync {
     /// A release version (not a prerelease, snapshot, dev build, ...).
     fn is_stable(&self, version: &str) -> bool;
 
+    /// Does `version` carry the scheme's prerelease markers? This is the one place a release's
+    /// prerelease flag is decided: every registry adapter asks it for each version it lists
+    /// (`Release::prerelease`). Unlike `!is_stable`, it also answers for text the scheme cannot
+    /// order, by the markers alone (a legacy PyPI version is no prerelease; a floating Docker tag
+    /// such as `latest` is one).
+    fn is_prerelease(&self, version: &str) -> bool;
+
     /// Is `requirement` a requirement (range, exact pin, ...) of this scheme?
     fn is_valid_requirement(&self, requirement: &str) -> bool;
 
@@ -114,6 +121,19 @@ impl Versioning {
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the schemes.
 // ---------------------------------------------------------------------------------------------
+
+/// Whether a SemVer-shaped `version` (optionally `v`-prefixed) is a prerelease; versions that
+/// do not parse as SemVer fall back to "has a `-` before any `+`".
+pub(crate) fn semver_prerelease(version: &str) -> bool {
+    let bare = version
+        .strip_prefix(['v', 'V', '='])
+        .unwrap_or(version)
+        .trim();
+    match semver::Version::parse(bare) {
+        Ok(parsed) => !parsed.pre.is_empty(),
+        Err(_) => bare.split('+').next().unwrap_or_default().contains('-'),
+    }
+}
 
 /// Order two strings through a scheme's parser: valid versions by `cmp`, invalid ones below every
 /// valid one and among themselves by plain string order.

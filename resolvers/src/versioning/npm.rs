@@ -129,6 +129,10 @@ impl VersionScheme for Npm {
         parse(version).is_some_and(|v| !v.is_prerelease())
     }
 
+    fn is_prerelease(&self, version: &str) -> bool {
+        super::semver_prerelease(version)
+    }
+
     fn is_valid_requirement(&self, requirement: &str) -> bool {
         parse_range(requirement).is_some()
     }

@@ -161,6 +161,23 @@ fn clauses(requirement: &str) -> Parsed {
     Parsed { groups }
 }
 
+/// Whether a PEP 440 version is a pre- or development release (`a`, `b`, `rc`, `dev`, and their
+/// spelled-out forms); post releases and local versions are not.
+fn marked_prerelease(version: &str) -> bool {
+    let version = version.trim().to_ascii_lowercase();
+    let public = version.split('+').next().unwrap_or_default();
+    let public = public.split_once('!').map_or(public, |(_, rest)| rest);
+    let public = public.strip_prefix('v').unwrap_or(public);
+    public
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|word| {
+            matches!(
+                word,
+                "a" | "b" | "c" | "rc" | "alpha" | "beta" | "pre" | "preview" | "dev"
+            )
+        })
+}
+
 impl VersionScheme for Pep440 {
     fn is_valid(&self, version: &str) -> bool {
         parse(version).is_some()
@@ -172,6 +189,10 @@ impl VersionScheme for Pep440 {
 
     fn is_stable(&self, version: &str) -> bool {
         parse(version).is_some_and(|v| v.is_stable())
+    }
+
+    fn is_prerelease(&self, version: &str) -> bool {
+        marked_prerelease(version)
     }
 
     fn is_valid_requirement(&self, requirement: &str) -> bool {
@@ -405,6 +426,31 @@ mod tests {
         ];
         for (r, v, expected) in cases {
             assert_eq!(S.bump(r, v).as_deref(), expected, "bump {r} to {v}");
+        }
+    }
+
+    #[test]
+    fn prereleases_per_pep_440() {
+        for pre in [
+            "1.0a1",
+            "1.0.0b2",
+            "2.0rc1",
+            "1.0.dev3",
+            "1.0-alpha.1",
+            "1!2.0c1",
+            "3.0.0.preview1",
+        ] {
+            assert!(S.is_prerelease(pre), "{pre}");
+        }
+        for stable in [
+            "1.0",
+            "1.0.post1",
+            "1.0-1",
+            "1.0+local.a",
+            "2024.1.1",
+            "v1.2.3",
+        ] {
+            assert!(!S.is_prerelease(stable), "{stable}");
         }
     }
 }

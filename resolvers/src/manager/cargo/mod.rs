@@ -12,6 +12,9 @@ use super::{
 };
 use crate::Ecosystem;
 
+/// The lockfiles this manager reads.
+pub const LOCKFILE_NAMES: &[&str] = &["Cargo.lock"];
+
 pub fn matches(path: &str) -> bool {
     matches!(
         file_name(path),
@@ -341,4 +344,4 @@ fn toolchain(text: &str) -> Extraction {
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

@@ -18,6 +18,9 @@ use super::github_actions::yaml;
 use super::{Dependency, Extraction, SkipReason, Span, Warning, file_name, line_of};
 use crate::Ecosystem;
 
+/// The lockfiles this manager reads: none (its files declare versions themselves).
+pub const LOCKFILE_NAMES: &[&str] = &[];
+
 pub fn matches(path: &str) -> bool {
     let name = file_name(path);
     let lower = name.to_ascii_lowercase();
@@ -458,9 +461,7 @@ fn extract_compose(text: &str) -> Extraction {
 
 #[cfg(test)]
 mod tests {
-    use super::super::python::test_support::{assert_round_trips, fixture_snapshots, fuzz_manager};
     use super::*;
-    use crate::manager::Manager;
 
     type Row = (String, Option<String>, Option<String>, Option<SkipReason>);
 
@@ -594,22 +595,5 @@ mod tests {
         assert_eq!(ex.warnings.len(), 1);
     }
 
-    #[test]
-    fn fixtures() {
-        fixture_snapshots(Manager::Docker, "docker");
-    }
-
-    #[test]
-    fn round_trip() {
-        assert_round_trips(Manager::Docker, "docker", |_| "99.1-slim".to_owned());
-    }
-
-    #[test]
-    fn arbitrary_input_never_panics() {
-        fuzz_manager(
-            Manager::Docker,
-            &["Dockerfile", "docker-compose.yml"],
-            "docker",
-        );
-    }
+    crate::manager::test_kit::kit_tests!(Manager::Docker, |_| "99.1-slim".to_owned());
 }

@@ -18,6 +18,9 @@ use super::docker::{Resolved, image_dependency};
 use super::{Dependency, Extraction, SkipReason, Span, Warning, file_name};
 use crate::Ecosystem;
 
+/// The lockfiles this manager reads: none (its files declare versions themselves).
+pub const LOCKFILE_NAMES: &[&str] = &[];
+
 pub fn matches(path: &str) -> bool {
     let name = file_name(path);
     let in_workflows = path
@@ -121,9 +124,7 @@ pub fn extract(_path: &str, text: &str) -> Extraction {
 
 #[cfg(test)]
 mod tests {
-    use super::super::python::test_support::{assert_round_trips, fixture_snapshots, fuzz_manager};
     use super::*;
-    use crate::manager::Manager;
 
     type Row = (
         String,
@@ -275,29 +276,11 @@ mod tests {
         assert!(ex.warnings[0].line.is_some());
     }
 
-    #[test]
-    fn fixtures() {
-        fixture_snapshots(Manager::GithubActions, "github_actions");
-    }
-
-    #[test]
-    fn round_trip() {
-        // A SHA is replaced by another SHA so the pin comment still applies.
-        assert_round_trips(Manager::GithubActions, "github_actions", |dep| {
-            if dep.requirement.as_deref().is_some_and(is_commit_sha) {
-                "0123456789abcdef0123456789abcdef01234567".to_owned()
-            } else {
-                "v99".to_owned()
-            }
-        });
-    }
-
-    #[test]
-    fn arbitrary_input_never_panics() {
-        fuzz_manager(
-            Manager::GithubActions,
-            &[".github/workflows/ci.yml", "action.yml"],
-            "github_actions",
-        );
-    }
+    crate::manager::test_kit::kit_tests!(Manager::GithubActions, |dep| {
+        if dep.requirement.as_deref().is_some_and(is_commit_sha) {
+            "0123456789abcdef0123456789abcdef01234567".to_owned()
+        } else {
+            "v99".to_owned()
+        }
+    });
 }

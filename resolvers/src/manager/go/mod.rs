@@ -14,6 +14,9 @@
 use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, file_name};
 use crate::Ecosystem;
 
+/// The lockfiles this manager reads: none (its files declare versions themselves).
+pub const LOCKFILE_NAMES: &[&str] = &[];
+
 pub fn matches(path: &str) -> bool {
     file_name(path) == "go.mod"
 }
@@ -306,9 +309,7 @@ fn replaced(text: &str, req: &Require<'_>, replace: &Replace<'_>) -> Dependency 
 
 #[cfg(test)]
 mod tests {
-    use super::super::python::test_support::{assert_round_trips, fixture_snapshots, fuzz_manager};
     use super::*;
-    use crate::manager::Manager;
 
     fn summary(
         ex: &Extraction,
@@ -388,25 +389,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn fixtures() {
-        fixture_snapshots(Manager::Go, "go");
-    }
-
-    #[test]
-    fn round_trip() {
-        assert_round_trips(Manager::Go, "go", |dep| {
-            if dep.ecosystem == Ecosystem::Toolchain {
-                "9.9.9"
-            } else {
-                "v99.0.0"
-            }
-            .to_owned()
-        });
-    }
-
-    #[test]
-    fn arbitrary_input_never_panics() {
-        fuzz_manager(Manager::Go, &["go.mod"], "go");
-    }
+    crate::manager::test_kit::kit_tests!(Manager::Go, |dep| {
+        if dep.ecosystem == Ecosystem::Toolchain {
+            "9.9.9"
+        } else {
+            "v99.0.0"
+        }
+        .to_owned()
+    });
 }

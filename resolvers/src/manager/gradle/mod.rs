@@ -12,7 +12,8 @@
 //!   the `[versions]` entry.
 //! - `gradle.properties` ([`properties`]) defines values; a script dependency whose version refers
 //!   to one (`"$kotlin_version"`) is reported in the properties file with the value's span, once
-//!   the whole project is seen ([`resolve_references`], run by [`crate::scan::pair`]).
+//!   the whole project is seen ([`referenced_property`] names the property; the scan's step that
+//!   resolves references between files moves the dependency).
 //! - The wrapper ([`wrapper`]) yields the toolchain `gradle`, with the span of the version inside
 //!   `distributionUrl`.
 //!
@@ -25,13 +26,13 @@ mod properties;
 mod script;
 mod wrapper;
 
-/// Shared by the Maven and sbt tests too (`render`, `round_trip`).
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;
 
-pub use properties::resolve_references;
+use super::{Dependency, Extraction, file_name};
 
-use super::{Extraction, file_name};
+/// The lockfiles this manager reads: none (its files declare versions themselves).
+pub const LOCKFILE_NAMES: &[&str] = &[];
 
 /// Does the Gradle manager read the file at `path`?
 pub fn matches(path: &str) -> bool {
@@ -41,6 +42,12 @@ pub fn matches(path: &str) -> bool {
         || name.ends_with(".versions.toml")
         || name == "gradle-wrapper.properties"
         || properties::is_properties_file(path)
+}
+
+/// The property of another file (a `gradle.properties` up the directory tree) that the version
+/// of `dependency`, read from the file at `path`, refers to; `None` when it refers to none.
+pub fn referenced_property<'a>(path: &str, dependency: &'a Dependency) -> Option<&'a str> {
+    properties::referenced_property(path, dependency)
 }
 
 /// Extract the dependencies declared by the Gradle file `text` at `path`.

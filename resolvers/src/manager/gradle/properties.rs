@@ -2,22 +2,20 @@
 //! `project.name` or a Kotlin `val name: String by project`.
 //!
 //! The file itself declares no dependency; its extraction carries [`Property`] values with their
-//! spans. [`resolve_references`] (run by [`crate::scan::pair`] over a whole project) then moves
-//! every Gradle script dependency whose version is an unresolved reference to such a property onto
-//! the `gradle.properties` that defines it: the dependency is reported in that file, with the
-//! property value as its requirement and span, so an update edits `kotlin_version=1.9.0` where it
-//! is written. As in Gradle, a project's own `gradle.properties` wins over its parents' (the
-//! nearest file up the directory tree that defines the name).
+//! spans. [`referenced_property`] names the property an unresolved script version refers to; the
+//! scan's step that resolves references between files (`scan::resolve_references`, over a whole
+//! project) then moves such a dependency onto the `gradle.properties` that defines it: the
+//! dependency is reported in that file, with the property value as its requirement and span, so an
+//! update edits `kotlin_version=1.9.0` where it is written. As in Gradle, a project's own
+//! `gradle.properties` wins over its parents' (the nearest file up the directory tree that
+//! defines the name).
 //!
 //! The format is Java's `.properties`: `key=value`, `key: value` or `key value`, `#`/`!`
 //! comments. A value continued with a trailing `\` or written with escapes has no single span and
 //! is left out.
 
-use std::collections::BTreeMap;
-
 use super::lexer::sole_interpolation;
-use crate::manager::{Extraction, Manager, Property, SkipReason, Span, file_name};
-use crate::scan::parent_dir;
+use crate::manager::{Dependency, Extraction, Property, SkipReason, Span, file_name};
 
 /// Does `path` name a Gradle properties file of the project (not the wrapper's)?
 pub(super) fn is_properties_file(path: &str) -> bool {
@@ -93,82 +91,12 @@ fn referenced_name(requirement: &str) -> Option<&str> {
     identifier.then_some(name)
 }
 
-/// Move every Gradle script dependency whose version is a reference to a property defined by a
-/// `gradle.properties` of the project onto that file (see the module notes). `files` are
-/// `(path, manager, extraction)` with `/`-separated paths relative to the project root.
-pub fn resolve_references(files: &mut [(String, Manager, Extraction)]) {
-    let definitions: Definitions = files
-        .iter()
-        .enumerate()
-        .filter(|(_, (path, manager, extraction))| {
-            *manager == Manager::Gradle
-                && is_properties_file(path)
-                && !extraction.properties.is_empty()
-        })
-        .map(|(index, (path, _, extraction))| {
-            let by_name = extraction
-                .properties
-                .iter()
-                .map(|p| (p.name.clone(), p.clone()))
-                .collect();
-            (parent_dir(path).to_owned(), (index, by_name))
-        })
-        .collect();
-    if definitions.is_empty() {
-        return;
+/// The name of the `gradle.properties` value the version of `dependency`, read from the Gradle
+/// file at `path`, refers to: a script dependency left unresolved whose version is a reference
+/// such as `"$kotlin_version"`. Properties files themselves refer to nothing.
+pub(super) fn referenced_property<'a>(path: &str, dependency: &'a Dependency) -> Option<&'a str> {
+    if is_properties_file(path) || dependency.skip != Some(SkipReason::UnresolvedVariable) {
+        return None;
     }
-    let mut moved: Vec<(usize, crate::manager::Dependency)> = Vec::new();
-    for (path, manager, extraction) in files.iter_mut() {
-        if *manager != Manager::Gradle || is_properties_file(path) {
-            continue;
-        }
-        let dir = parent_dir(path);
-        let mut kept = Vec::with_capacity(extraction.dependencies.len());
-        for dep in std::mem::take(&mut extraction.dependencies) {
-            let reference = (dep.skip == Some(SkipReason::UnresolvedVariable))
-                .then(|| dep.requirement.as_deref().and_then(referenced_name))
-                .flatten();
-            let found = reference.and_then(|name| nearest_definition(&definitions, dir, name));
-            match found {
-                Some((index, property)) => {
-                    let mut resolved = dep;
-                    resolved.requirement = Some(property.value.clone());
-                    resolved.span = Some(property.span);
-                    resolved.skip = None;
-                    moved.push((index, resolved));
-                }
-                None => kept.push(dep),
-            }
-        }
-        extraction.dependencies = kept;
-    }
-    for (index, dep) in moved {
-        if let Some((_, _, extraction)) = files.get_mut(index) {
-            extraction.dependencies.push(dep);
-        }
-    }
+    dependency.requirement.as_deref().and_then(referenced_name)
 }
-
-/// The properties file nearest to `dir` (itself, then each parent up to the root) that defines
-/// `name`: its index and the property.
-fn nearest_definition<'a>(
-    definitions: &'a Definitions,
-    dir: &str,
-    name: &str,
-) -> Option<(usize, &'a Property)> {
-    let mut current = dir;
-    loop {
-        if let Some((index, by_name)) = definitions.get(current)
-            && let Some(property) = by_name.get(name)
-        {
-            return Some((*index, property));
-        }
-        if current.is_empty() {
-            return None;
-        }
-        current = parent_dir(current);
-    }
-}
-
-/// Directory of a `gradle.properties` → its index in the files and its properties by name.
-type Definitions = BTreeMap<String, (usize, BTreeMap<String, Property>)>;

@@ -1,34 +1,8 @@
-use std::fmt::Write as _;
+crate::manager::test_kit::kit_tests!(Manager::Gradle, |_| "99.0.0-X".to_owned());
 
 use super::{extract, matches};
 use crate::manager::{Dependency, DependencyKind, Extraction, Manager, SkipReason, line_of};
 use crate::update::replace_requirement;
-
-/// One line per dependency (`kind name = "requirement" @line [skip]`), then the warnings.
-/// Also checks that every span holds its requirement.
-pub(crate) fn render(text: &str, extraction: &Extraction) -> String {
-    let mut out = String::new();
-    for d in &extraction.dependencies {
-        if let Some(span) = d.span {
-            assert_eq!(span.slice(text), d.requirement.as_deref(), "{d:?}");
-        }
-        let _ = write!(out, "{} {} {}", d.kind.as_str(), d.ecosystem, d.name);
-        if let Some(req) = &d.requirement {
-            let _ = write!(out, " = {req:?}");
-        }
-        if let Some(span) = d.span {
-            let _ = write!(out, " @{}", line_of(text, span.start));
-        }
-        if let Some(skip) = d.skip {
-            let _ = write!(out, " [{}]", skip.as_str());
-        }
-        out.push('\n');
-    }
-    for w in &extraction.warnings {
-        let _ = writeln!(out, "warning line {:?}: {}", w.line, w.message);
-    }
-    out
-}
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -61,47 +35,6 @@ fn matches_gradle_files() {
     }
     for path in ["pom.xml", "build.sbt", "local.properties", "Cargo.toml"] {
         assert!(!matches(path), "{path}");
-    }
-}
-
-#[test]
-fn fixtures_snapshots() {
-    for (file, path) in [
-        ("rxjava.build.gradle", "build.gradle"),
-        ("butterknife.build.gradle", "build.gradle"),
-        ("spring-petclinic.build.gradle", "build.gradle"),
-        (
-            "okhttp-regression-test.build.gradle.kts",
-            "build.gradle.kts",
-        ),
-        ("sarif4k.build.gradle.kts", "build.gradle.kts"),
-        ("mockito.build.gradle.kts", "build.gradle.kts"),
-        ("mockito.settings.gradle.kts", "settings.gradle.kts"),
-        ("okhttp.libs.versions.toml", "gradle/libs.versions.toml"),
-        (
-            "nowinandroid.libs.versions.toml",
-            "gradle/libs.versions.toml",
-        ),
-        ("mockito.libs.versions.toml", "gradle/libs.versions.toml"),
-        ("retrofit.libs.versions.toml", "gradle/libs.versions.toml"),
-        (
-            "okhttp.gradle-wrapper.properties",
-            "gradle/wrapper/gradle-wrapper.properties",
-        ),
-        (
-            "spring-petclinic.gradle-wrapper.properties",
-            "gradle/wrapper/gradle-wrapper.properties",
-        ),
-        ("litho.build.gradle", "build.gradle"),
-        ("edge-cases.build.gradle", "build.gradle"),
-        ("edge-cases.build.gradle.kts", "build.gradle.kts"),
-        ("edge-cases.libs.versions.toml", "gradle/libs.versions.toml"),
-        ("malformed.build.gradle.kts", "build.gradle.kts"),
-        ("malformed.libs.versions.toml", "gradle/libs.versions.toml"),
-    ] {
-        let text = fixture(file);
-        let extraction = extract(path, &text);
-        insta::assert_snapshot!(file, render(&text, &extraction));
     }
 }
 
@@ -230,80 +163,6 @@ fn wrapper_version_span() {
     assert_eq!(bad.warnings.first().and_then(|w| w.line), Some(1));
 }
 
-/// Update each dependency with a span in turn: the new text re-extracts with the new
-/// requirement for that dependency (and those sharing its span), and nothing else changes.
-/// Dependencies for which `exempt` is true are not updated (sbt's `scalaVersion` renames every
-/// `%%` dependency, which its own test covers).
-pub(crate) fn round_trip(
-    path: &str,
-    text: &str,
-    extract: fn(&str, &str) -> Extraction,
-    exempt: fn(&Dependency) -> bool,
-) -> usize {
-    let before = extract(path, text);
-    let mut checked = 0;
-    for (index, dep) in before.dependencies.iter().enumerate() {
-        let Some(span) = dep.span else { continue };
-        // Skipped dependencies are not updated (their span holds a variable, not a version).
-        if dep.skip.is_some() || exempt(dep) {
-            continue;
-        }
-        let updated = replace_requirement(text, dep, "99.0.0-X").expect("replace");
-        let after = extract(path, &updated);
-        assert_eq!(
-            after.dependencies.len(),
-            before.dependencies.len(),
-            "{dep:?}"
-        );
-        for (other_index, (old, new)) in before
-            .dependencies
-            .iter()
-            .zip(&after.dependencies)
-            .enumerate()
-        {
-            assert_eq!(old.name, new.name);
-            assert_eq!(old.kind, new.kind);
-            if other_index == index || old.span == Some(span) {
-                assert_eq!(new.requirement.as_deref(), Some("99.0.0-X"), "{old:?}");
-            } else {
-                assert_eq!(
-                    old.requirement, new.requirement,
-                    "{old:?} changed when updating {dep:?}"
-                );
-            }
-        }
-        assert_eq!(after.warnings, before.warnings);
-        checked += 1;
-    }
-    checked
-}
-
-#[test]
-fn round_trips() {
-    for (file, path) in [
-        ("rxjava.build.gradle", "build.gradle"),
-        ("butterknife.build.gradle", "build.gradle"),
-        ("sarif4k.build.gradle.kts", "build.gradle.kts"),
-        (
-            "okhttp-regression-test.build.gradle.kts",
-            "build.gradle.kts",
-        ),
-        (
-            "nowinandroid.libs.versions.toml",
-            "gradle/libs.versions.toml",
-        ),
-        (
-            "okhttp.gradle-wrapper.properties",
-            "gradle/wrapper/gradle-wrapper.properties",
-        ),
-        ("litho.build.gradle", "build.gradle"),
-        ("edge-cases.build.gradle", "build.gradle"),
-    ] {
-        let text = fixture(file);
-        assert!(round_trip(path, &text, extract, |_| false) > 0, "{file}");
-    }
-}
-
 #[test]
 fn arbitrary_input_never_panics() {
     let samples = [
@@ -399,8 +258,8 @@ fn gradle_properties_values_and_spans() {
 
 #[test]
 fn litho_script_versions_come_from_gradle_properties() {
-    let build = fixture("litho.build.gradle");
-    let properties = fixture("litho.gradle.properties");
+    let build = fixture("litho/build.gradle");
+    let properties = fixture("litho/gradle.properties");
     let rows = paired(&[("build.gradle", &build), ("gradle.properties", &properties)]);
     let in_properties: Vec<_> = rows
         .iter()

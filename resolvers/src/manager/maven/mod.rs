@@ -33,6 +33,9 @@ use crate::Ecosystem;
 #[cfg(test)]
 mod tests;
 
+/// The lockfiles this manager reads: none (its files declare versions themselves).
+pub const LOCKFILE_NAMES: &[&str] = &[];
+
 /// Does the Maven manager read the file at `path`?
 pub fn matches(path: &str) -> bool {
     let name = file_name(path);

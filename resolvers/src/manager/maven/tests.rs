@@ -1,6 +1,7 @@
 use super::{extract, matches};
-use crate::manager::gradle::tests::{render, round_trip};
 use crate::manager::{Dependency, DependencyKind, Extraction, SkipReason, line_of};
+
+crate::manager::test_kit::kit_tests!(Manager::Maven, |_| "99.0.0-X".to_owned());
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -17,18 +18,6 @@ fn find<'a>(e: &'a Extraction, name: &str) -> &'a Dependency {
         .unwrap_or_else(|| panic!("{name} not found in {:#?}", e.dependencies))
 }
 
-const FIXTURES: &[&str] = &[
-    "spring-petclinic.pom.xml",
-    "gson-parent.pom.xml",
-    "gson.pom.xml",
-    "jackson-databind.pom.xml",
-    "commons-io.pom.xml",
-    "okhttp-maven-tests.pom.xml",
-    "edge-cases.pom.xml",
-    "malformed.pom.xml",
-    "unclosed.pom.xml",
-];
-
 #[test]
 fn matches_poms() {
     assert!(matches("pom.xml"));
@@ -39,16 +28,8 @@ fn matches_poms() {
 }
 
 #[test]
-fn fixtures_snapshots() {
-    for file in FIXTURES {
-        let text = fixture(file);
-        insta::assert_snapshot!(*file, render(&text, &extract("pom.xml", &text)));
-    }
-}
-
-#[test]
 fn edge_cases() {
-    let text = fixture("edge-cases.pom.xml");
+    let text = fixture("edge-cases/pom.xml");
     let e = extract("pom.xml", &text);
     let parent = find(&e, "org.example:example-parent");
     assert_eq!(
@@ -133,7 +114,7 @@ fn edge_cases() {
 
 #[test]
 fn invalid_xml_keeps_what_was_read() {
-    let text = fixture("malformed.pom.xml");
+    let text = fixture("malformed/pom.xml");
     let e = extract("pom.xml", &text);
     assert_eq!(
         find(&e, "org.ok:before-the-error").requirement.as_deref(),
@@ -145,22 +126,6 @@ fn invalid_xml_keeps_what_was_read() {
     let e = extract("pom.xml", "<notapom/>");
     assert!(e.dependencies.is_empty());
     assert_eq!(e.warnings.len(), 1);
-}
-
-#[test]
-fn round_trips() {
-    for file in [
-        "spring-petclinic.pom.xml",
-        "gson-parent.pom.xml",
-        "jackson-databind.pom.xml",
-        "edge-cases.pom.xml",
-    ] {
-        let text = fixture(file);
-        assert!(
-            round_trip("pom.xml", &text, extract, |_| false) > 0,
-            "{file}"
-        );
-    }
 }
 
 #[test]

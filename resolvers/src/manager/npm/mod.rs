@@ -9,6 +9,14 @@ mod package_json;
 use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, file_name};
 use crate::Ecosystem;
 
+/// The lockfiles this manager reads.
+pub const LOCKFILE_NAMES: &[&str] = &[
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+];
+
 pub fn matches(path: &str) -> bool {
     matches!(
         file_name(path),

@@ -1,10 +1,7 @@
 use super::extract;
-use crate::manager::{DependencyKind, Manager, SkipReason};
+use crate::manager::{DependencyKind, SkipReason};
 
-#[test]
-fn fixtures_snapshot() {
-    assert!(crate::manager::cargo::tests::snapshot_fixtures(Manager::Npm, "npm") >= 15);
-}
+crate::manager::test_kit::kit_tests!(Manager::Npm);
 
 fn summary(
     path: &str,

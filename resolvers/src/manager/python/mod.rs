@@ -9,14 +9,15 @@
 mod locks;
 pub mod pep508;
 pub mod requirements;
-#[cfg(test)]
-pub(crate) mod test_support;
 mod toml_files;
 
 use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, file_name};
 use crate::Ecosystem;
 
 pub use requirements::{Include, includes};
+
+/// The lockfiles this manager reads.
+pub const LOCKFILE_NAMES: &[&str] = &["poetry.lock", "uv.lock", "Pipfile.lock"];
 
 /// Is `path` a pip requirements or pip-tools input file?
 fn is_requirements_file(path: &str) -> bool {
@@ -90,9 +91,7 @@ fn extract_python_version(text: &str) -> Extraction {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{assert_round_trips, fixture_snapshots, fuzz_manager};
     use super::*;
-    use crate::manager::Manager;
 
     #[test]
     fn file_matching() {
@@ -152,41 +151,16 @@ mod tests {
         );
     }
 
-    #[test]
-    fn fixtures() {
-        fixture_snapshots(Manager::Python, "python");
-    }
-
-    #[test]
-    fn round_trip() {
-        assert_round_trips(Manager::Python, "python", |dep| {
-            if dep.ecosystem == Ecosystem::Toolchain
-                && !dep
-                    .requirement
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with(['<', '>', '=', '~', '^', '!']))
-            {
-                "9.9.9".to_owned()
-            } else {
-                ">=99.0,<100".to_owned()
-            }
-        });
-    }
-
-    #[test]
-    fn arbitrary_input_never_panics() {
-        fuzz_manager(
-            Manager::Python,
-            &[
-                "requirements.txt",
-                "pyproject.toml",
-                "Pipfile",
-                "Pipfile.lock",
-                "poetry.lock",
-                "uv.lock",
-                ".python-version",
-            ],
-            "python",
-        );
-    }
+    crate::manager::test_kit::kit_tests!(Manager::Python, |dep| {
+        if dep.ecosystem == Ecosystem::Toolchain
+            && !dep
+                .requirement
+                .as_deref()
+                .is_some_and(|r| r.starts_with(['<', '>', '=', '~', '^', '!']))
+        {
+            "9.9.9".to_owned()
+        } else {
+            ">=99.0,<100".to_owned()
+        }
+    });
 }

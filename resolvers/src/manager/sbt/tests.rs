@@ -1,6 +1,7 @@
 use super::{binary_version, extract, matches};
-use crate::manager::gradle::tests::{render, round_trip};
 use crate::manager::{Dependency, DependencyKind, Extraction, SkipReason, line_of};
+
+crate::manager::test_kit::kit_tests!(Manager::Sbt, |_| "99.0.0-X".to_owned());
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -16,26 +17,6 @@ fn find<'a>(e: &'a Extraction, name: &str) -> &'a Dependency {
         .find(|d| d.name == name)
         .unwrap_or_else(|| panic!("{name} not found in {:#?}", e.dependencies))
 }
-
-const FIXTURES: &[(&str, &str)] = &[
-    ("cats.build.sbt", "build.sbt"),
-    ("circe.build.sbt", "build.sbt"),
-    ("http4s.build.sbt", "build.sbt"),
-    ("scala-steward.build.sbt", "build.sbt"),
-    ("scopt.build.sbt", "build.sbt"),
-    ("cats.plugins.sbt", "project/plugins.sbt"),
-    ("circe.plugins.sbt", "project/plugins.sbt"),
-    ("http4s.plugins.sbt", "project/plugins.sbt"),
-    ("scala-steward.plugins.sbt", "project/plugins.sbt"),
-    ("cats.build.properties", "project/build.properties"),
-    ("scala-steward.build.properties", "project/build.properties"),
-    ("scopt.build.properties", "project/build.properties"),
-    ("edge-cases.build.sbt", "build.sbt"),
-    ("no-scala-version.build.sbt", "build.sbt"),
-    ("unresolved-scala-version.build.sbt", "build.sbt"),
-    ("malformed.build.sbt", "build.sbt"),
-    ("malformed.build.properties", "project/build.properties"),
-];
 
 #[test]
 fn matches_sbt_files() {
@@ -59,14 +40,6 @@ fn matches_sbt_files() {
 }
 
 #[test]
-fn fixtures_snapshots() {
-    for (file, path) in FIXTURES {
-        let text = fixture(file);
-        insta::assert_snapshot!(*file, render(&text, &extract(path, &text)));
-    }
-}
-
-#[test]
 fn scala_binary_versions() {
     assert_eq!(binary_version("2.13.12").as_deref(), Some("2.13"));
     assert_eq!(binary_version("2.12").as_deref(), Some("2.12"));
@@ -78,7 +51,7 @@ fn scala_binary_versions() {
 
 #[test]
 fn edge_cases() {
-    let text = fixture("edge-cases.build.sbt");
+    let text = fixture("edge-cases/build.sbt");
     let e = extract("build.sbt", &text);
     // `ThisBuild / scalaVersion` decides the suffix even though a project sets 3.3.1.
     let akka = find(&e, "com.typesafe.akka:akka-actor_2.13");
@@ -142,9 +115,9 @@ fn edge_cases() {
 
 #[test]
 fn suffix_defaults_and_unknowns() {
-    let e = extract("build.sbt", &fixture("no-scala-version.build.sbt"));
+    let e = extract("build.sbt", &fixture("no-scala-version/build.sbt"));
     assert_eq!(find(&e, "org.typelevel:cats-effect_2.12").skip, None);
-    let e = extract("build.sbt", &fixture("unresolved-scala-version.build.sbt"));
+    let e = extract("build.sbt", &fixture("unresolved-scala-version/build.sbt"));
     assert_eq!(
         find(&e, "org.typelevel:cats-core").skip,
         Some(SkipReason::UnresolvedVariable)
@@ -159,7 +132,7 @@ fn suffix_defaults_and_unknowns() {
 
 #[test]
 fn plugins_and_build_properties() {
-    let text = fixture("cats.plugins.sbt");
+    let text = fixture("cats/project/plugins.sbt");
     let e = extract("project/plugins.sbt", &text);
     let typelevel = find(&e, "org.typelevel:sbt-typelevel");
     assert_eq!(typelevel.kind, DependencyKind::Plugin);
@@ -172,28 +145,10 @@ fn plugins_and_build_properties() {
     );
     let e = extract(
         "project/build.properties",
-        &fixture("malformed.build.properties"),
+        &fixture("malformed/project/build.properties"),
     );
     assert!(e.dependencies.is_empty());
     assert_eq!(e.warnings.first().and_then(|w| w.line), Some(2));
-}
-
-#[test]
-fn round_trips() {
-    for (file, path) in [
-        ("cats.build.sbt", "build.sbt"),
-        ("circe.build.sbt", "build.sbt"),
-        ("cats.plugins.sbt", "project/plugins.sbt"),
-        ("cats.build.properties", "project/build.properties"),
-        ("edge-cases.build.sbt", "build.sbt"),
-    ] {
-        let text = fixture(file);
-        assert!(round_trip(path, &text, extract, is_scala) > 0, "{file}");
-    }
-}
-
-fn is_scala(d: &Dependency) -> bool {
-    d.name == "scala" && d.kind == DependencyKind::Toolchain
 }
 
 #[test]

@@ -5,6 +5,9 @@
 use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, Warning, file_name};
 use crate::Ecosystem;
 
+/// The lockfiles this manager reads: none (its files declare versions themselves).
+pub const LOCKFILE_NAMES: &[&str] = &[];
+
 pub fn matches(path: &str) -> bool {
     matches!(
         file_name(path),

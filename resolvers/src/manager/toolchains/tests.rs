@@ -1,12 +1,7 @@
 use super::extract;
-use crate::manager::{Manager, SkipReason};
+use crate::manager::SkipReason;
 
-#[test]
-fn fixtures_snapshot() {
-    assert!(
-        crate::manager::cargo::tests::snapshot_fixtures(Manager::Toolchains, "toolchains") >= 7
-    );
-}
+crate::manager::test_kit::kit_tests!(Manager::Toolchains);
 
 #[test]
 fn asdf_names_are_mapped() {
