@@ -65,8 +65,8 @@ pub fn registries_from_config(config: &Config) -> Result<Registries, String> {
     for host in &config.private_registries {
         http = http.with_allowed_host(host);
     }
-    let http = HttpClient::new(http)
-    .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
+    let http =
+        HttpClient::new(http).map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
     let mut base_urls = config.registries.clone();
     base_urls
         .entry("github".to_owned())

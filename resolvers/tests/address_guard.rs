@@ -139,23 +139,31 @@ async fn a_redirect_to_an_unconfigured_loopback_address_is_refused() {
         Err(RegistryError::Skipped(reason)) => assert!(reason.contains("redirect"), "{reason}"),
         other => panic!("{other:?}"),
     }
-    assert!(requests(&internal).await.is_empty(), "the redirect was followed");
+    assert!(
+        requests(&internal).await.is_empty(),
+        "the redirect was followed"
+    );
     // Through a name as well: `localhost` resolves to loopback only.
     Mock::given(method("GET"))
         .and(path("/v2/org/other/tags/list"))
-        .respond_with(ResponseTemplate::new(307).insert_header(
-            "Location",
-            format!(
-                "http://localhost:{}/v2/org/app/tags/list",
-                internal.address().port()
-            )
-            .as_str(),
-        ))
+        .respond_with(
+            ResponseTemplate::new(307).insert_header(
+                "Location",
+                format!(
+                    "http://localhost:{}/v2/org/app/tags/list",
+                    internal.address().port()
+                )
+                .as_str(),
+            ),
+        )
         .mount(&registry)
         .await;
     let image = format!("{}/org/other", host_of(&registry));
     skipped_as_refused(&oci::releases(&r, &image).await);
-    assert!(requests(&internal).await.is_empty(), "the redirect was followed");
+    assert!(
+        requests(&internal).await.is_empty(),
+        "the redirect was followed"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +200,9 @@ async fn the_token_never_follows_a_redirect_to_another_origin() {
     // Both are configured: the redirect is followed, without the registry's token.
     let r = registries(&[host_of(&registry), host_of(&mirror)], &[]);
     let image = format!("{}/org/app", host_of(&registry));
-    let set = oci::releases(&r, &image).await.expect("tags from the mirror");
+    let set = oci::releases(&r, &image)
+        .await
+        .expect("tags from the mirror");
     assert_eq!(set.releases.len(), 2);
     let asked = requests(&mirror).await;
     assert_eq!(asked.len(), 1);

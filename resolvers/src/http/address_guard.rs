@@ -212,9 +212,7 @@ pub async fn resolve_public(host: &str, port: u16) -> Result<Vec<SocketAddr>, Ad
              configured registry",
             first.ip()
         ))),
-        (true, None) => Err(AddressRefused(format!(
-            "`{host}` resolves to no address"
-        ))),
+        (true, None) => Err(AddressRefused(format!("`{host}` resolves to no address"))),
     }
 }
 

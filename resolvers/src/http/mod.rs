@@ -35,8 +35,8 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::OnceCell;
 
-use cache::{CachedMeta, CachedResponse, ResponseCache};
 use address_guard::{AllowedHosts, PublicResolver};
+use cache::{CachedMeta, CachedResponse, ResponseCache};
 pub use config::{Credential, DEFAULT_USER_AGENT, HttpConfig, Secret};
 use limits::HostLimits;
 
