@@ -126,6 +126,11 @@ pub const KEYS: &[Key] = &[
         help: "Publish every event to NATS JetStream at this URL (`nats://host:4222`).",
     },
     Key {
+        name: "private_registries",
+        default: None,
+        help: "Comma-separated hosts (`host` or `host:port`) of private registries that manifests may name (image registries, module hosts, repositories). Only they and the registry base URLs may be reached on loopback or private addresses; every other host a manifest names must resolve to a public address.",
+    },
+    Key {
         name: "webhook_allow_private_targets",
         default: Some("false"),
         help: "Allow outgoing webhook subscriptions to loopback/private addresses (tests, on-premises receivers).",
@@ -165,6 +170,8 @@ pub struct Config {
     pub crawl_interval_seconds: u64,
     pub release_ttl_seconds: u64,
     pub nats_url: Option<String>,
+    /// `private_registries`: hosts (`host` or `host:port`) exempt from the address guard.
+    pub private_registries: Vec<String>,
     pub webhook_allow_private_targets: bool,
 }
 
@@ -406,6 +413,7 @@ impl Config {
                 }
                 other => other,
             },
+            private_registries: private_registries(get("private_registries").as_deref())?,
             webhook_allow_private_targets: match required("webhook_allow_private_targets")?.as_str()
             {
                 "true" | "1" | "yes" => true,
@@ -419,6 +427,32 @@ impl Config {
             },
         })
     }
+}
+
+/// The `private_registries` list: comma-separated `host` or `host:port` entries, lower-cased.
+fn private_registries(text: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let mut hosts = Vec::new();
+    for entry in text.unwrap_or_default().split(',').map(str::trim) {
+        if entry.is_empty() {
+            continue;
+        }
+        let parsed = url::Url::parse(&format!("http://{entry}/"));
+        let plain = parsed.as_ref().is_ok_and(|url| {
+            url.path() == "/"
+                && url.username().is_empty()
+                && url.password().is_none()
+                && url.query().is_none()
+                && url.host_str().is_some()
+        });
+        if !plain {
+            return Err(ConfigError::new(
+                "private_registries",
+                format!("`{entry}` is not a host or host:port"),
+            ));
+        }
+        hosts.push(entry.to_ascii_lowercase());
+    }
+    Ok(hosts)
 }
 
 #[cfg(test)]
@@ -464,6 +498,27 @@ mod tests {
         assert_eq!(err.key, "nope");
         let err = Config::from_sources(None, &env(&[("UPKEEP_LOG_FORMAT", "xml")])).unwrap_err();
         assert_eq!(err.key, "UPKEEP_LOG_FORMAT");
+    }
+
+    #[test]
+    fn private_registries_are_hosts() {
+        let config = Config::from_sources(
+            None,
+            &env(&[(
+                "UPKEEP_PRIVATE_REGISTRIES",
+                " Registry.Internal:5000, 10.0.0.7 ,[fd00::1]:443,",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.private_registries,
+            ["registry.internal:5000", "10.0.0.7", "[fd00::1]:443"]
+        );
+        for bad in ["https://registry.internal", "host/path", "user@host", "a b"] {
+            let err = Config::from_sources(None, &env(&[("UPKEEP_PRIVATE_REGISTRIES", bad)]))
+                .unwrap_err();
+            assert_eq!(err.key, "UPKEEP_PRIVATE_REGISTRIES", "{bad}");
+        }
     }
 
     #[test]

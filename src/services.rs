@@ -50,18 +50,23 @@ fn secret_box(config: &Config) -> SecretBox {
 
 /// The registry adapters of the service and of `upkeep scan`: base URL overrides from
 /// `config.registries` (GitHub tags and releases default to `github_api_url`, so GitHub
-/// Enterprise Server serves them too), the GitHub token, and the persistent HTTP cache in
-/// `config.cache_dir/http`.
+/// Enterprise Server serves them too), the GitHub token, the persistent HTTP cache in
+/// `config.cache_dir/http`, and `config.private_registries` exempt from the address guard
+/// besides the registry base URLs.
 pub fn registries_from_config(config: &Config) -> Result<Registries, String> {
     use upkeep_resolvers::http::{HttpClient, HttpConfig};
     use upkeep_resolvers::registry::RegistryConfig;
 
-    let http = HttpClient::new(HttpConfig {
+    let mut http = HttpConfig {
         cache_dir: Some(config.cache_dir.join("http")),
         per_host_concurrency: config.http_per_host_concurrency,
         ..HttpConfig::default()
-    })
-    .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
+    };
+    for host in &config.private_registries {
+        http = http.with_allowed_host(host);
+    }
+    let http =
+        HttpClient::new(http).map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
     let mut base_urls = config.registries.clone();
     base_urls
         .entry("github".to_owned())

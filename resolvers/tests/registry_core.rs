@@ -364,10 +364,14 @@ async fn connect_errors_are_retried_then_reported() {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let http = HttpClient::new(HttpConfig {
-        max_retries: 2,
-        ..test_http()
-    })
+    // A configured host (loopback addresses are refused otherwise).
+    let http = HttpClient::new(
+        HttpConfig {
+            max_retries: 2,
+            ..test_http()
+        }
+        .with_allowed_host(&format!("127.0.0.1:{port}")),
+    )
     .expect("client");
     let result = http.get(&format!("http://127.0.0.1:{port}/x"), &[]).await;
     assert!(

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use upkeep_resolvers::http::HttpClient;
+use upkeep_resolvers::http::{HttpClient, HttpConfig};
 use upkeep_resolvers::registry::{
     Registries, RegistryConfig, RegistryError, ReleaseSet, goproxy, maven, oci, toolchain,
 };
@@ -22,6 +22,17 @@ fn registries(config: RegistryConfig) -> Registries {
     // The shared client is built on rustls without a bundled provider; pick one for the tests.
     let _ = rustls::crypto::ring::default_provider().install_default();
     Registries::new(HttpClient::with_defaults().expect("HTTP client"), config)
+}
+
+/// Like [`registries`], with the registry servers `configured` (loopback fakes are refused
+/// otherwise) the way private registries are configured.
+fn registries_configuring(config: RegistryConfig, configured: &[&MockServer]) -> Registries {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut http = HttpConfig::default();
+    for server in configured {
+        http = http.with_allowed_host(&server.address().to_string());
+    }
+    Registries::new(HttpClient::new(http).expect("HTTP client"), config)
 }
 
 /// Configuration whose base URLs `keys` all point at `server` (+ `suffix`).
@@ -559,7 +570,7 @@ async fn oci_token_handshake_on_an_explicit_registry_host() {
         "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.fake-registry-token",
     )
     .await;
-    let r = registries(RegistryConfig::default());
+    let r = registries_configuring(RegistryConfig::default(), &[&server]);
     let name = format!("127.0.0.1:{}/org/app", server.address().port());
     let set = oci::releases(&r, &name)
         .await
@@ -581,7 +592,7 @@ async fn oci_token_handshake_on_an_explicit_registry_host() {
 async fn oci_token_answer_may_only_have_access_token() {
     let server = MockServer::start().await;
     mount_token_protected_app(&server, "oci/token-access-only.json", "oauth2-style-token").await;
-    let r = registries(RegistryConfig::default());
+    let r = registries_configuring(RegistryConfig::default(), &[&server]);
     let name = format!("127.0.0.1:{}/org/app:1.0.0", server.address().port());
     let set = oci::releases(&r, &name)
         .await
@@ -970,7 +981,7 @@ async fn oci_token_is_not_sent_to_another_origin() {
         fixture("oci/app-tags-page2.json"),
     )
     .await;
-    let r = registries(pointed_at(&server, &[("docker", "")]));
+    let r = registries_configuring(pointed_at(&server, &[("docker", "")]), &[&other]);
     let set = oci::releases(&r, "org/app").await.expect("found");
     assert_eq!(set.releases.len(), 5);
     let requests = other.received_requests().await.expect("recorded");

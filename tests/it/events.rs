@@ -596,6 +596,31 @@ async fn server_sent_event_streams_end_on_shutdown() {
     assert!(ended.is_ok(), "the event stream did not end after shutdown");
 }
 
+/// Issue 10 point 2: IPv6 addresses that carry a loopback or private IPv4 address (6to4, Teredo)
+/// are not public webhook targets.
+#[tokio::test]
+async fn webhooks_to_6to4_and_teredo_addresses_are_refused() {
+    let app = App::spawn(|_| {}).await;
+    let acme = app.team_token("acme").await;
+    for url in [
+        // 6to4 of 127.0.0.1 and of 169.254.169.254.
+        "http://[2002:7f00:1::1]:9/hook",
+        "http://[2002:a9fe:a9fe::1]/latest",
+        // Teredo (its client address is obfuscated; never a public target).
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",
+        "http://[2001::7f00:1]:9/hook",
+    ] {
+        let request = json!({"url": url, "types": ["repository_upserted"],
+            "secret": "a-very-secret-signing-key"});
+        let (status, answer) = app.subscribe(&acme, &request).await;
+        assert_eq!(status, 422, "{url}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("non-public address"), "{url}: {message}");
+    }
+    let (_, listed) = app.get(Some(&acme), "/api/v1/subscriptions").await;
+    assert_eq!(listed["items"], json!([]));
+}
+
 #[tokio::test]
 async fn subscriptions_are_validated_scoped_and_never_show_the_secret() {
     let app = App::spawn(|_| {}).await;

@@ -587,3 +587,124 @@ async fn pipeline_events_reach_a_jetstream_consumer() {
     }
     pipeline.app.stop().await;
 }
+
+/// A fake OCI registry (distribution API tags list) on 127.0.0.1 that counts every request it
+/// gets, whatever the path.
+async fn counting_oci_registry() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let record = record.clone();
+        async move {
+            record.lock().unwrap().push(uri.to_string());
+            if uri.path() == "/v2/app/tags/list" {
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/json")],
+                    r#"{"name":"app","tags":["1.0","1.1","2.0"]}"#,
+                )
+            } else {
+                (
+                    StatusCode::NOT_FOUND,
+                    [("content-type", "application/json")],
+                    r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#,
+                )
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (addr, seen)
+}
+
+/// Issue 10 point 2: a Dockerfile naming a registry on loopback that is not configured makes the
+/// server send nothing there; the dependency stays without releases and its package records why.
+/// Configured as a private registry, the same image is looked up.
+#[tokio::test]
+async fn a_dockerfile_cannot_make_the_server_request_an_unconfigured_loopback_registry() {
+    let (addr, seen) = counting_oci_registry().await;
+    let pipeline = Pipeline::start(|_| {}).await;
+    let dockerfile = format!("FROM {addr}/app:1.0\nRUN true\n");
+    pipeline.github.add_repo(
+        "acme",
+        "img",
+        "main",
+        &[("Dockerfile", dockerfile.as_str())],
+    );
+    let response = pipeline
+        .app
+        .client
+        .post(pipeline.app.url("/api/v1/repositories"))
+        .bearer_auth(&pipeline.token)
+        .json(&json!({ "url": "https://github.com/acme/img" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    pipeline.wait_idle().await;
+    assert!(pipeline.failed_jobs().await.is_empty());
+    assert_eq!(*seen.lock().unwrap(), Vec::<String>::new());
+
+    let page = pipeline
+        .get(&format!("/api/v1/repositories/{id}/dependencies"))
+        .await;
+    let items = page["items"].as_array().unwrap();
+    let image = items
+        .iter()
+        .find(|item| item["ecosystem"] == "docker")
+        .unwrap_or_else(|| panic!("the image is a dependency: {page}"));
+    assert_eq!(image["latest"], Value::Null, "{image}");
+    assert_eq!(image["recommendations"], json!([]), "{image}");
+    let error: Option<String> =
+        sqlx::query_scalar("SELECT last_error FROM packages WHERE ecosystem = 'docker'")
+            .fetch_one(pipeline.app.db.store.pool())
+            .await
+            .unwrap();
+    let error = error.expect("the refusal is recorded on the package");
+    assert!(error.contains("refused"), "{error}");
+    assert!(error.contains("not a public address"), "{error}");
+    pipeline.app.stop().await;
+
+    // The same repository on a service that configures the registry: looked up.
+    let configured = addr.to_string();
+    let pipeline = Pipeline::start(|config| config.private_registries = vec![configured]).await;
+    pipeline.github.add_repo(
+        "acme",
+        "img",
+        "main",
+        &[("Dockerfile", dockerfile.as_str())],
+    );
+    let response = pipeline
+        .app
+        .client
+        .post(pipeline.app.url("/api/v1/repositories"))
+        .bearer_auth(&pipeline.token)
+        .json(&json!({ "url": "https://github.com/acme/img" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    pipeline.wait_idle().await;
+    assert!(!seen.lock().unwrap().is_empty());
+    let page = pipeline
+        .get(&format!("/api/v1/repositories/{id}/dependencies"))
+        .await;
+    let image = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["ecosystem"] == "docker")
+        .cloned()
+        .unwrap_or_else(|| panic!("the image is a dependency: {page}"));
+    assert_eq!(image["latest"], "2.0", "{image}");
+    pipeline.app.stop().await;
+}

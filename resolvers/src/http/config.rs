@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::address_guard::AllowedHosts;
+
 /// The user agent every request carries unless configured otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("upkeep/", env!("CARGO_PKG_VERSION"));
 
@@ -91,6 +93,10 @@ pub struct HttpConfig {
     /// Credentials keyed by host (`registry.example.com`, any port) or `host:port` (that port only).
     /// Sent only to that host, never logged.
     pub credentials: BTreeMap<String, Credential>,
+    /// Hosts configured as registries (`host` or `host:port`), exempt from the address guard
+    /// ([`super::address_guard`]) like the hosts of [`Self::credentials`] and of the registry
+    /// base URLs. Every other host is reached on public addresses only.
+    pub allowed_hosts: AllowedHosts,
 }
 
 impl Default for HttpConfig {
@@ -109,6 +115,7 @@ impl Default for HttpConfig {
             cache_dir: None,
             memory_cache_bytes: 64 * 1024 * 1024,
             credentials: BTreeMap::new(),
+            allowed_hosts: AllowedHosts::none(),
         }
     }
 }
@@ -119,6 +126,13 @@ impl HttpConfig {
     pub fn with_credential(mut self, host: impl Into<String>, credential: Credential) -> Self {
         self.credentials
             .insert(host.into().to_ascii_lowercase(), credential);
+        self
+    }
+
+    /// Exempts `host` (`host` or `host:port`) from the address guard.
+    #[must_use]
+    pub fn with_allowed_host(mut self, host: &str) -> Self {
+        self.allowed_hosts.insert(host);
         self
     }
 

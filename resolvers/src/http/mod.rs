@@ -11,8 +11,17 @@
 //! - a maximum body size, enforced while streaming ([`HttpError::TooLarge`]);
 //! - credentials per host ([`HttpConfig::credentials`]) sent only to that host, never logged;
 //! - coalescing: concurrent GETs of the same URL and headers share one request;
+//! - the address guard ([`address_guard`]): a host that is not configured (a registry base URL,
+//!   [`HttpConfig::allowed_hosts`], a host with credentials) is reached on public addresses only,
+//!   through a resolver that pins the checked address for the connection; otherwise the request
+//!   fails with [`HttpError::Refused`] before anything is sent;
+//! - redirects followed here, hop by hop (at most [`MAX_REDIRECTS`]): each hop passes the guard
+//!   (once a hop leaves the configured hosts, every later hop is guarded too), the caller's
+//!   `Authorization` header never goes to another origin than the requested URL's, and
+//!   configured credentials only to their own host;
 //! - counters for tests and benchmarks ([`HttpClient::stats`]).
 
+pub mod address_guard;
 mod cache;
 mod config;
 mod limits;
@@ -26,9 +35,13 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::OnceCell;
 
+use address_guard::{AllowedHosts, PublicResolver};
 use cache::{CachedMeta, CachedResponse, ResponseCache};
 pub use config::{Credential, DEFAULT_USER_AGENT, HttpConfig, Secret};
 use limits::HostLimits;
+
+/// Redirects followed for one request at most.
+pub const MAX_REDIRECTS: usize = 10;
 
 /// A transport-level failure (after retries).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -37,6 +50,9 @@ pub enum HttpError {
     Transport { url: String, message: String },
     #[error("response from {url} is larger than {limit} bytes")]
     TooLarge { url: String, limit: usize },
+    /// The address guard refused the request (or a redirect of it); nothing was sent there.
+    #[error("request to {url} refused: {reason}")]
+    Refused { url: String, reason: String },
 }
 
 /// A complete response. Any HTTP status is a response, not an error.
@@ -92,7 +108,10 @@ impl Counters {
 type Shared = Arc<OnceCell<Result<HttpResponse, HttpError>>>;
 
 struct Inner {
+    /// Connections to configured hosts: the system resolver and proxy settings.
     client: reqwest::Client,
+    /// Connections to every other host: public addresses only, no proxy.
+    guarded: reqwest::Client,
     config: HttpConfig,
     cache: ResponseCache,
     limits: HostLimits,
@@ -104,12 +123,16 @@ struct Inner {
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Arc<Inner>,
+    /// Hosts exempt from the address guard; `None` in a [`HttpClient::for_user_content`] view,
+    /// where no host is.
+    allowed: Option<Arc<AllowedHosts>>,
 }
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
             .field("config", &self.inner.config)
+            .field("allowed", &self.allowed)
             .finish_non_exhaustive()
     }
 }
@@ -146,19 +169,34 @@ impl HttpClient {
     /// A client with `config`.
     pub fn new(config: HttpConfig) -> Result<Self, HttpError> {
         install_crypto_provider();
-        let inner = reqwest::Client::builder()
-            .user_agent(config.user_agent.clone())
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .gzip(true)
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(config.user_agent.clone())
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.timeout)
+                .gzip(true)
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let build_error = |e: reqwest::Error| HttpError::Transport {
+            url: String::new(),
+            message: e.without_url().to_string(),
+        };
+        let client = builder().build().map_err(build_error)?;
+        // A proxy would resolve the host itself, out of the guard's sight.
+        let guarded = builder()
+            .no_proxy()
+            .dns_resolver(PublicResolver)
             .build()
-            .map_err(|e| HttpError::Transport {
-                url: String::new(),
-                message: e.without_url().to_string(),
-            })?;
+            .map_err(build_error)?;
+        let mut allowed = config.allowed_hosts.clone();
+        for host in config.credentials.keys() {
+            allowed.insert(host);
+        }
         Ok(HttpClient {
+            allowed: Some(Arc::new(allowed)),
             inner: Arc::new(Inner {
-                client: inner,
+                client,
+                guarded,
                 cache: ResponseCache::new(config.cache_dir.clone(), config.memory_cache_bytes),
                 limits: HostLimits::new(
                     config.per_host_concurrency,
@@ -179,6 +217,42 @@ impl HttpClient {
     /// The configuration this client was built with.
     pub fn config(&self) -> &HttpConfig {
         &self.inner.config
+    }
+
+    /// This client with `extra` hosts exempt from the address guard as well (sharing cache,
+    /// limits and counters). The registry adapters add their configured base URLs this way.
+    #[must_use]
+    pub fn allowing(&self, extra: &AllowedHosts) -> HttpClient {
+        let mut allowed = self.allowed.as_deref().cloned().unwrap_or_default();
+        for entry in extra.entries() {
+            allowed.insert(entry);
+        }
+        HttpClient {
+            inner: Arc::clone(&self.inner),
+            allowed: Some(Arc::new(allowed)),
+        }
+    }
+
+    /// A view of this client for URLs that another party chose (a token realm or a next page
+    /// named by a registry that is not configured): every host is guarded, configured ones too,
+    /// and no configured credentials are sent.
+    #[must_use]
+    pub fn for_user_content(&self) -> HttpClient {
+        HttpClient {
+            inner: Arc::clone(&self.inner),
+            allowed: None,
+        }
+    }
+
+    /// Whether requests to the host of `url` are exempt from the address guard.
+    pub fn allows(&self, url: &str) -> bool {
+        reqwest::Url::parse(url).is_ok_and(|url| self.exempt(&url))
+    }
+
+    fn exempt(&self, url: &reqwest::Url) -> bool {
+        self.allowed
+            .as_deref()
+            .is_some_and(|allowed| allowed.allows(url))
     }
 
     /// What the client has done so far.
@@ -218,18 +292,23 @@ impl HttpClient {
         headers: &[(&str, &str)],
     ) -> Result<HttpResponse, HttpError> {
         let key = request_key(url, headers);
+        // Views with different exemptions must not share an answer.
+        let flight = match &self.allowed {
+            Some(allowed) => format!("{:p}\n{key}", Arc::as_ptr(allowed)),
+            None => format!("guarded\n{key}"),
+        };
         let shared = {
             let mut in_flight = self
                 .inner
                 .in_flight
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(existing) = in_flight.get(&key) {
+            if let Some(existing) = in_flight.get(&flight) {
                 Counters::add(&self.inner.counters.coalesced, 1);
                 Arc::clone(existing)
             } else {
                 let fresh: Shared = Arc::new(OnceCell::new());
-                in_flight.insert(key.clone(), Arc::clone(&fresh));
+                in_flight.insert(flight.clone(), Arc::clone(&fresh));
                 fresh
             }
         };
@@ -243,10 +322,10 @@ impl HttpClient {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if in_flight
-            .get(&key)
+            .get(&flight)
             .is_some_and(|current| Arc::ptr_eq(current, &shared))
         {
-            in_flight.remove(&key);
+            in_flight.remove(&flight);
         }
         result
     }
@@ -329,18 +408,30 @@ impl HttpClient {
         }
     }
 
-    /// The request for one attempt: caller headers, credentials for the host, validators.
+    /// The request for one hop: caller headers (without `Authorization` unless
+    /// `hop.caller_authorization`), credentials for the host when it is exempt, validators.
     fn build_request(
         &self,
         url: &reqwest::Url,
         shown: &str,
         headers: &[(&str, &str)],
         cached: Option<&CachedResponse>,
+        hop: Hop,
     ) -> Result<reqwest::RequestBuilder, HttpError> {
-        let mut request = self.inner.client.get(url.clone());
+        let client = if hop.exempt {
+            &self.inner.client
+        } else {
+            &self.inner.guarded
+        };
+        let mut request = client.get(url.clone());
         let mut has_authorization = false;
         for (name, value) in headers {
-            has_authorization |= name.eq_ignore_ascii_case("authorization");
+            if name.eq_ignore_ascii_case("authorization") {
+                if !hop.caller_authorization {
+                    continue;
+                }
+                has_authorization = true;
+            }
             let (Ok(name), Ok(mut value)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(value),
@@ -356,6 +447,7 @@ impl HttpClient {
             request = request.header(name, value);
         }
         if !has_authorization
+            && hop.exempt
             && let Some(host) = url.host_str()
             && let Some(credential) = self
                 .inner
@@ -402,12 +494,6 @@ impl HttpClient {
         headers: &[(&str, &str)],
         cached: Option<&CachedResponse>,
     ) -> Result<Attempt, AttemptError> {
-        let request = self
-            .build_request(url, shown, headers, cached)
-            .map_err(|error| AttemptError {
-                error,
-                retryable: false,
-            })?;
         let config = &self.inner.config;
         let _permit = self.inner.limits.acquire(host_key).await;
         Counters::add(&self.inner.counters.requests_sent, 1);
@@ -415,10 +501,61 @@ impl HttpClient {
             url: shown.to_owned(),
             message: describe(e),
         };
-        let mut response = request.send().await.map_err(|e| AttemptError {
-            error: transport(&e),
-            retryable: e.is_connect() || e.is_timeout() || e.is_request(),
-        })?;
+        let fatal = |error| AttemptError {
+            error,
+            retryable: false,
+        };
+        let mut current = url.clone();
+        let mut exempt = true;
+        let mut redirects = 0;
+        let mut response = loop {
+            // Once a hop leaves the configured hosts, the chain stays guarded.
+            exempt = exempt && self.exempt(&current);
+            let refused = |reason: String| {
+                fatal(HttpError::Refused {
+                    url: shown.to_owned(),
+                    reason: if redirects == 0 {
+                        reason
+                    } else {
+                        format!("redirect to {}: {reason}", redact_url(current.as_str()))
+                    },
+                })
+            };
+            if !exempt {
+                address_guard::check_literal(&current).map_err(|r| refused(r.0))?;
+            }
+            let hop = Hop {
+                exempt,
+                caller_authorization: current.origin() == url.origin(),
+            };
+            let request = self
+                .build_request(&current, shown, headers, cached, hop)
+                .map_err(fatal)?;
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    if let Some(refusal) = address_guard::refusal_in(&e) {
+                        return Err(refused(refusal.0));
+                    }
+                    return Err(AttemptError {
+                        error: transport(&e),
+                        retryable: e.is_connect() || e.is_timeout() || e.is_request(),
+                    });
+                }
+            };
+            let Some(next) = redirect_target(&response, &current) else {
+                break response;
+            };
+            redirects += 1;
+            if redirects > MAX_REDIRECTS {
+                return Err(fatal(HttpError::Transport {
+                    url: shown.to_owned(),
+                    message: format!("more than {MAX_REDIRECTS} redirects"),
+                }));
+            }
+            tracing::debug!(url = %shown, to = %redact_url(next.as_str()), "following a redirect");
+            current = next;
+        };
         let status = response.status().as_u16();
         tracing::debug!(url = %shown, status, "response");
         let headers = response.headers().clone();
@@ -537,6 +674,25 @@ impl HttpClient {
             .min(config.max_backoff);
         full / 2 + full.mul_f64(fastrand::f64() / 2.0)
     }
+}
+
+/// How one hop of a request is sent.
+#[derive(Debug, Clone, Copy)]
+struct Hop {
+    /// The hop's host is exempt from the address guard (and may get configured credentials).
+    exempt: bool,
+    /// The hop goes to the requested URL's origin, so the caller's `Authorization` may go too.
+    caller_authorization: bool,
+}
+
+/// Where a redirect response sends the request: `Location` resolved against `current`, for the
+/// statuses that redirect a GET. `None` for every other response.
+fn redirect_target(response: &reqwest::Response, current: &reqwest::Url) -> Option<reqwest::Url> {
+    if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    current.join(location).ok()
 }
 
 /// Response headers never written to the cache.

@@ -3,6 +3,13 @@
 //! version is a prerelease is its version scheme's answer
 //! ([`crate::versioning::VersionScheme::is_prerelease`]); an adapter adds only what the registry
 //! itself states (a release flagged prerelease, a toolchain not marked stable).
+//!
+//!
+//! Every host in [`RegistryConfig`] (base URLs, the defaults table, npm scope registries, extra
+//! Maven repositories, `GOPROXY` entries) is a configured registry, exempt from the HTTP
+//! client's address guard; any other host a lookup reaches (an image registry named in a
+//! Dockerfile, a URL from a manifest) is reached on public addresses only. A request the guard
+//! refuses makes the lookup [`RegistryError::Skipped`] with the reason.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,7 +54,20 @@ pub enum RegistryError {
     #[error("malformed registry response from {url}: {message}")]
     Malformed { url: String, message: String },
     #[error(transparent)]
-    Http(#[from] crate::http::HttpError),
+    Http(crate::http::HttpError),
+}
+
+impl From<crate::http::HttpError> for RegistryError {
+    /// A request the address guard refused is a lookup not made ([`RegistryError::Skipped`]),
+    /// not a registry failure worth retrying.
+    fn from(error: crate::http::HttpError) -> Self {
+        match error {
+            crate::http::HttpError::Refused { url, reason } => {
+                RegistryError::Skipped(format!("request to {url} refused: {reason}"))
+            }
+            other => RegistryError::Http(other),
+        }
+    }
 }
 
 pub mod cargo_sparse;
@@ -63,6 +83,7 @@ use std::collections::BTreeMap;
 
 use crate::Ecosystem;
 use crate::http::HttpClient;
+use crate::http::address_guard::AllowedHosts;
 
 /// The one defaults table of registry base URLs, keyed by registry name. Every entry can be
 /// overridden through [`RegistryConfig::base_urls`] (the service maps `UPKEEP_REGISTRY_<KEY>`).
@@ -135,12 +156,45 @@ struct AdapterState {
 }
 
 impl Registries {
+    /// The adapters over `http`, with every registry host of `config` exempt from the address
+    /// guard.
     pub fn new(http: HttpClient, config: RegistryConfig) -> Self {
-        Registries {
+        let mut registries = Registries {
             http,
             config,
             state: AdapterState::default(),
+        };
+        registries.http = registries.http.allowing(&registries.configured_hosts());
+        registries
+    }
+
+    /// The hosts of every configured registry: the base URL of each key of the defaults table and
+    /// of the overrides, npm scope registries, extra Maven repositories, `GOPROXY` URLs.
+    fn configured_hosts(&self) -> AllowedHosts {
+        let mut hosts = AllowedHosts::none();
+        let keys = DEFAULT_BASE_URLS
+            .iter()
+            .map(|(key, _)| *key)
+            .chain(self.config.base_urls.keys().map(String::as_str));
+        for key in keys {
+            hosts.insert_url(&self.base_url(key));
         }
+        for url in self
+            .config
+            .npm_scopes
+            .values()
+            .chain(&self.config.maven_repositories)
+        {
+            hosts.insert_url(url);
+        }
+        for entry in self.config.goproxy.split([',', '|']).map(str::trim) {
+            if entry.contains("://") {
+                hosts.insert_url(entry);
+            } else if !matches!(entry, "" | "direct" | "off") {
+                hosts.insert_url(&format!("https://{entry}"));
+            }
+        }
+        hosts
     }
 
     /// The base URL for registry `key`, with a trailing `/`.

@@ -20,11 +20,19 @@
 //! pages of the same origin (a `Link` to another origin starts without it). Credentials for the
 //! token endpoint, where needed, are the shared HTTP client's business.
 //! Tags have no publish times in this API.
+//!
+//! Registry hosts named in image names are user content: unless the host is a configured
+//! registry, every request of the lookup (tags, token realm, next pages, redirects) goes through
+//! the HTTP client's [`for_user_content`](crate::http::HttpClient::for_user_content) view, so it
+//! reaches public addresses only and carries no configured credentials. A configured registry's
+//! realm, pages and redirects may reach other configured hosts; any other host they name is
+//! guarded the same way. A refused request makes the lookup `Skipped` with the reason.
 
 use reqwest::Url;
 use serde::Deserialize;
 
 use super::{Registries, RegistryError, Release, ReleaseSet};
+use crate::http::HttpClient;
 use crate::versioning::{VersionScheme, docker::Docker};
 
 /// Upper bound on followed `Link` pages (at 1000 tags per page).
@@ -50,6 +58,12 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
     let mut url = Url::parse(&first).map_err(|e| {
         RegistryError::Skipped(format!("cannot form a registry URL for `{name}`: {e}"))
     })?;
+    // A registry nobody configured may not lead the lookup to a configured host either.
+    let http = if registries.http.allows(url.as_str()) {
+        registries.http.clone()
+    } else {
+        registries.http.for_user_content()
+    };
     let mut token: Option<String> = None;
     let mut tags: Vec<String> = Vec::new();
     let mut visited: Vec<Url> = Vec::new();
@@ -59,7 +73,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
             break;
         }
         visited.push(url.clone());
-        let response = get_with_token(registries, &url, &image.repository, &mut token).await?;
+        let response = get_with_token(&http, &url, &image.repository, &mut token).await?;
         match response.status {
             200..=299 => {}
             404 | 410 => {
@@ -138,7 +152,7 @@ struct TokenAnswer {
 
 /// GET `url`, doing the bearer-token handshake once when challenged.
 async fn get_with_token(
-    registries: &Registries,
+    http: &HttpClient,
     url: &Url,
     repository: &str,
     token: &mut Option<String>,
@@ -150,7 +164,7 @@ async fn get_with_token(
             .map(|value| ("Authorization", value))
             .into_iter()
             .collect();
-        registries.http.get(url.as_str(), &headers).await
+        http.get(url.as_str(), &headers).await
     };
     let response = request(token.clone()).await?;
     if response.status != 401 {
@@ -166,7 +180,7 @@ async fn get_with_token(
         // Basic or no challenge: nothing more this adapter can do.
         return Ok(response);
     };
-    let new_token = fetch_token(registries, &challenge, repository).await?;
+    let new_token = fetch_token(http, &challenge, repository).await?;
     *token = Some(new_token);
     Ok(request(token.clone()).await?)
 }
@@ -179,7 +193,7 @@ struct BearerChallenge {
 }
 
 async fn fetch_token(
-    registries: &Registries,
+    http: &HttpClient,
     challenge: &BearerChallenge,
     repository: &str,
 ) -> Result<String, RegistryError> {
@@ -198,7 +212,7 @@ async fn fetch_token(
             challenge.scope.as_deref().unwrap_or(&default_scope),
         );
     }
-    let response = registries.http.get(url.as_str(), &[]).await?;
+    let response = http.get(url.as_str(), &[]).await?;
     if !(200..300).contains(&response.status) {
         return Err(RegistryError::Status {
             status: response.status,
