@@ -143,7 +143,7 @@ impl App {
 
     /// Wait until the journal holds a `crawl_completed` event for each of `repositories`.
     async fn wait_for_crawls(&self, repositories: &[i64]) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
         loop {
             let crawled: BTreeSet<i64> = self
                 .journal()
@@ -830,7 +830,7 @@ async fn jetstream_team_subjects_carry_only_what_the_team_reads() {
     );
 
     let mut received: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
     while !want.iter().all(|w| received.contains_key(w)) {
         assert!(
             tokio::time::Instant::now() < deadline,
