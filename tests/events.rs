@@ -189,8 +189,9 @@ impl App {
     /// repositories no crawl runs on (a crawl would replace what this writes).
     async fn uses(&self, repository_id: i64, name: &str) {
         use upkeep::store::inventory;
+        use upkeep_resolvers::{DependencyKind, Ecosystem, Manager};
         let mut tx = self.db.store.begin().await.unwrap();
-        let package_id = inventory::upsert_package(&mut tx, "npm", name)
+        let package_id = inventory::upsert_package(&mut tx, Ecosystem::Npm, name)
             .await
             .unwrap();
         let manifest_id = inventory::upsert_manifest(
@@ -204,15 +205,29 @@ impl App {
         )
         .await
         .unwrap();
+        let repository = self
+            .db
+            .store
+            .repository(repository_id)
+            .await
+            .unwrap()
+            .unwrap();
         inventory::insert_dependency(
             &mut tx,
-            manifest_id,
-            &format!("dependencies/{name}"),
-            &inventory::DependencyFields {
+            &mut inventory::DependencyRecord {
+                id: 0,
+                repository_id,
+                team_id: repository.team_id,
+                manifest_id,
+                manifest: "package.json".into(),
+                manager: Manager::Npm,
                 package_id,
+                ecosystem: Ecosystem::Npm,
+                name: name.into(),
+                dep_key: format!("dependencies/{name}"),
                 requirement: Some("*".into()),
                 locked: None,
-                kind: "normal".into(),
+                kind: DependencyKind::Normal,
                 span_start: None,
                 span_end: None,
                 skip_reason: None,

@@ -168,9 +168,13 @@ impl App {
     async fn publish_release(&self, name: &str, version: &str) {
         let store = &self.db.store;
         let mut tx = store.begin().await.unwrap();
-        let package_id = upkeep::store::inventory::upsert_package(&mut tx, "npm", name)
-            .await
-            .unwrap();
+        let package_id = upkeep::store::inventory::upsert_package(
+            &mut tx,
+            upkeep_resolvers::Ecosystem::Npm,
+            name,
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         let release = |version: &str| Release {
             version: version.to_owned(),

@@ -98,7 +98,7 @@ pub struct EventFilter {
     pub types: Vec<String>,
 }
 
-/// The subject keys (`package:<ecosystem>:<name>`, as `store::releases` writes them on release
+/// The subject keys (`package:<ecosystem>:<name>`, as `keys::package_releases` writes them on release
 /// events) of every package a repository of team `$n` depends on. Not correlated with the event
 /// row, so both backends evaluate it once per query (PostgreSQL as a hashed subplan, SQLite as an
 /// ephemeral index).
