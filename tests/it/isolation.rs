@@ -3,21 +3,19 @@
 //! promised errors of the team and policy routes. SQLite by default, PostgreSQL when
 //! `UPKEEP_TEST_DATABASE_URL` is set.
 
-mod common;
-#[path = "support/fake_github.rs"]
-mod fake_github;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::{ADMIN_TOKEN, TestApp, TestDb, fresh_db, install_crypto, test_config};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use upkeep::events::{CrawlPayload, Event};
 use upkeep::store::events::{self, EventFilter, StoredEvent};
 use upkeep_resolvers::registry::{Release, ReleaseSet};
+
+use crate::support::app::{ADMIN_TOKEN, TestApp, TestDb, fresh_db, install_crypto, test_config};
+use crate::support::fake_github;
 
 /// The service with a fake GitHub and private webhook targets allowed.
 struct App {
