@@ -1,9 +1,10 @@
 //! The event stream (see "Events" in ARCHITECTURE.md) over HTTP: the cursor API, server-sent
 //! events and the events' JSON Schema.
 //!
-//! Visibility: a team token sees its team's events and the fleet-wide ones (no team, e.g.
-//! releases); the admin token sees every event. Both endpoints read the journal by position
-//! (`seq > after`), which never skips an event (see `store::events`).
+//! Visibility: a team token sees its team's events and the release events of packages its
+//! repositories use at the time of reading (the scoping rule is stated in `store::events`); never
+//! another team's events. The admin token sees every event. Both endpoints read the journal by
+//! position (`seq > after`), which never skips an event (see `store::events`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

@@ -1,12 +1,23 @@
 //! Publishing the journal to NATS JetStream when `nats_url` is configured.
 //!
-//! The publisher ensures the stream [`STREAM`] (subjects `upkeep.>`, a duplicate window of
-//! [`DUPLICATE_WINDOW`]) and publishes every journal event, in position order, to
-//! `upkeep.<stream>.<type>` (`upkeep.release_event.release_published`) with the envelope JSON as
-//! payload and the header `Nats-Msg-Id` = event id. It waits for JetStream's acks before moving its
-//! durable position (`delivery_cursors`, name `nats`) forward. After an outage or a restart it
-//! republishes from that position: events the server already stored are dropped by JetStream's
-//! duplicate detection on `Nats-Msg-Id`, none are lost.
+//! Subjects carry what a consumer filters on. Two streams:
+//!
+//! - [`STREAM`] (subjects `upkeep.>`): the whole journal, fleet-wide, as the admin reads it: every
+//!   event once, to `upkeep.<stream>.<type>` (`upkeep.release_event.release_published`). For the
+//!   operator's consumers; a team must not be given it.
+//! - [`TEAM_STREAM`] (subjects `upkeep_team.>`): each event under every team that may read it (the
+//!   rule of `store::events`), to `upkeep_team.<team id>.<stream>.<type>`
+//!   (`upkeep_team.7.crawl_event.crawl_completed`): a team's own events once, a release event once
+//!   per team whose repositories use the package when it is published, events without a team
+//!   otherwise not at all. NATS permissions on `upkeep_team.<id>.>` give a team its events alone.
+//!
+//! The payload is the envelope JSON; the header `Nats-Msg-Id` is the event id on [`STREAM`] and
+//! `<event id>.<team id>` on [`TEAM_STREAM`] (consumers deduplicate on the envelope's `id`). Both
+//! streams have a duplicate window of [`DUPLICATE_WINDOW`]. The publisher waits for JetStream's
+//! acks of all of an event's messages before moving its durable position (`delivery_cursors`, name
+//! `nats`) past it. After an outage or a restart it republishes from that position: messages the
+//! server already stored are dropped by JetStream's duplicate detection on `Nats-Msg-Id`, none are
+//! lost.
 
 use std::time::Duration;
 
@@ -16,8 +27,8 @@ use tracing::{debug, info, warn};
 
 use super::{Lease, holder_name};
 use crate::services::Services;
-use crate::store::Store;
 use crate::store::events::{EventFilter, StoredEvent};
+use crate::store::{Store, StoreError};
 
 /// The JetStream stream events are published to.
 pub const STREAM: &str = "UPKEEP_EVENTS";
@@ -25,6 +36,10 @@ pub const STREAM: &str = "UPKEEP_EVENTS";
 pub const SUBJECTS: &str = "upkeep.>";
 /// JetStream drops a message whose `Nats-Msg-Id` it saw within this window.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_hours(1);
+/// The JetStream stream team-scoped copies of the events are published to.
+pub const TEAM_STREAM: &str = "UPKEEP_TEAM_EVENTS";
+/// Subjects of that stream.
+pub const TEAM_SUBJECTS: &str = "upkeep_team.>";
 /// The publisher's name in `delivery_cursors`.
 pub const CURSOR: &str = "nats";
 
@@ -34,6 +49,12 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The subject of one event: `upkeep.<stream>.<type>`.
 pub fn subject(event: &StoredEvent) -> String {
     format!("upkeep.{}.{}", event.stream, event.kind)
+}
+
+/// The subject of one event on [`TEAM_STREAM`] for team `team_id`:
+/// `upkeep_team.<team id>.<stream>.<type>`.
+pub fn team_subject(team_id: i64, event: &StoredEvent) -> String {
+    format!("upkeep_team.{team_id}.{}.{}", event.stream, event.kind)
 }
 
 /// Publish until `shutdown`; returns at once when no `nats_url` is configured. Connection failures
@@ -80,8 +101,9 @@ async fn session(
         .map_err(|e| format!("cannot connect to NATS: {e}"))?;
     let mut context = jetstream::new(client);
     context.set_timeout(ACK_TIMEOUT);
-    ensure_stream(&context).await?;
-    info!("publishing events to NATS JetStream stream {STREAM}");
+    ensure_stream(&context, STREAM, SUBJECTS).await?;
+    ensure_stream(&context, TEAM_STREAM, TEAM_SUBJECTS).await?;
+    info!("publishing events to NATS JetStream streams {STREAM} and {TEAM_STREAM}");
     loop {
         if *shutdown.borrow() {
             return Ok(());
@@ -109,7 +131,15 @@ async fn session(
             }
             continue;
         }
-        let published = publish_batch(&context, &events).await;
+        let mut messages = Vec::with_capacity(events.len());
+        for event in &events {
+            messages.push(
+                messages_of(store, event)
+                    .await
+                    .map_err(|e| format!("reading the teams of event {}: {e}", event.id))?,
+            );
+        }
+        let published = publish_batch(&context, &events, &messages).await;
         let acked = match &published {
             Ok(()) => events.last(),
             Err((acked, _)) => *acked,
@@ -129,29 +159,57 @@ async fn session(
     }
 }
 
-/// Create the stream unless it exists.
-async fn ensure_stream(context: &jetstream::Context) -> Result<(), String> {
+/// One message to publish: subject and `Nats-Msg-Id`.
+struct Message {
+    subject: String,
+    id: String,
+}
+
+/// The messages of one event: the fleet-wide one, then one per team that may read it.
+async fn messages_of(store: &Store, event: &StoredEvent) -> Result<Vec<Message>, StoreError> {
+    let mut messages = vec![Message {
+        subject: subject(event),
+        id: event.id.clone(),
+    }];
+    for team in store.teams_reading(event).await? {
+        messages.push(Message {
+            subject: team_subject(team, event),
+            id: format!("{}.{team}", event.id),
+        });
+    }
+    Ok(messages)
+}
+
+/// Create the stream `name` unless it exists.
+async fn ensure_stream(
+    context: &jetstream::Context,
+    name: &str,
+    subjects: &str,
+) -> Result<(), String> {
     context
         .get_or_create_stream(jetstream::stream::Config {
-            name: STREAM.to_owned(),
-            subjects: vec![SUBJECTS.to_owned()],
+            name: name.to_owned(),
+            subjects: vec![subjects.to_owned()],
             duplicate_window: DUPLICATE_WINDOW,
             ..jetstream::stream::Config::default()
         })
         .await
-        .map_err(|e| format!("cannot create or find the JetStream stream {STREAM}: {e}"))?;
+        .map_err(|e| format!("cannot create or find the JetStream stream {name}: {e}"))?;
     Ok(())
 }
 
-/// Publish `events` (pipelined) and wait for every ack in order. On failure returns the last event
-/// acknowledged before it (everything up to it is stored) and the error.
+/// Publish `events` (`messages[i]` are the messages of `events[i]`; pipelined) and wait for every
+/// ack in order. On failure returns the last event all of whose messages were acknowledged before
+/// it (everything up to it is stored) and the error.
 async fn publish_batch<'a>(
     context: &jetstream::Context,
     events: &'a [StoredEvent],
+    messages: &[Vec<Message>],
 ) -> Result<(), (Option<&'a StoredEvent>, String)> {
+    // (event, whether this is its last message, the ack).
     let mut pending = Vec::with_capacity(events.len());
     let mut failure = None;
-    for event in events {
+    'events: for (event, messages) in events.iter().zip(messages) {
         let body = match serde_json::to_vec(event) {
             Ok(body) => body,
             Err(e) => {
@@ -159,28 +217,32 @@ async fn publish_batch<'a>(
                 break;
             }
         };
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, event.id.as_str());
-        headers.insert("Upkeep-Event-Seq", event.seq.to_string().as_str());
-        match context
-            .publish_with_headers(subject(event), headers, body.into())
-            .await
-        {
-            Ok(ack) => pending.push((event, ack)),
-            Err(e) => {
-                failure = Some(format!("publishing event {}: {e}", event.id));
-                break;
+        for (n, message) in messages.iter().enumerate() {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, message.id.as_str());
+            headers.insert("Upkeep-Event-Seq", event.seq.to_string().as_str());
+            match context
+                .publish_with_headers(message.subject.clone(), headers, body.clone().into())
+                .await
+            {
+                Ok(ack) => pending.push((event, n + 1 == messages.len(), ack)),
+                Err(e) => {
+                    failure = Some(format!("publishing event {}: {e}", event.id));
+                    break 'events;
+                }
             }
         }
     }
     let mut acked = None;
-    for (event, ack) in pending {
+    for (event, last, ack) in pending {
         match ack.await {
             Ok(ack) => {
                 if ack.duplicate {
-                    debug!(id = %event.id, "JetStream already had this event");
+                    debug!(id = %event.id, "JetStream already had this message");
                 }
-                acked = Some(event);
+                if last {
+                    acked = Some(event);
+                }
             }
             Err(e) => return Err((acked, format!("no ack for event {}: {e}", event.id))),
         }

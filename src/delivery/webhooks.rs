@@ -1,8 +1,9 @@
 //! Signed outgoing webhooks: the dispatcher.
 //!
 //! The dispatcher ([`run`]) reads the journal after each subscription's position, records one
-//! delivery per matching event (the subscription's team's events and the fleet-wide ones of its
-//! types) and enqueues a `deliver_webhook` job per delivery
+//! delivery per matching event of its types that its team may read (the team's own events and the
+//! release events of packages the team's repositories use when the dispatcher reads them; the rule
+//! is stated in `store::events`) and enqueues a `deliver_webhook` job per delivery
 //! ([`crate::jobs::deliver_webhook`], which signs and POSTs it). A failed attempt is retried by
 //! the queue with exponential backoff. After the subscription's `max_attempts` (default
 //! [`DEFAULT_MAX_ATTEMPTS`]) the delivery is `dead`, visible at

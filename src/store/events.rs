@@ -1,6 +1,15 @@
 //! The event journal: events are appended in the same transaction as the change they describe and
 //! read by cursor (`seq > after`).
 //!
+//! Team scoping (what a team token may read, here for the cursor API, server-sent events and a
+//! team's webhook subscriptions alike): the events whose `team_id` is the team, and the fleet-wide
+//! package events (`team_id` NULL, subject `package:<ecosystem>:<name>`: `release_published`,
+//! `release_yanked`) of packages that one of the team's repositories depends on **at the time of
+//! reading**. A release of a package only another team uses never reaches the team; a team that
+//! starts using a package sees its earlier release events when it reads them after that, and a team
+//! that stopped using it no longer does. Every other event without a team (one whose team was
+//! deleted) is for the admin only. The admin reads every event.
+//!
 //! Cursor safety on PostgreSQL: `seq` comes from an identity sequence, which hands out numbers at
 //! insert time, not commit time. Two writers could otherwise commit out of order (seq 11 visible
 //! before seq 10), and a reader that saw 11 and moved its cursor past 10 would never see 10. So every
@@ -82,13 +91,61 @@ pub struct EventFilter {
     pub limit: i64,
     /// Only this team's events (`None`: every event, for the admin).
     pub team_id: Option<i64>,
-    /// With `team_id`: also the fleet-wide events (`team_id` NULL, e.g. releases) a team may see.
+    /// With `team_id`: also the fleet-wide package events of the packages the team's repositories
+    /// use now (see the module notes); never another team's events nor other team-less ones.
     pub include_fleet: bool,
     /// Only these types.
     pub types: Vec<String>,
 }
 
+/// The subject keys (`package:<ecosystem>:<name>`, as `keys::package_releases` writes them on release
+/// events) of every package a repository of team `$n` depends on. Not correlated with the event
+/// row, so both backends evaluate it once per query (PostgreSQL as a hashed subplan, SQLite as an
+/// ephemeral index).
+fn packages_used_by_team(n: usize) -> String {
+    format!(
+        "SELECT 'package:' || p.ecosystem || ':' || p.name FROM packages p \
+         JOIN dependencies d ON d.package_id = p.id \
+         JOIN manifests m ON m.id = d.manifest_id \
+         JOIN repositories r ON r.id = m.repository_id \
+         WHERE r.team_id = ${n}"
+    )
+}
+
+/// The `(ecosystem, name)` of a package event's subject key (`package:<ecosystem>:<name>`);
+/// `None` for any other subject. Ecosystem names hold no `:`; package names may (Maven).
+pub fn package_of_subject(subject_key: &str) -> Option<(&str, &str)> {
+    subject_key
+        .strip_prefix("package:")?
+        .split_once(':')
+        .filter(|(ecosystem, name)| !ecosystem.is_empty() && !name.is_empty())
+}
+
 impl Store {
+    /// The teams that may read `event` (see the module notes): its own team, or for a package
+    /// event without a team, every team with a repository that depends on the package now, by id.
+    /// Other events without a team: none (the admin's only).
+    pub async fn teams_reading(&self, event: &StoredEvent) -> Result<Vec<i64>> {
+        if let Some(team) = event.team_id {
+            return Ok(vec![team]);
+        }
+        let Some((ecosystem, name)) = package_of_subject(&event.subject_key) else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "SELECT DISTINCT r.team_id FROM packages p \
+             JOIN dependencies d ON d.package_id = p.id \
+             JOIN manifests m ON m.id = d.manifest_id \
+             JOIN repositories r ON r.id = m.repository_id \
+             WHERE p.ecosystem = $1 AND p.name = $2 ORDER BY r.team_id",
+        )
+        .bind(ecosystem)
+        .bind(name)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("team_id")?)).collect()
+    }
+
     /// Events with `seq > filter.after`, in position order.
     pub async fn events_after(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>> {
         let mut sql = String::from(
@@ -98,7 +155,11 @@ impl Store {
         if filter.team_id.is_some() {
             n += 1;
             if filter.include_fleet {
-                let _ = write!(sql, " AND (team_id = ${n} OR team_id IS NULL)");
+                let _ = write!(
+                    sql,
+                    " AND (team_id = ${n} OR (team_id IS NULL AND subject_key IN ({})))",
+                    packages_used_by_team(n)
+                );
             } else {
                 let _ = write!(sql, " AND team_id = ${n}");
             }
@@ -143,4 +204,24 @@ impl Store {
 /// Milliseconds since the epoch as a UTC time.
 pub fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::package_of_subject;
+
+    #[test]
+    fn package_subjects() {
+        assert_eq!(
+            package_of_subject("package:npm:react"),
+            Some(("npm", "react"))
+        );
+        assert_eq!(
+            package_of_subject("package:maven:org.slf4j:slf4j-api"),
+            Some(("maven", "org.slf4j:slf4j-api"))
+        );
+        assert_eq!(package_of_subject("repository:42"), None);
+        assert_eq!(package_of_subject("package:npm:"), None);
+        assert_eq!(package_of_subject("package:"), None);
+    }
 }

@@ -267,8 +267,8 @@ impl Store {
             .collect()
     }
 
-    /// The events a subscription should receive after its position: its team's and fleet-wide
-    /// events of its types.
+    /// The events a subscription should receive after its position: the events of its types its
+    /// team may read (see `store::events`).
     pub async fn events_for_subscription(
         &self,
         state: &DispatchState,

@@ -146,6 +146,96 @@ impl App {
         seq
     }
 
+    /// Register a repository whose `package.json` depends on npm package `package`, and wait until
+    /// its crawl recorded the dependency (its team then reads the package's release events).
+    async fn register_using(&self, token: &str, owner: &str, name: &str, package: &str) -> i64 {
+        let manifest = json!({"name": name, "dependencies": {package: "^1.0.0"}}).to_string();
+        self.github
+            .add_repo(owner, name, "main", &[("package.json", manifest.as_str())]);
+        let response = self
+            .client
+            .post(self.url("/api/v1/repositories"))
+            .bearer_auth(token)
+            .json(&json!({ "url": format!("https://github.com/{owner}/{name}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let id = response.json::<Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self
+            .db
+            .store
+            .dependencies_of_repository(id)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the crawl records {package}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        id
+    }
+
+    /// Record that repository `repository_id` depends on npm package `name`, as a crawl would
+    /// (without the crawl's events): its team then reads the package's release events. For
+    /// repositories no crawl runs on (a crawl would replace what this writes).
+    async fn uses(&self, repository_id: i64, name: &str) {
+        use upkeep::store::inventory;
+        use upkeep_resolvers::{DependencyKind, Ecosystem, Manager};
+        let mut tx = self.db.store.begin().await.unwrap();
+        let package_id = inventory::upsert_package(&mut tx, Ecosystem::Npm, name)
+            .await
+            .unwrap();
+        let manifest_id = inventory::upsert_manifest(
+            &mut tx,
+            repository_id,
+            "package.json",
+            "npm",
+            None,
+            None,
+            "[]",
+        )
+        .await
+        .unwrap();
+        let repository = self
+            .db
+            .store
+            .repository(repository_id)
+            .await
+            .unwrap()
+            .unwrap();
+        inventory::insert_dependency(
+            &mut tx,
+            &mut inventory::DependencyRecord {
+                id: 0,
+                repository_id,
+                team_id: repository.team_id,
+                manifest_id,
+                manifest: "package.json".into(),
+                manager: Manager::Npm,
+                package_id,
+                ecosystem: Ecosystem::Npm,
+                name: name.into(),
+                dep_key: format!("dependencies/{name}"),
+                requirement: Some("*".into()),
+                locked: None,
+                kind: DependencyKind::Normal,
+                span_start: None,
+                span_end: None,
+                skip_reason: None,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     async fn get(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {
@@ -314,9 +404,12 @@ async fn cursor_api_scopes_filters_and_pages() {
     let acme = app.team_token("acme").await;
     let globex = app.team_token("globex").await;
     let one = app.register(&acme, "https://github.com/acme/one").await;
-    app.register(&globex, "https://github.com/globex/web").await;
-    app.register(&acme, "https://github.com/acme/two").await;
+    let web = app.register(&globex, "https://github.com/globex/web").await;
+    let two = app.register(&acme, "https://github.com/acme/two").await;
     app.remove(&acme, one).await;
+    // Both teams use the package, so both read its release.
+    app.uses(two, "react").await;
+    app.uses(web, "react").await;
     app.publish_release("react", "19.0.0").await;
 
     let (status, page) = app.get(Some(&acme), "/api/v1/events").await;
@@ -329,7 +422,7 @@ async fn cursor_api_scopes_filters_and_pages() {
             "repository_deleted",
             "release_published"
         ],
-        "a team sees its own and the fleet-wide events"
+        "a team sees its own events and the releases of packages it uses"
     );
     let first = &page["events"][0];
     for key in [
@@ -490,7 +583,7 @@ async fn server_sent_events_stream_and_resume_from_last_event_id() {
     let globex = app.team_token("globex").await;
     let one = app.register(&acme, "https://github.com/acme/one").await;
     app.register(&globex, "https://github.com/globex/web").await;
-    app.publish_release("serde", "1.0.300").await;
+    app.register(&acme, "https://github.com/acme/two").await;
 
     let mut stream = app
         .client
@@ -510,7 +603,7 @@ async fn server_sent_events_stream_and_resume_from_last_event_id() {
     let first = read_sse(&mut stream, &mut buffer, 2).await;
     assert_eq!(
         first.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
-        ["repository_upserted", "release_published"],
+        ["repository_upserted", "repository_upserted"],
         "globex's event is not on acme's stream"
     );
     for event in &first {
@@ -849,6 +942,9 @@ async fn webhooks_deliver_signed_events_of_the_team_and_the_fleet() {
     let globex = app.team_token("globex").await;
     let hook = receiver(vec![]).await;
     let secret = "acme-webhook-secret-0001";
+    // Registered before the subscription (which starts at the journal's head): acme uses left-pad.
+    app.register_using(&acme, "acme", "uses-left-pad", "left-pad")
+        .await;
     let (status, sub) = app
         .subscribe(
             &acme,
@@ -861,7 +957,7 @@ async fn webhooks_deliver_signed_events_of_the_team_and_the_fleet() {
     let repo = app.register(&acme, "https://github.com/acme/one").await;
     app.register(&globex, "https://github.com/globex/web").await; // another team's
     app.remove(&acme, repo).await; // a type not subscribed to
-    app.publish_release("left-pad", "2.0.0").await; // fleet-wide
+    app.publish_release("left-pad", "2.0.0").await; // fleet-wide, a package acme uses
 
     hook.wait_for(2, Duration::from_secs(20)).await;
     // The last event in the journal is a matching one, so once its delivery is recorded the
@@ -962,6 +1058,9 @@ async fn failed_deliveries_are_retried_until_the_receiver_accepts() {
     let app = App::spawn(|c| c.webhook_allow_private_targets = true).await;
     let acme = app.team_token("acme").await;
     let hook = receiver(vec![500, 500]).await;
+    // Registered before the subscription (which starts at the journal's head): acme uses tokio.
+    app.register_using(&acme, "acme", "uses-tokio", "tokio")
+        .await;
     let (status, sub) = app
         .subscribe(
             &acme,
@@ -997,6 +1096,9 @@ async fn deliveries_are_dead_lettered_after_max_attempts() {
     let app = App::spawn(|c| c.webhook_allow_private_targets = true).await;
     let acme = app.team_token("acme").await;
     let hook = receiver(vec![503; 10]).await;
+    // Registered before the subscription (which starts at the journal's head): acme uses chrono.
+    app.register_using(&acme, "acme", "uses-chrono", "chrono")
+        .await;
     let (status, sub) = app
         .subscribe(
             &acme,
