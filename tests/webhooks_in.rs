@@ -40,7 +40,7 @@ async fn send_head(app: &TestApp, content_length: usize, signature: Option<&str>
         app.addr
     );
     if let Some(signature) = signature {
-        head.push_str(&format!("X-Hub-Signature-256: {signature}\r\n"));
+        head = head + "X-Hub-Signature-256: " + signature + "\r\n";
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await.expect("send head");

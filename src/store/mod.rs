@@ -262,6 +262,7 @@ impl Store {
     /// A new pool to the same database, sized by `size`, that waits at most `acquire_timeout` for
     /// a connection (then the statement fails with [`sqlx::Error::PoolTimedOut`]). It connects
     /// lazily and closes with this store.
+    #[must_use]
     pub fn split(&self, size: PoolSize, acquire_timeout: Duration) -> Store {
         let pool = pool_options(self.backend, size, acquire_timeout)
             .connect_lazy_with((*self.pool.connect_options()).clone());
