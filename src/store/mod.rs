@@ -169,9 +169,17 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     /// Every pool split from the same store, this one's included: they close together.
-    family: Arc<Mutex<Vec<AnyPool>>>,
+    family: Arc<Mutex<Family>>,
     /// SQLite: the database file as opened, which readiness checks is still there.
     file: Option<Arc<DatabaseFile>>,
+}
+
+/// The pools split from one store, and whether they were closed (a pool split later starts
+/// closed).
+#[derive(Debug, Default)]
+struct Family {
+    pools: Vec<AnyPool>,
+    closed: bool,
 }
 
 /// A SQLite database file and its identity (device and inode) when it was opened.
@@ -252,7 +260,10 @@ impl Store {
             None => None,
         };
         Ok(Store {
-            family: Arc::new(Mutex::new(vec![pool.clone()])),
+            family: Arc::new(Mutex::new(Family {
+                pools: vec![pool.clone()],
+                closed: false,
+            })),
             pool,
             backend,
             file,
@@ -266,10 +277,16 @@ impl Store {
     pub fn split(&self, size: PoolSize, acquire_timeout: Duration) -> Store {
         let pool = pool_options(self.backend, size, acquire_timeout)
             .connect_lazy_with((*self.pool.connect_options()).clone());
-        self.family
+        let mut family = self
+            .family
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(pool.clone());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if family.closed {
+            // Marks the pool closed at once; a lazy pool has no connection to wait for.
+            drop(pool.close());
+        }
+        family.pools.push(pool.clone());
+        drop(family);
         Store {
             pool,
             backend: self.backend,
@@ -375,11 +392,14 @@ impl Store {
 
     /// Close this pool and every pool split from the same store.
     pub async fn close(&self) {
-        let pools = self
-            .family
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let pools = {
+            let mut family = self
+                .family
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            family.closed = true;
+            family.pools.clone()
+        };
         futures_util::future::join_all(pools.iter().map(AnyPool::close)).await;
     }
 }
