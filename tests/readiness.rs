@@ -193,6 +193,11 @@ async fn sqlite_commits_are_durable_in_wal_mode() {
         split.pool().is_closed(),
         "split pools close with their store"
     );
+    let late = store.split(PoolSize { max: Some(1) }, Duration::from_secs(5));
+    assert!(
+        late.pool().is_closed(),
+        "a pool split after closing starts closed"
+    );
 }
 
 /// `path` of the OpenAPI document with its parameters filled in.
