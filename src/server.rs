@@ -124,7 +124,6 @@ pub async fn serve_with_api_store(
 ) -> std::io::Result<()> {
     let config = services.config.clone();
     let state = AppState {
-        store: api.clone(),
         services: Services {
             store: api,
             ..services.clone()

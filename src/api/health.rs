@@ -22,7 +22,7 @@ pub async fn healthz() -> Response {
 
 /// Readiness: 200 when the store can serve; 503 with the reason otherwise.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let reason = match state.store.readiness_problem().await {
+    let reason = match state.store().readiness_problem().await {
         Ok(None) => return Json(json!({ "status": "ready" })).into_response(),
         Ok(Some(reason)) => reason,
         Err(StoreError::Sqlx(sqlx::Error::PoolTimedOut)) => {
@@ -44,7 +44,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    match state.store.job_counts().await {
+    match state.store().job_counts().await {
         Ok(counts) => {
             let mut depth = 0_i64;
             for (kind, job_state, n) in counts {
