@@ -4,18 +4,17 @@
 //! pool while the workers keep theirs. Runs on SQLite, or PostgreSQL when
 //! `UPKEEP_TEST_DATABASE_URL` is set; the fault test against the real binary runs on PostgreSQL.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{ADMIN_TOKEN, TestApp};
 use serde_json::{Value, json};
 use sqlx::{Connection as _, Row as _};
 use tokio::sync::watch;
 use upkeep::config::Config;
 use upkeep::repository_url::RepositoryUrl;
 use upkeep::store::{Backend, PoolSize, Store};
+
+use crate::support::app::{self, ADMIN_TOKEN, TestApp};
 
 /// A bound against hanging while waiting for a condition (not a timing assertion).
 const WAIT: Duration = Duration::from_secs(30);
@@ -107,7 +106,7 @@ async fn serve_on(
     api: Store,
     config: &Config,
 ) -> (SocketAddr, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
-    common::install_crypto();
+    app::install_crypto();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -129,7 +128,7 @@ async fn readiness_notices_the_sqlite_file_removed_or_replaced() {
     let path = dir.path().join("upkeep.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let store = Store::open(&url).await.expect("open");
-    let config = common::test_config(&url);
+    let config = app::test_config(&url);
     let api = upkeep::server::api_store(&store, &config);
     let (addr, stop, server) = serve_on(&store, api, &config).await;
     let client = reqwest::Client::new();
@@ -255,8 +254,8 @@ async fn every_api_route_answers_503_when_the_database_is_gone() {
 
 #[tokio::test]
 async fn the_api_sheds_load_from_its_own_pool_while_workers_finish_jobs() {
-    let db = common::fresh_db().await;
-    let mut config = common::test_config(&db.url);
+    let db = app::fresh_db().await;
+    let mut config = app::test_config(&db.url);
     config.database_api_connections = Some(2);
     config.database_api_acquire_timeout_ms = 200;
     let team = db.store.create_team("platform").await.expect("team");
@@ -334,7 +333,7 @@ fn upkeep_command(
         .env("UPKEEP_JOB_POLL_MS", "200")
         .env("UPKEEP_LOG_LEVEL", "error")
         .env("UPKEEP_CACHE_DIR", cache)
-        .env("UPKEEP_GITHUB_API_URL", common::CLOSED_PORT)
+        .env("UPKEEP_GITHUB_API_URL", app::CLOSED_PORT)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -374,7 +373,7 @@ async fn poll_readyz(
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set UPKEEP_TEST_DATABASE_URL and run with --include-ignored"]
 async fn postgres_readiness_is_truthful_while_the_database_is_dropped_and_recreated() {
-    let server = common::require_postgres();
+    let server = app::require_postgres();
     let name = format!("upkeep_t_{}", uuid::Uuid::new_v4().simple());
     let admin = Store::connect(&server)
         .await

@@ -3,17 +3,16 @@
 //! body limit answers 413, and the same push under a new delivery id queues nothing. Runs on
 //! SQLite, or PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, sha256_signature};
 use serde_json::{Value, json};
 use sqlx::Row as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use upkeep::config::Secret;
 use upkeep::repository_url::RepositoryUrl;
+
+use crate::support::app::{TestApp, sha256_signature};
 
 const WEBHOOK_SECRET: &str = "webhook-secret-for-tests";
 /// How long a test waits for an answer that must come (a bound against hanging, not a timing
