@@ -28,7 +28,17 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "database_max_connections",
         default: None,
-        help: "Connections one process opens to the database at most. Default: 8 on SQLite, 16 on PostgreSQL.",
+        help: "Connections the workers, scheduler and delivery loops of one process (and the other commands) open to the database at most; `serve` opens `database_api_connections` more for the API. Default: 8 on SQLite, 16 on PostgreSQL.",
+    },
+    Key {
+        name: "database_api_connections",
+        default: None,
+        help: "Connections `serve` opens for API requests, besides the workers' `database_max_connections`. Default: 8 on SQLite, 16 on PostgreSQL.",
+    },
+    Key {
+        name: "database_api_acquire_timeout_ms",
+        default: Some("2000"),
+        help: "How long an API request waits for a free database connection before it answers 503 with `Retry-After`.",
     },
     Key {
         name: "listen",
@@ -148,6 +158,8 @@ pub enum LogFormat {
 pub struct Config {
     pub database_url: String,
     pub database_max_connections: Option<u32>,
+    pub database_api_connections: Option<u32>,
+    pub database_api_acquire_timeout_ms: u64,
     pub listen: SocketAddr,
     pub admin_token: Option<Secret>,
     /// Validated by [`crate::secret_box::parse_key`].
@@ -370,6 +382,13 @@ impl Config {
                 ),
                 None => None,
             },
+            database_api_connections: match get("database_api_connections") {
+                Some(_) => Some(
+                    u32::try_from(number("database_api_connections", 1, 1000)?).unwrap_or(1000),
+                ),
+                None => None,
+            },
+            database_api_acquire_timeout_ms: number("database_api_acquire_timeout_ms", 1, 60_000)?,
             listen,
             admin_token,
             secret_key,

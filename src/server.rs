@@ -1,4 +1,11 @@
 //! Running the service: the HTTP API and the job workers, with graceful shutdown.
+//!
+//! The API and the workers use separate database pools: workers (with the scheduler and delivery
+//! loops) the process's store, sized by `database_max_connections`; API handlers a pool split from
+//! it ([`api_store`]), sized by `database_api_connections`, that waits at most
+//! `database_api_acquire_timeout_ms` for a connection and then answers 503 with `Retry-After`. A
+//! flood of requests thus sheds load quickly and never takes the connections workers need to save
+//! their results.
 
 use std::time::Duration;
 
@@ -11,6 +18,7 @@ use crate::config::Config;
 use crate::jobs::dispatch::JobTable;
 use crate::jobs::worker::{self, WorkerSettings};
 use crate::services::Services;
+use crate::store::{PoolSize, Store};
 
 /// How often the scheduler looks for repositories due for a crawl and packages due for a lookup.
 pub const SCHEDULER_TICK: Duration = Duration::from_mins(1);
@@ -84,16 +92,42 @@ pub fn shutdown_signal() -> watch::Receiver<bool> {
     rx
 }
 
+/// The API's pool, split from the workers' `store`: `database_api_connections` connections, and
+/// at most `database_api_acquire_timeout_ms` of waiting for one.
+pub fn api_store(store: &Store, config: &Config) -> Store {
+    store.split(
+        PoolSize {
+            max: config.database_api_connections,
+        },
+        Duration::from_millis(config.database_api_acquire_timeout_ms),
+    )
+}
+
 /// Serve the API on `listener` and run workers until `shutdown`: in-flight requests finish and
-/// workers give back their leases before this returns.
+/// workers give back their leases before this returns. The API gets its own pool ([`api_store`]).
 pub async fn serve(
     services: Services,
     listener: TcpListener,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let api = api_store(&services.store, &services.config);
+    serve_with_api_store(services, api, listener, shutdown).await
+}
+
+/// [`serve`] with the API on `api` (a pool split from `services.store`; workers keep
+/// `services.store`).
+pub async fn serve_with_api_store(
+    services: Services,
+    api: Store,
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let config = services.config.clone();
     let state = AppState {
-        services: services.clone(),
+        services: Services {
+            store: api,
+            ..services.clone()
+        },
         admin_token: config.admin_token.clone(),
         metrics: crate::telemetry::metrics(),
     };

@@ -3,23 +3,32 @@
 //! Every error leaves the API as `{"error": {"code": "...", "message": "..."}}` with a status that
 //! says whose fault it is: 400 malformed request (bad JSON, bad query), 401 no or unknown token,
 //! 403 a token acting outside its team, 404 unknown id or route, 409 duplicate, 422 a well-formed
-//! request with an invalid field (the message names the field), 503 the database is unreachable.
-//! Anything else is a 500 whose message says only "internal error"; the cause goes to the log with
-//! the request id, never to the client.
+//! request with an invalid field (the message names the field), 413 a body over the route's size
+//! limit (`payload_too_large`; the API's limit is axum's default, 2 MB), 503 the database is
+//! unreachable, busy (no connection free within `database_api_acquire_timeout_ms`) or not the
+//! schema this binary knows (`unavailable`, always with `Retry-After`).
+//! Every database error is a 503, never a 500: the request may succeed once the database is back,
+//! and the cause goes to the log. Anything else is a 500 whose message says only "internal error";
+//! the cause goes to the log with the request id, never to the client.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::store::StoreError;
+
+/// Seconds a client is asked to wait (`Retry-After`) after a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 2;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// `Retry-After` in seconds, sent with 503s.
+    pub retry_after: Option<u64>,
 }
 
 /// The error body, for the OpenAPI document.
@@ -42,7 +51,22 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// 503 with `Retry-After`: the request may succeed later (the database is down or busy, or
+    /// the server is shedding load).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError {
+            retry_after: Some(RETRY_AFTER_SECONDS),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        }
+    }
+
+    /// 413: the body is larger than the route accepts.
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -88,7 +112,13 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -102,15 +132,16 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(message) | StoreError::InvalidUrl(message) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message)
             }
-            StoreError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
-                tracing::error!(%error, "database unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the database is unavailable",
-                )
+            StoreError::Sqlx(sqlx::Error::PoolTimedOut) => {
+                tracing::warn!("no database connection free in time: shedding the request");
+                ApiError::unavailable("the server is busy; retry later")
             }
-            other => ApiError::internal(other),
+            // Unreachable, closed, dropped, or not the schema this binary knows: the request may
+            // succeed once the database is back (readiness says which).
+            StoreError::Sqlx(_) | StoreError::Migrate(_) => {
+                tracing::error!(%error, "database unavailable");
+                ApiError::unavailable("the database is unavailable")
+            }
         }
     }
 }
@@ -130,6 +161,9 @@ impl From<JsonRejection> for ApiError {
             )),
             JsonRejection::MissingJsonContentType(_) => {
                 ApiError::bad_request("expected a JSON body with `Content-Type: application/json`")
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::payload_too_large("the request body is larger than this route accepts")
             }
             other => ApiError::bad_request(other.body_text()),
         }

@@ -155,16 +155,23 @@ pub async fn stream(
     };
     let after = check_after(resume.or(params.after).unwrap_or(0))?;
     let types = parse_types(params.types.as_deref())?;
+    let mut filter = EventFilter {
+        after,
+        limit: 100,
+        team_id: principal.team_scope(),
+        include_fleet: true,
+        types,
+    };
+    // The first page is read before answering, so a database that is down answers 503 rather
+    // than an empty stream.
+    let first = state.store().events_after(&filter).await?;
+    if let Some(last) = first.last() {
+        filter.after = last.seq;
+    }
     let tail = Tail {
         store: state.store().clone(),
-        filter: EventFilter {
-            after,
-            limit: 100,
-            team_id: principal.team_scope(),
-            include_fleet: true,
-            types,
-        },
-        buffer: VecDeque::new(),
+        filter,
+        buffer: first.into(),
         poll: Duration::from_millis(state.services.config.job_poll_ms.max(10)),
         shutdown: shutdown.map(|axum::Extension(s)| s.0),
     };

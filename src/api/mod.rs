@@ -175,7 +175,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/webhooks/github", axum::routing::post(webhooks_in::github).layer(axum::extract::DefaultBodyLimit::max(webhooks_in::MAX_PAYLOAD_BYTES)))
+        .route("/webhooks/github", webhooks_in::route())
         .route("/api/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .merge(api)
         .fallback(|| async { ApiError::not_found("no such route") })

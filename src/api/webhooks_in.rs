@@ -3,9 +3,20 @@
 //! - Authentication is the delivery's `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with
 //!   `github_webhook_secret`, compared in constant time). No secret configured, a missing or a
 //!   wrong signature → 401 and nothing is queued. No bearer token is involved.
+//! - Memory: the endpoint takes no bearer token, so nothing is read before it must be. With no
+//!   secret configured, or no well-formed signature header, the answer is 401 **before the body
+//!   is read** (401 rather than 404 or 403: the request did not authenticate, and GitHub's delivery
+//!   log then points the operator at the secret). A body over [`MAX_PAYLOAD_BYTES`] is 413 (from
+//!   `Content-Length` before reading, or once the stream passes the limit). A body larger than
+//!   [`LARGE_BODY_BYTES`] needs one of [`LARGE_BODY_PERMITS`] permits while it is read; when all
+//!   are taken the answer is 503 with `Retry-After` at once. The HMAC runs over the body as it
+//!   arrives; the payload is parsed only once the signature matches.
 //! - `X-GitHub-Delivery` is recorded (table `github_deliveries`); a delivery seen before →
 //!   200 `{"status":"duplicate"}` and nothing is queued. A delivery whose handling fails is
 //!   forgotten again, so GitHub's redelivery is handled.
+//! - A push is also deduplicated on its `after` commit per repository (table
+//!   `github_push_heads`): the same push under a new delivery id (a second webhook, a replayed
+//!   body) → 200 `{"status":"duplicate"}` and nothing is queued.
 //! - `ping` → 200 `{"status":"pong"}`.
 //! - `push` to a repository's default branch (`ref` = `refs/heads/<default branch>`; the branch
 //!   recorded for the repository, else the payload's `repository.default_branch`) → a crawl at
@@ -22,13 +33,18 @@
 //!   the app loses are removed from every team that registered them.
 //! - Any other event → 202 `{"status":"ignored"}`.
 
-use axum::Json;
-use axum::body::Bytes;
+use std::sync::Arc;
+
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use axum::{Extension, Json};
+use futures_util::StreamExt as _;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ApiError, AppState};
 use crate::jobs::crawl::Crawl;
@@ -40,15 +56,22 @@ use crate::store::repositories::Repository;
 pub const PUSH_CRAWL_PRIORITY: i64 = 100;
 /// The largest payload GitHub sends.
 pub const MAX_PAYLOAD_BYTES: usize = 25 * 1024 * 1024;
+/// Bodies up to this size (the API's limit) are read like any request; larger ones need a permit.
+pub const LARGE_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// How many bodies larger than [`LARGE_BODY_BYTES`] one process reads at once.
+pub const LARGE_BODY_PERMITS: usize = 4;
 
 type HmacSha256 = Hmac<sha2::Sha256>;
 
+/// The digest a `sha256=<hex>` signature header names; `None` when it names none.
+fn signature_digest(signature: &str) -> Option<Vec<u8>> {
+    let digest = hex::decode(signature.trim().strip_prefix("sha256=")?).ok()?;
+    (digest.len() == 32).then_some(digest)
+}
+
 /// Does `signature` (`sha256=<hex>`) sign `body` with `secret`? Constant-time comparison.
 pub fn signature_matches(secret: &[u8], body: &[u8], signature: &str) -> bool {
-    let Some(hex_digest) = signature.trim().strip_prefix("sha256=") else {
-        return false;
-    };
-    let Ok(expected) = hex::decode(hex_digest) else {
+    let Some(expected) = signature_digest(signature) else {
         return false;
     };
     let Ok(mut mac) = HmacSha256::new_from_slice(secret) else {
@@ -56,6 +79,81 @@ pub fn signature_matches(secret: &[u8], body: &[u8], signature: &str) -> bool {
     };
     mac.update(body);
     mac.verify_slice(&expected).is_ok()
+}
+
+/// The permits for bodies larger than [`LARGE_BODY_BYTES`], one set per router.
+#[derive(Clone)]
+struct LargeBodies(Arc<Semaphore>);
+
+/// The route of `POST /webhooks/github`, with its permits for large bodies.
+pub fn route() -> MethodRouter<AppState> {
+    axum::routing::post(github).layer(Extension(LargeBodies(Arc::new(Semaphore::new(
+        LARGE_BODY_PERMITS,
+    )))))
+}
+
+/// Why a body was not read to the end.
+enum BodyRefused {
+    TooLarge,
+    Busy,
+    Unreadable(axum::Error),
+}
+
+impl IntoResponse for BodyRefused {
+    fn into_response(self) -> Response {
+        match self {
+            BodyRefused::TooLarge => ApiError::payload_too_large(format!(
+                "the payload is larger than {MAX_PAYLOAD_BYTES} bytes"
+            ))
+            .into_response(),
+            BodyRefused::Busy => {
+                tracing::warn!("GitHub webhook shed: every large-body permit is taken");
+                ApiError::unavailable("too many large deliveries at once; retry later")
+                    .into_response()
+            }
+            BodyRefused::Unreadable(e) => {
+                ApiError::bad_request(format!("the body could not be read: {e}")).into_response()
+            }
+        }
+    }
+}
+
+/// Read `body` whole, feeding `mac` as it arrives: at most [`MAX_PAYLOAD_BYTES`], and beyond
+/// [`LARGE_BODY_BYTES`] only with a permit of `large` (taken without waiting).
+async fn read_body(
+    body: Body,
+    declared: Option<usize>,
+    large: &LargeBodies,
+    mac: &mut HmacSha256,
+) -> Result<Vec<u8>, BodyRefused> {
+    if declared.is_some_and(|n| n > MAX_PAYLOAD_BYTES) {
+        return Err(BodyRefused::TooLarge);
+    }
+    let take_permit = || {
+        Arc::clone(&large.0)
+            .try_acquire_owned()
+            .map_err(|_| BodyRefused::Busy)
+    };
+    let mut permit: Option<OwnedSemaphorePermit> = None;
+    if declared.is_some_and(|n| n > LARGE_BODY_BYTES) {
+        permit = Some(take_permit()?);
+    }
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(LARGE_BODY_BYTES));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BodyRefused::Unreadable)?;
+        let size = bytes.len() + chunk.len();
+        if size > MAX_PAYLOAD_BYTES {
+            return Err(BodyRefused::TooLarge);
+        }
+        if size > LARGE_BODY_BYTES && permit.is_none() {
+            permit = Some(take_permit()?);
+        }
+        mac.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    drop(permit);
+    Ok(bytes)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -75,7 +173,12 @@ fn ignored(reason: &str) -> Response {
 }
 
 /// The webhook endpoint.
-pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn github(
+    State(state): State<AppState>,
+    Extension(large): Extension<LargeBodies>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Some(secret) = state.services.config.github_webhook_secret.as_ref() else {
         tracing::warn!("GitHub webhook refused: no webhook secret is configured");
         return ApiError::unauthorized("webhooks are not enabled on this server").into_response();
@@ -83,7 +186,19 @@ pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let Some(signature) = header(&headers, "x-hub-signature-256") else {
         return ApiError::unauthorized("missing X-Hub-Signature-256").into_response();
     };
-    if !signature_matches(secret.expose().as_bytes(), &body, signature) {
+    let Some(expected) = signature_digest(signature) else {
+        return ApiError::unauthorized("X-Hub-Signature-256 is not `sha256=<64 hex digits>`")
+            .into_response();
+    };
+    let Ok(mut mac) = HmacSha256::new_from_slice(secret.expose().as_bytes()) else {
+        return ApiError::internal("the webhook secret is not a valid HMAC key").into_response();
+    };
+    let declared = header(&headers, "content-length").and_then(|n| n.parse().ok());
+    let body = match read_body(body, declared, &large, &mut mac).await {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
+    };
+    if mac.verify_slice(&expected).is_err() {
         tracing::warn!("GitHub webhook refused: signature does not match");
         return ApiError::unauthorized("X-Hub-Signature-256 does not match the payload")
             .into_response();
@@ -180,6 +295,12 @@ async fn push(state: &AppState, payload: &Value) -> Result<Response, ApiError> {
     if payload["deleted"].as_bool() == Some(true) {
         return Ok(ignored("branch deleted"));
     }
+    let Some(after) = payload["after"].as_str().filter(|a| !a.is_empty()) else {
+        return Err(ApiError::invalid(
+            "after",
+            "a push payload names its `after` commit",
+        ));
+    };
     let repository = &payload["repository"];
     let repos = registered(state, repository).await?;
     if repos.is_empty() {
@@ -187,6 +308,7 @@ async fn push(state: &AppState, payload: &Value) -> Result<Response, ApiError> {
     }
     let payload_default = repository["default_branch"].as_str();
     let mut queued = Vec::new();
+    let mut duplicates = Vec::new();
     for repo in repos {
         let Some(branch) = repo.default_branch.as_deref().or(payload_default) else {
             continue;
@@ -194,8 +316,25 @@ async fn push(state: &AppState, payload: &Value) -> Result<Response, ApiError> {
         if git_ref != format!("refs/heads/{branch}") {
             continue;
         }
-        queue_crawl(state, repo.id, PUSH_CRAWL_PRIORITY).await?;
+        if !state.store().record_push_head(repo.id, after).await? {
+            duplicates.push(repo.id);
+            continue;
+        }
+        if let Err(error) = queue_crawl(state, repo.id, PUSH_CRAWL_PRIORITY).await {
+            // Not queued: forget this push (and the earlier ones of this delivery), so that
+            // GitHub's redelivery is handled.
+            for id in queued.iter().chain([&repo.id]) {
+                if let Err(e) = state.store().forget_push_head(*id, after).await {
+                    tracing::error!(repository = id, error = %e, "could not forget a push head");
+                }
+            }
+            return Err(error);
+        }
         queued.push(repo.id);
+    }
+    if queued.is_empty() && !duplicates.is_empty() {
+        tracing::info!(git_ref, after, repositories = ?duplicates, "duplicate push");
+        return Ok((StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response());
     }
     if queued.is_empty() {
         return Ok(ignored("not the default branch"));

@@ -5,19 +5,35 @@
 //! timestamps as BIGINT milliseconds since the epoch). The few statements that must differ — the
 //! job claim (`FOR UPDATE SKIP LOCKED`) and the journal append lock — branch on [`Backend`] in the
 //! module that owns them. Migrations live in `migrations/sqlite` and `migrations/postgres`.
+//!
+//! Pools: a process may split its store into several pools ([`Store::split`]) — `serve` gives the
+//! API its own pool with a short acquire timeout, so a flood of requests sheds load (503) instead
+//! of taking the connections the workers need to save their results. Pools split from one store
+//! close together.
+//!
+//! Readiness: [`Store::readiness_problem`] says why the store cannot serve — the database does not
+//! answer, its schema is not the one this binary's migrations make (migrations are applied only
+//! by `upkeep migrate` and at start, never silently at run time), or the SQLite file opened at
+//! start was removed or replaced.
+//!
+//! SQLite runs in WAL mode with `synchronous = FULL`: a commit answered is on disk, also when the
+//! machine loses power (`NORMAL` may lose the last commits; the cost is in the README).
 
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Row};
 
 pub mod events;
 pub mod inventory;
 pub mod jobs;
+pub mod pushes;
 pub mod recommendations;
 pub mod releases;
 pub mod repositories;
@@ -78,6 +94,16 @@ impl DatabaseUrl {
     pub fn as_str(&self) -> &str {
         &self.url
     }
+
+    /// The SQLite database file (`None` for PostgreSQL and in-memory SQLite).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let rest = self.url.strip_prefix("sqlite:")?.trim_start_matches("//");
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
 }
 
 /// `url` with any password replaced, for messages.
@@ -136,11 +162,75 @@ impl PoolSize {
     }
 }
 
+/// How long a connection is waited for, unless the pool was split with another timeout.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The database handle shared by the API, the workers and the CLI.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Every pool split from the same store, this one's included: they close together.
+    family: Arc<Mutex<Family>>,
+    /// SQLite: the database file as opened, which readiness checks is still there.
+    file: Option<Arc<DatabaseFile>>,
+}
+
+/// The pools split from one store, and whether they were closed (a pool split later starts
+/// closed).
+#[derive(Debug, Default)]
+struct Family {
+    pools: Vec<AnyPool>,
+    closed: bool,
+}
+
+/// A SQLite database file and its identity (device and inode) when it was opened.
+#[derive(Debug)]
+struct DatabaseFile {
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+/// The device and inode of `path`, where the platform has them.
+fn file_identity(path: &std::path::Path) -> std::io::Result<Option<(u64, u64)>> {
+    let metadata = std::fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        Ok(Some((metadata.dev(), metadata.ino())))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        Ok(None)
+    }
+}
+
+/// The pool options of either backend: size, acquire timeout, and SQLite's pragmas on every new
+/// connection.
+fn pool_options(backend: Backend, size: PoolSize, acquire_timeout: Duration) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(size.connections(backend))
+        .acquire_timeout(acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+/// The migrations this binary knows for `backend`.
+fn migrator(backend: Backend) -> Migrator {
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+    }
 }
 
 static DRIVERS: Once = Once::new();
@@ -158,23 +248,53 @@ impl Store {
         let parsed = DatabaseUrl::parse(url).map_err(StoreError::InvalidUrl)?;
         let options = AnyConnectOptions::from_str(parsed.as_str())?;
         let backend = parsed.backend;
-        let pool = AnyPoolOptions::new()
-            .max_connections(size.connections(backend))
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    }
-                    Ok(())
-                })
-            })
+        let pool = pool_options(backend, size, ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend })
+        // The pool has connected, so the file exists now (`mode=rwc` creates it).
+        let file = match parsed.sqlite_file() {
+            Some(path) => {
+                let identity = file_identity(&path).map_err(|e| {
+                    StoreError::Invalid(format!("cannot read {}: {e}", path.display()))
+                })?;
+                Some(Arc::new(DatabaseFile { path, identity }))
+            }
+            None => None,
+        };
+        Ok(Store {
+            family: Arc::new(Mutex::new(Family {
+                pools: vec![pool.clone()],
+                closed: false,
+            })),
+            pool,
+            backend,
+            file,
+        })
+    }
+
+    /// A new pool to the same database, sized by `size`, that waits at most `acquire_timeout` for
+    /// a connection (then the statement fails with [`sqlx::Error::PoolTimedOut`]). It connects
+    /// lazily and closes with this store.
+    #[must_use]
+    pub fn split(&self, size: PoolSize, acquire_timeout: Duration) -> Store {
+        let pool = pool_options(self.backend, size, acquire_timeout)
+            .connect_lazy_with((*self.pool.connect_options()).clone());
+        let mut family = self
+            .family
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if family.closed {
+            // Marks the pool closed at once; a lazy pool has no connection to wait for.
+            drop(pool.close());
+        }
+        family.pools.push(pool.clone());
+        drop(family);
+        Store {
+            pool,
+            backend: self.backend,
+            family: Arc::clone(&self.family),
+            file: self.file.clone(),
+        }
     }
 
     /// Connect and apply pending migrations.
@@ -191,12 +311,62 @@ impl Store {
 
     /// Apply the backend's migrations.
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
-        };
-        migrator.run(&self.pool).await?;
+        migrator(self.backend).run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Why this store cannot serve requests, or `None` when it can: the database answers, has
+    /// exactly the migrations this binary knows applied (none missing, none changed, none
+    /// unknown), and — on SQLite — the file opened at start is still at its path. `Err` when the
+    /// database does not answer.
+    pub async fn readiness_problem(&self) -> Result<Option<String>> {
+        if let Some(problem) = self.file_problem() {
+            return Ok(Some(problem));
+        }
+        let rows = match sqlx::query(
+            "SELECT version, checksum FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        {
+            Ok(rows) => rows,
+            Err(error) => {
+                // The database answers but has no migrations table: the schema is gone (a
+                // dropped and recreated database, a new empty file).
+                self.ping().await?;
+                tracing::warn!(%error, "reading the schema version failed");
+                return Ok(Some(
+                    "the database has no upkeep schema (run `upkeep migrate`)".to_owned(),
+                ));
+            }
+        };
+        let mut applied = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let version: i64 = row.try_get("version")?;
+            let checksum: Vec<u8> = row.try_get("checksum")?;
+            applied.push((version, checksum));
+        }
+        Ok(schema_problem(&migrator(self.backend), &applied))
+    }
+
+    /// On SQLite: the database file was removed or replaced since it was opened.
+    fn file_problem(&self) -> Option<String> {
+        let file = self.file.as_ref()?;
+        match file_identity(&file.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(format!(
+                "the database file {} was removed",
+                file.path.display()
+            )),
+            Err(e) => Some(format!(
+                "the database file {} cannot be read: {e}",
+                file.path.display()
+            )),
+            Ok(identity) if identity != file.identity => Some(format!(
+                "the database file {} was replaced by another file",
+                file.path.display()
+            )),
+            Ok(_) => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -222,9 +392,63 @@ impl Store {
         Ok(())
     }
 
+    /// Close this pool and every pool split from the same store.
     pub async fn close(&self) {
-        self.pool.close().await;
+        let pools = {
+            let mut family = self
+                .family
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            family.closed = true;
+            family.pools.clone()
+        };
+        futures_util::future::join_all(pools.iter().map(AnyPool::close)).await;
     }
+}
+
+/// Compare the migrations applied to a database (`(version, checksum)`) with the ones `migrator`
+/// knows: `None` when they are the same, else why not.
+fn schema_problem(migrator: &Migrator, applied: &[(i64, Vec<u8>)]) -> Option<String> {
+    let known: Vec<_> = migrator
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .collect();
+    let binary = known.iter().map(|m| m.version).max().unwrap_or(0);
+    let database = applied.iter().map(|(v, _)| *v).max();
+    if applied.is_empty() {
+        return Some("the database has no upkeep schema (run `upkeep migrate`)".to_owned());
+    }
+    let missing: Vec<i64> = known
+        .iter()
+        .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
+        .map(|m| m.version)
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!(
+            "the database schema lacks migrations {missing:?} this binary needs (database at \
+             version {}, binary at {binary}; run `upkeep migrate`)",
+            database.unwrap_or(0)
+        ));
+    }
+    if let Some((version, _)) = applied.iter().find(|(version, checksum)| {
+        known
+            .iter()
+            .any(|m| m.version == *version && m.checksum.as_ref() != checksum.as_slice())
+    }) {
+        return Some(format!(
+            "migration {version} in the database differs from this binary's"
+        ));
+    }
+    if let Some((version, _)) = applied
+        .iter()
+        .find(|(version, _)| !known.iter().any(|m| m.version == *version))
+    {
+        return Some(format!(
+            "the database has migration {version}, which this binary does not know (binary at \
+             version {binary}; run a newer upkeep)"
+        ));
+    }
+    None
 }
 
 /// A domain value (ecosystem, manager, dependency kind, skip reason, recommendation kind) as the
