@@ -10,7 +10,7 @@ pub mod config;
 pub mod crawler;
 pub mod delivery;
 pub mod events;
-pub mod github;
+pub mod forge;
 pub mod jobs;
 pub mod policy;
 pub mod repository_url;
