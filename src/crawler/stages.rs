@@ -22,6 +22,7 @@ use crate::forge::{FileEntry, Forge, ForgeError};
 use crate::jobs::enqueue_in;
 use crate::jobs::recommend_repository::RecommendRepository;
 use crate::jobs::resolve_package::ResolvePackage;
+use crate::keys;
 use crate::services::Services;
 use crate::store::inventory::{self, StoredManifest};
 use crate::store::repositories::{DEFAULT_POLICY, Repository};
@@ -215,7 +216,7 @@ pub(super) fn key_dependencies(
         *ordinal += 1;
         dependencies.push(CurrentDependency::new(
             &scanned.manifest,
-            scanned.manager.as_str(),
+            scanned.manager,
             key,
             dep,
         ));
@@ -307,8 +308,7 @@ pub(super) async fn commit(
         events::append(
             &mut tx,
             backend,
-            Event::DependencyUpserted(dep.payload())
-                .into_new(team, format!("dependency:{}", dep.id)),
+            Event::DependencyUpserted(dep.into()).into_new(team, keys::dependency(dep.id)),
         )
         .await?;
     }
@@ -316,8 +316,7 @@ pub(super) async fn commit(
         events::append(
             &mut tx,
             backend,
-            Event::DependencyDeleted(dep.payload())
-                .into_new(team, format!("dependency:{}", dep.id)),
+            Event::DependencyDeleted(dep.into()).into_new(team, keys::dependency(dep.id)),
         )
         .await?;
     }
@@ -325,7 +324,7 @@ pub(super) async fn commit(
         events::append(
             &mut tx,
             backend,
-            Event::CrawlCompleted(payload).into_new(team, format!("repository:{id}")),
+            Event::CrawlCompleted(payload).into_new(team, keys::repository(id)),
         )
         .await?;
     }

@@ -21,7 +21,7 @@ impl Job for ResolvePackage {
     const KIND: &'static str = "resolve_package";
 
     fn dedup_key(&self) -> Option<String> {
-        Some(format!("package:{}", self.package_id))
+        Some(crate::keys::package(self.package_id))
     }
 
     async fn run(self, services: &Services) -> Result<(), JobError> {

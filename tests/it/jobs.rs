@@ -2,14 +2,11 @@
 //! expiry after a worker dies, backoff and final failure, giving up at once, unknown kinds and
 //! unparsable payloads, and release on shutdown.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use common::{TestDb, fresh_db, require_postgres};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use upkeep::jobs::crawl::Crawl;
@@ -18,6 +15,8 @@ use upkeep::jobs::worker::{self, WorkerSettings};
 use upkeep::jobs::{self, Job, JobError, Placement};
 use upkeep::services::Services;
 use upkeep::store::Store;
+
+use crate::support::app::{self, TestDb, fresh_db, require_postgres};
 
 /// Test jobs: each kind does one thing a test watches.
 macro_rules! test_job {
@@ -90,8 +89,8 @@ impl Job for Count {
 }
 
 fn services(db: &TestDb) -> Services {
-    common::install_crypto();
-    Services::from_config(&common::test_config(&db.url), db.store.clone()).expect("services")
+    app::install_crypto();
+    Services::from_config(&app::test_config(&db.url), db.store.clone()).expect("services")
 }
 
 /// A row as an older or foreign writer might have left it (no typed job builds such rows).
