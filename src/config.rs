@@ -96,6 +96,21 @@ pub const KEYS: &[Key] = &[
         help: "Registry requests one process keeps in flight to one host at once.",
     },
     Key {
+        name: "local_repository_roots",
+        default: None,
+        help: "Directories under which local git repositories (absolute paths, `file://` URLs) may be registered and read: a TOML list, or in the environment separated as `PATH` is (`:` on Unix). Paths are resolved (symbolic links, `..`) before the check. Unset: local paths are refused.",
+    },
+    Key {
+        name: "git_https_credentials",
+        default: None,
+        help: "Credentials for `https://` git remotes, one `host=user:token` entry per host (`host:port` when not 443): a TOML list, or in the environment separated by spaces. Sent as HTTP Basic authentication to that host only, never after a redirect. Secret.",
+    },
+    Key {
+        name: "git_ssh_command",
+        default: Some("ssh"),
+        help: "The command git runs to reach `ssh://` and `user@host:path` remotes (as `GIT_SSH_COMMAND`, so it may name a key and a known-hosts file: `ssh -i /etc/upkeep/id_ed25519 -o UserKnownHostsFile=/etc/upkeep/known_hosts`). upkeep adds `-o BatchMode=yes`: hosts must be known and keys need no passphrase.",
+    },
+    Key {
         name: "github_api_url",
         default: Some("https://api.github.com"),
         help: "GitHub REST API base URL (GitHub Enterprise Server: `https://HOST/api/v3`).",
@@ -172,6 +187,12 @@ pub struct Config {
     pub job_max_attempts: u32,
     pub cache_dir: PathBuf,
     pub http_per_host_concurrency: usize,
+    /// Resolved directories under which local repositories may be registered; empty: none.
+    pub local_repository_roots: Vec<PathBuf>,
+    /// Host (`host` or `host:port`, lower case) → `user:token` for `https://` git remotes.
+    pub git_https_credentials: BTreeMap<String, Secret>,
+    /// `GIT_SSH_COMMAND` for ssh remotes (before `-o BatchMode=yes`).
+    pub git_ssh_command: String,
     /// `UPKEEP_REGISTRY_<KEY>` / `[registry] key = "url"`: registry base URL overrides.
     pub registries: BTreeMap<String, String>,
     pub github_api_url: String,
@@ -272,6 +293,9 @@ impl Config {
                     toml::Value::String(s) => s,
                     toml::Value::Integer(i) => i.to_string(),
                     toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::Array(items) if LIST_KEYS.contains(&key.as_str()) => {
+                        list_text(&key, &items)?
+                    }
                     other => {
                         return Err(ConfigError::new(
                             &key,
@@ -296,155 +320,294 @@ impl Config {
         Config::validate(&values, registries)
     }
 
+    /// Check every value and build the configuration, one key (or one concern) per step.
     fn validate(
         values: &BTreeMap<String, String>,
         registries: BTreeMap<String, String>,
     ) -> Result<Config, ConfigError> {
-        let get = |key: &str| {
-            values
-                .get(key)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required =
-            |key: &str| get(key).ok_or_else(|| ConfigError::new(key, "must not be empty"));
-        let number = |key: &str, min: u64, max: u64| -> Result<u64, ConfigError> {
-            let text = required(key)?;
-            let n: u64 = text
-                .parse()
-                .map_err(|_| ConfigError::new(key, format!("`{text}` is not a whole number")))?;
-            if n < min || n > max {
-                return Err(ConfigError::new(
-                    key,
-                    format!("{n} is outside {min}..={max}"),
-                ));
-            }
-            Ok(n)
-        };
-
-        let database_url = required("database_url")?;
-        crate::store::DatabaseUrl::parse(&database_url)
-            .map_err(|e| ConfigError::new("database_url", e))?;
-        let listen_text = required("listen")?;
-        let listen = listen_text.parse().map_err(|_| {
-            ConfigError::new(
-                "listen",
-                format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
-            )
-        })?;
-        let admin_token = match get("admin_token") {
-            Some(t) if t.len() < 16 => {
-                return Err(ConfigError::new(
-                    "admin_token",
-                    "must be at least 16 characters",
-                ));
-            }
-            Some(t) => Some(Secret::new(t)),
-            None => None,
-        };
-        let secret_key = match get("secret_key") {
-            Some(key) => {
-                crate::secret_box::parse_key(&key)
-                    .map_err(|problem| ConfigError::new("secret_key", problem))?;
-                Some(Secret::new(key))
-            }
-            None => None,
-        };
-        let log_format = match required("log_format")?.as_str() {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => {
-                return Err(ConfigError::new(
-                    "log_format",
-                    format!("`{other}` is not `text` or `json`"),
-                ));
-            }
-        };
-        let log_level = required("log_level")?;
-        tracing_subscriber::EnvFilter::try_new(&log_level)
-            .map_err(|e| ConfigError::new("log_level", format!("`{log_level}`: {e}")))?;
-        for (name, url) in &registries {
-            let parsed = url::Url::parse(url).map_err(|e| {
-                ConfigError::new(&format!("registry_{name}"), format!("`{url}`: {e}"))
-            })?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(ConfigError::new(
-                    &format!("registry_{name}"),
-                    "must be an http(s) URL",
-                ));
-            }
-        }
+        let values = Values(values);
         Ok(Config {
-            database_url,
-            database_max_connections: match get("database_max_connections") {
-                Some(_) => Some(
-                    u32::try_from(number("database_max_connections", 1, 1000)?).unwrap_or(1000),
-                ),
-                None => None,
-            },
-            database_api_connections: match get("database_api_connections") {
-                Some(_) => Some(
-                    u32::try_from(number("database_api_connections", 1, 1000)?).unwrap_or(1000),
-                ),
-                None => None,
-            },
-            database_api_acquire_timeout_ms: number("database_api_acquire_timeout_ms", 1, 60_000)?,
-            listen,
-            admin_token,
-            secret_key,
-            log_format,
-            log_level,
-            workers: usize::try_from(number("workers", 1, 256)?).unwrap_or(1),
-            job_lease_seconds: number("job_lease_seconds", 1, 86_400)?,
-            job_poll_ms: number("job_poll_ms", 10, 60_000)?,
-            job_max_attempts: u32::try_from(number("job_max_attempts", 1, 100)?).unwrap_or(1),
-            cache_dir: PathBuf::from(required("cache_dir")?),
-            http_per_host_concurrency: usize::try_from(number(
+            database_url: database_url(&values)?,
+            listen: listen(&values)?,
+            admin_token: admin_token(&values)?,
+            secret_key: secret_key(&values)?,
+            log_format: log_format(&values)?,
+            log_level: log_level(&values)?,
+            registries: registry_urls(registries)?,
+            local_repository_roots: local_repository_roots(&values)?,
+            git_https_credentials: git_https_credentials(&values)?,
+            git_ssh_command: values.required("git_ssh_command")?,
+            database_max_connections: values
+                .optional_number("database_max_connections", 1, 1000)?
+                .map(|n| u32::try_from(n).unwrap_or(1000)),
+            database_api_connections: values
+                .optional_number("database_api_connections", 1, 1000)?
+                .map(|n| u32::try_from(n).unwrap_or(1000)),
+            database_api_acquire_timeout_ms: values.number(
+                "database_api_acquire_timeout_ms",
+                1,
+                60_000,
+            )?,
+            workers: usize::try_from(values.number("workers", 1, 256)?).unwrap_or(1),
+            job_lease_seconds: values.number("job_lease_seconds", 1, 86_400)?,
+            job_poll_ms: values.number("job_poll_ms", 10, 60_000)?,
+            job_max_attempts: u32::try_from(values.number("job_max_attempts", 1, 100)?)
+                .unwrap_or(1),
+            cache_dir: PathBuf::from(values.required("cache_dir")?),
+            http_per_host_concurrency: usize::try_from(values.number(
                 "http_per_host_concurrency",
                 1,
                 1024,
             )?)
             .unwrap_or(1),
-            registries,
-            github_api_url: {
-                let url = required("github_api_url")?;
-                url::Url::parse(&url)
-                    .map_err(|e| ConfigError::new("github_api_url", format!("`{url}`: {e}")))?;
-                url
-            },
-            github_token: get("github_token").map(Secret::new),
-            github_app_id: match get("github_app_id") {
-                Some(id) => Some(id.parse().map_err(|_| {
-                    ConfigError::new("github_app_id", format!("`{id}` is not a number"))
-                })?),
-                None => None,
-            },
-            github_app_private_key: get("github_app_private_key").map(Secret::new),
-            github_webhook_secret: get("github_webhook_secret").map(Secret::new),
-            crawl_interval_seconds: number("crawl_interval_seconds", 10, 7 * 86_400)?,
-            release_ttl_seconds: number("release_ttl_seconds", 0, 7 * 86_400)?,
-            nats_url: match get("nats_url") {
-                Some(url) if !url.starts_with("nats://") && !url.starts_with("tls://") => {
-                    return Err(ConfigError::new(
-                        "nats_url",
-                        format!("`{url}` is not a nats:// URL"),
-                    ));
-                }
-                other => other,
-            },
-            private_registries: private_registries(get("private_registries").as_deref())?,
-            webhook_allow_private_targets: match required("webhook_allow_private_targets")?.as_str()
-            {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                other => {
-                    return Err(ConfigError::new(
-                        "webhook_allow_private_targets",
-                        format!("`{other}` is not true or false"),
-                    ));
-                }
-            },
+            github_api_url: github_api_url(&values)?,
+            github_token: values.get("github_token").map(Secret::new),
+            github_app_id: github_app_id(&values)?,
+            github_app_private_key: values.get("github_app_private_key").map(Secret::new),
+            github_webhook_secret: values.get("github_webhook_secret").map(Secret::new),
+            crawl_interval_seconds: values.number("crawl_interval_seconds", 10, 7 * 86_400)?,
+            release_ttl_seconds: values.number("release_ttl_seconds", 0, 7 * 86_400)?,
+            nats_url: nats_url(&values)?,
+            private_registries: private_registries(values.get("private_registries").as_deref())?,
+            webhook_allow_private_targets: values.boolean("webhook_allow_private_targets")?,
         })
+    }
+}
+
+/// Keys whose value is a list: a TOML array, or one string in the environment (separated as
+/// `PATH` is for paths, by spaces otherwise).
+const LIST_KEYS: &[&str] = &["local_repository_roots", "git_https_credentials"];
+
+/// A TOML array of strings as the environment would spell it.
+fn list_text(key: &str, items: &[toml::Value]) -> Result<String, ConfigError> {
+    let strings = items
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .ok_or_else(|| ConfigError::new(key, "must be a list of strings"))
+        })
+        .collect::<Result<Vec<&str>, ConfigError>>()?;
+    if key == "local_repository_roots" {
+        let joined =
+            std::env::join_paths(&strings).map_err(|e| ConfigError::new(key, e.to_string()))?;
+        return joined
+            .into_string()
+            .map_err(|_| ConfigError::new(key, "must be UTF-8"));
+    }
+    if strings.iter().any(|s| s.contains(char::is_whitespace)) {
+        return Err(ConfigError::new(key, "entries must not contain spaces"));
+    }
+    Ok(strings.join(" "))
+}
+
+/// The layered values by key, read as the types the keys hold.
+struct Values<'a>(&'a BTreeMap<String, String>);
+
+impl Values<'_> {
+    /// The trimmed value; an empty value counts as unset.
+    fn get(&self, key: &str) -> Option<String> {
+        self.0
+            .get(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, key: &str) -> Result<String, ConfigError> {
+        self.get(key)
+            .ok_or_else(|| ConfigError::new(key, "must not be empty"))
+    }
+
+    /// A whole number in `min..=max`.
+    fn number(&self, key: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let text = self.required(key)?;
+        let n: u64 = text
+            .parse()
+            .map_err(|_| ConfigError::new(key, format!("`{text}` is not a whole number")))?;
+        if n < min || n > max {
+            return Err(ConfigError::new(
+                key,
+                format!("{n} is outside {min}..={max}"),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// [`Values::number`] when the key is set.
+    fn optional_number(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
+        match self.get(key) {
+            Some(_) => self.number(key, min, max).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `true`/`1`/`yes` or `false`/`0`/`no`.
+    fn boolean(&self, key: &str) -> Result<bool, ConfigError> {
+        match self.required(key)?.as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            other => Err(ConfigError::new(
+                key,
+                format!("`{other}` is not true or false"),
+            )),
+        }
+    }
+}
+
+fn database_url(values: &Values) -> Result<String, ConfigError> {
+    let database_url = values.required("database_url")?;
+    crate::store::DatabaseUrl::parse(&database_url)
+        .map_err(|e| ConfigError::new("database_url", e))?;
+    Ok(database_url)
+}
+
+fn listen(values: &Values) -> Result<SocketAddr, ConfigError> {
+    let text = values.required("listen")?;
+    text.parse().map_err(|_| {
+        ConfigError::new(
+            "listen",
+            format!("`{text}` is not an address like 127.0.0.1:8080"),
+        )
+    })
+}
+
+fn admin_token(values: &Values) -> Result<Option<Secret>, ConfigError> {
+    match values.get("admin_token") {
+        Some(t) if t.len() < 16 => Err(ConfigError::new(
+            "admin_token",
+            "must be at least 16 characters",
+        )),
+        token => Ok(token.map(Secret::new)),
+    }
+}
+
+fn secret_key(values: &Values) -> Result<Option<Secret>, ConfigError> {
+    let Some(key) = values.get("secret_key") else {
+        return Ok(None);
+    };
+    crate::secret_box::parse_key(&key)
+        .map_err(|problem| ConfigError::new("secret_key", problem))?;
+    Ok(Some(Secret::new(key)))
+}
+
+fn log_format(values: &Values) -> Result<LogFormat, ConfigError> {
+    match values.required("log_format")?.as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(ConfigError::new(
+            "log_format",
+            format!("`{other}` is not `text` or `json`"),
+        )),
+    }
+}
+
+fn log_level(values: &Values) -> Result<String, ConfigError> {
+    let log_level = values.required("log_level")?;
+    tracing_subscriber::EnvFilter::try_new(&log_level)
+        .map_err(|e| ConfigError::new("log_level", format!("`{log_level}`: {e}")))?;
+    Ok(log_level)
+}
+
+/// Registry base URL overrides: http(s) URLs.
+fn registry_urls(
+    registries: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    for (name, url) in &registries {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| ConfigError::new(&format!("registry_{name}"), format!("`{url}`: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ConfigError::new(
+                &format!("registry_{name}"),
+                "must be an http(s) URL",
+            ));
+        }
+    }
+    Ok(registries)
+}
+
+/// Every root absolute and resolved (so that a repository path resolved the same way can be
+/// compared with it).
+fn local_repository_roots(values: &Values) -> Result<Vec<PathBuf>, ConfigError> {
+    let key = "local_repository_roots";
+    let Some(text) = values.get(key) else {
+        return Ok(Vec::new());
+    };
+    std::env::split_paths(&text)
+        .filter(|root| !root.as_os_str().is_empty())
+        .map(|root| {
+            if !root.is_absolute() {
+                return Err(ConfigError::new(
+                    key,
+                    format!("`{}` is not an absolute path", root.display()),
+                ));
+            }
+            let resolved = std::fs::canonicalize(&root).map_err(|e| {
+                ConfigError::new(key, format!("`{}`: {}", root.display(), e.kind()))
+            })?;
+            if !resolved.is_dir() {
+                return Err(ConfigError::new(
+                    key,
+                    format!("`{}` is not a directory", root.display()),
+                ));
+            }
+            Ok(resolved)
+        })
+        .collect()
+}
+
+/// `host=user:token` entries; the secret part is never echoed in an error.
+fn git_https_credentials(values: &Values) -> Result<BTreeMap<String, Secret>, ConfigError> {
+    let key = "git_https_credentials";
+    let mut credentials = BTreeMap::new();
+    for (index, entry) in values
+        .get(key)
+        .unwrap_or_default()
+        .split_whitespace()
+        .enumerate()
+    {
+        let problem = |what: &str| ConfigError::new(key, format!("entry {}: {what}", index + 1));
+        let (host, user_token) = entry
+            .split_once('=')
+            .ok_or_else(|| problem("is not `host=user:token`"))?;
+        let host = host.trim().to_ascii_lowercase();
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        {
+            return Err(problem("the host is not a host name"));
+        }
+        match user_token.split_once(':') {
+            Some((user, token)) if !user.is_empty() && !token.is_empty() => {}
+            _ => return Err(problem("the credential is not `user:token`")),
+        }
+        credentials.insert(host, Secret::new(user_token.to_owned()));
+    }
+    Ok(credentials)
+}
+
+fn github_api_url(values: &Values) -> Result<String, ConfigError> {
+    let url = values.required("github_api_url")?;
+    url::Url::parse(&url)
+        .map_err(|e| ConfigError::new("github_api_url", format!("`{url}`: {e}")))?;
+    Ok(url)
+}
+
+fn github_app_id(values: &Values) -> Result<Option<u64>, ConfigError> {
+    values
+        .get("github_app_id")
+        .map(|id| {
+            id.parse()
+                .map_err(|_| ConfigError::new("github_app_id", format!("`{id}` is not a number")))
+        })
+        .transpose()
+}
+
+fn nats_url(values: &Values) -> Result<Option<String>, ConfigError> {
+    match values.get("nats_url") {
+        Some(url) if !url.starts_with("nats://") && !url.starts_with("tls://") => Err(
+            ConfigError::new("nats_url", format!("`{url}` is not a nats:// URL")),
+        ),
+        other => Ok(other),
     }
 }
 
@@ -575,5 +738,66 @@ mod tests {
         .unwrap_err();
         assert_eq!(error.key, "UPKEEP_SECRET_KEY");
         assert!(!error.to_string().contains("secret-text"), "{error}");
+    }
+
+    #[test]
+    fn local_roots_come_as_a_list_or_as_a_path_list() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let resolved = |dir: &tempfile::TempDir| std::fs::canonicalize(dir.path()).unwrap();
+        let file = format!(
+            "local_repository_roots = [\"{}\", \"{}\"]\n",
+            a.path().display(),
+            b.path().display()
+        );
+        let config = Config::from_sources(Some(&file), &BTreeMap::new()).unwrap();
+        assert_eq!(
+            config.local_repository_roots,
+            vec![resolved(&a), resolved(&b)]
+        );
+        let joined = std::env::join_paths([a.path(), b.path()]).unwrap();
+        let config = Config::from_sources(
+            None,
+            &env(&[("UPKEEP_LOCAL_REPOSITORY_ROOTS", joined.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.local_repository_roots,
+            vec![resolved(&a), resolved(&b)]
+        );
+        assert!(
+            Config::from_sources(None, &BTreeMap::new())
+                .unwrap()
+                .local_repository_roots
+                .is_empty()
+        );
+        for bad in ["relative/dir", "/definitely/absent/upkeep-root"] {
+            let error = Config::from_sources(None, &env(&[("UPKEEP_LOCAL_REPOSITORY_ROOTS", bad)]))
+                .unwrap_err();
+            assert_eq!(error.key, "UPKEEP_LOCAL_REPOSITORY_ROOTS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn git_https_credentials_are_per_host_and_never_echoed() {
+        let file =
+            "git_https_credentials = [\"Git.Example.com=bot:tok-en-1\", \"h:8443=u:tok-en-2\"]\n";
+        let config = Config::from_sources(Some(file), &BTreeMap::new()).unwrap();
+        assert_eq!(
+            config.git_https_credentials["git.example.com"].expose(),
+            "bot:tok-en-1"
+        );
+        assert_eq!(
+            config.git_https_credentials["h:8443"].expose(),
+            "u:tok-en-2"
+        );
+        assert!(!format!("{config:?}").contains("tok-en"));
+        let error = Config::from_sources(
+            None,
+            &env(&[("UPKEEP_GIT_HTTPS_CREDENTIALS", "host-only-tok-en")]),
+        )
+        .unwrap_err();
+        assert_eq!(error.key, "UPKEEP_GIT_HTTPS_CREDENTIALS");
+        assert!(!error.to_string().contains("tok-en"), "{error}");
     }
 }

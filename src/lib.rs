@@ -11,7 +11,7 @@ pub mod crawler;
 pub mod delivery;
 pub mod events;
 pub mod fleet;
-pub mod github;
+pub mod forge;
 pub mod jobs;
 pub mod keys;
 pub mod policy;

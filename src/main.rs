@@ -170,13 +170,8 @@ async fn repo(config: &Config, store: &Store, command: RepoCommand) -> Result<()
             let repo = upkeep::crawler::registration::register(&services, team.id, &url)
                 .await
                 .map_err(|e| match e {
-                    upkeep::crawler::registration::RegisterError::Unreachable(reason) => {
-                        Failure::Runtime(format!(
-                            "url: cannot read the repository at {}: {reason}",
-                            url.url
-                        ))
-                    }
                     upkeep::crawler::registration::RegisterError::Store(e) => Failure::from(e),
+                    refused => Failure::Runtime(format!("url: {refused}")),
                 })?;
             println!(
                 "registered {} (id {}, {})",

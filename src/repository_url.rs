@@ -45,10 +45,25 @@ pub struct RepositoryUrl {
     pub full_name: String,
 }
 
+/// Why a local path may not be registered or read. The path itself is never part of the message:
+/// whether a directory exists is nobody's business but the operator's (the caller logs it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocalPathError {
+    /// No `local_repository_roots` are configured.
+    #[error("local paths are not enabled on this server")]
+    NotEnabled,
+    /// The path does not exist, cannot be resolved, or resolves outside every allowed root.
+    #[error("the path is not inside an allowed directory")]
+    OutsideRoots,
+}
+
 impl RepositoryUrl {
-    /// Accepts `https://github.com/owner/repo(.git)`, `git@github.com:owner/repo.git`, other
-    /// `https://`, `http://`, `ssh://`, `git://` and `user@host:path` git remotes, and absolute
-    /// local paths (or `file://` URLs) of existing directories.
+    /// Accepts `https://github.com/owner/repo(.git)` and `git@github.com:owner/repo.git` (read
+    /// through the GitHub API), other `https://` and `ssh://` git remotes and scp-style
+    /// `user@host:path` remotes (kept as `ssh://user@host/path`), and absolute local paths or
+    /// `file://` URLs. Local paths are only parsed here: [`RepositoryUrl::confine`] resolves them
+    /// and checks them against the allowed roots. Other schemes (`http://`, `git://`, …) are
+    /// refused: they carry neither integrity nor authentication.
     pub fn parse(input: &str) -> Result<RepositoryUrl, String> {
         let input = input.trim();
         if input.is_empty() {
@@ -64,20 +79,24 @@ impl RepositoryUrl {
             return Self::local(input);
         }
         if let Some((user_host, path)) = scp_like(input) {
-            let host = user_host.rsplit('@').next().unwrap_or(user_host);
-            return Self::remote(host, path);
+            let (user, host) = match user_host.rsplit_once('@') {
+                Some((user, host)) => (Some(user), host),
+                None => (None, user_host),
+            };
+            return Self::remote(Scheme::Ssh, user, host, path);
         }
         let parsed = url::Url::parse(input)
             .map_err(|e| format!("`{input}` is not a URL or absolute path: {e}"))?;
-        if !matches!(parsed.scheme(), "https" | "http" | "ssh" | "git") {
-            return Err(format!(
-                "scheme `{}` is not supported (use https, ssh, git or a local path)",
-                parsed.scheme()
-            ));
-        }
-        if parsed.password().is_some()
-            || (!parsed.username().is_empty() && parsed.scheme() != "ssh")
-        {
+        let scheme = match parsed.scheme() {
+            "https" => Scheme::Https,
+            "ssh" => Scheme::Ssh,
+            other => {
+                return Err(format!(
+                    "scheme `{other}` is not supported (use https://, ssh://, user@host:path or a local path)"
+                ));
+            }
+        };
+        if parsed.password().is_some() || (!parsed.username().is_empty() && scheme != Scheme::Ssh) {
             return Err("must not contain credentials; configure tokens instead".into());
         }
         let host = parsed
@@ -88,7 +107,30 @@ impl RepositoryUrl {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
         };
-        Self::remote(&host, parsed.path())
+        let user = Some(parsed.username()).filter(|u| !u.is_empty());
+        Self::remote(scheme, user, &host, parsed.path())
+    }
+
+    /// A local path, resolved (symbolic links, `.` and `..`) and checked to lie inside one of
+    /// `roots` (which must be resolved already). Other locations are returned unchanged.
+    pub fn confine(&self, roots: &[std::path::PathBuf]) -> Result<RepositoryUrl, LocalPathError> {
+        if self.provider != Provider::Local {
+            return Ok(self.clone());
+        }
+        if roots.is_empty() {
+            return Err(LocalPathError::NotEnabled);
+        }
+        let resolved =
+            std::fs::canonicalize(&self.full_name).map_err(|_| LocalPathError::OutsideRoots)?;
+        if !resolved.is_dir() || !roots.iter().any(|root| resolved.starts_with(root)) {
+            return Err(LocalPathError::OutsideRoots);
+        }
+        let path = resolved.to_str().ok_or(LocalPathError::OutsideRoots)?;
+        Ok(RepositoryUrl {
+            provider: Provider::Local,
+            url: format!("file://{path}"),
+            full_name: path.to_owned(),
+        })
     }
 
     fn local(path: &str) -> Result<RepositoryUrl, String> {
@@ -97,9 +139,6 @@ impl RepositoryUrl {
         if !Path::new(path).is_absolute() {
             return Err(format!("local path `{path}` must be absolute"));
         }
-        if !Path::new(path).is_dir() {
-            return Err(format!("local path `{path}` is not a directory"));
-        }
         Ok(RepositoryUrl {
             provider: Provider::Local,
             url: format!("file://{path}"),
@@ -107,8 +146,16 @@ impl RepositoryUrl {
         })
     }
 
-    fn remote(host: &str, path: &str) -> Result<RepositoryUrl, String> {
+    fn remote(
+        scheme: Scheme,
+        user: Option<&str>,
+        host: &str,
+        path: &str,
+    ) -> Result<RepositoryUrl, String> {
         let host = host.to_ascii_lowercase();
+        if host.is_empty() || host.starts_with('-') || !host.bytes().all(host_byte) {
+            return Err(format!("host `{host}` is not valid"));
+        }
         let path = path.trim_matches('/');
         let path = path
             .strip_suffix(".git")
@@ -119,7 +166,7 @@ impl RepositoryUrl {
         }
         if path
             .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..")
+            .any(|part| part.is_empty() || part == "." || part == ".." || part.starts_with('-'))
         {
             return Err(format!("repository path `{path}` is not valid"));
         }
@@ -139,12 +186,38 @@ impl RepositoryUrl {
                 full_name,
             });
         }
+        let url = match (scheme, user) {
+            (Scheme::Https, _) => format!("https://{host}/{path}"),
+            (Scheme::Ssh, None) => format!("ssh://{host}/{path}"),
+            (Scheme::Ssh, Some(user)) => {
+                if user.starts_with('-')
+                    || !user
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                {
+                    return Err(format!("user name `{user}` is not valid"));
+                }
+                format!("ssh://{user}@{host}/{path}")
+            }
+        };
         Ok(RepositoryUrl {
             provider: Provider::Git,
-            url: format!("https://{host}/{path}"),
+            url,
             full_name: format!("{host}/{path}"),
         })
     }
+}
+
+/// The transports a remote may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Https,
+    Ssh,
+}
+
+/// Letters, digits, `.`, `-`, a port's `:` and an IPv6 literal's brackets.
+fn host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
 }
 
 /// `user@host:path` (scp-like git syntax), not a URL with a scheme.
@@ -189,6 +262,78 @@ mod tests {
     }
 
     #[test]
+    fn ssh_remotes_keep_their_scheme() {
+        for (input, expected) in [
+            (
+                "ssh://git@git.example.com:2222/group/proj.git",
+                "ssh://git@git.example.com:2222/group/proj",
+            ),
+            (
+                "git@git.example.com:group/proj.git",
+                "ssh://git@git.example.com/group/proj",
+            ),
+            (
+                "ssh://git.example.com/srv/proj",
+                "ssh://git.example.com/srv/proj",
+            ),
+        ] {
+            let url = RepositoryUrl::parse(input).unwrap();
+            assert_eq!(url.provider, Provider::Git, "{input}");
+            assert_eq!(url.url, expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn insecure_schemes_are_refused_with_a_reason() {
+        for input in [
+            "http://git.example.com/a/b",
+            "git://git.example.com/a/b",
+            "ftp://host/x",
+        ] {
+            let error = RepositoryUrl::parse(input).unwrap_err();
+            assert!(error.contains("not supported"), "{input}: {error}");
+            assert!(error.contains("https://"), "{input}: {error}");
+        }
+        for input in [
+            "ssh://-oProxyCommand=x/a/b",
+            "-x@host:a/b",
+            "ssh://git@host/-a/b",
+        ] {
+            assert!(RepositoryUrl::parse(input).is_err(), "{input}");
+        }
+    }
+
+    #[test]
+    fn local_paths_resolve_inside_the_roots_only() {
+        let root = tempfile::tempdir().unwrap();
+        let root_path = std::fs::canonicalize(root.path()).unwrap();
+        std::fs::create_dir_all(root_path.join("a")).unwrap();
+        std::fs::create_dir_all(root_path.join("b")).unwrap();
+        let roots = vec![root_path.clone()];
+        let parse =
+            |path: std::path::PathBuf| RepositoryUrl::parse(path.to_str().unwrap()).unwrap();
+        let direct = parse(root_path.join("b")).confine(&roots).unwrap();
+        let dotted = parse(root_path.join("a/../b")).confine(&roots).unwrap();
+        assert_eq!(direct, dotted);
+        assert_eq!(
+            parse(root_path.join("a/.")).confine(&roots).unwrap().url,
+            format!("file://{}", root_path.join("a").display())
+        );
+        assert_eq!(
+            parse(root_path.join("..")).confine(&roots),
+            Err(LocalPathError::OutsideRoots)
+        );
+        assert_eq!(
+            parse(root_path.join("absent")).confine(&roots),
+            Err(LocalPathError::OutsideRoots)
+        );
+        assert_eq!(
+            parse(root_path.join("b")).confine(&[]),
+            Err(LocalPathError::NotEnabled)
+        );
+    }
+
+    #[test]
     fn rejects_bad_input() {
         for input in [
             "",
@@ -196,7 +341,7 @@ mod tests {
             "ftp://host/x",
             "https://user:pw@github.com/a/b",
             "https://github.com/only-owner",
-            "/definitely/not/a/dir/here",
+            "./relative",
         ] {
             assert!(RepositoryUrl::parse(input).is_err(), "{input}");
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use upkeep_resolvers::registry::Registries;
 
 use crate::config::Config;
-use crate::github::GithubClient;
+use crate::forge::github::GithubClient;
 use crate::secret_box::{SecretBox, parse_key};
 use crate::store::Store;
 
@@ -83,7 +83,7 @@ pub fn registries_from_config(config: &Config) -> Result<Registries, String> {
 
 /// The GitHub client when the configuration names credentials (anonymous access otherwise).
 fn github_client(config: &Config) -> Result<Option<GithubClient>, String> {
-    use crate::github::{GithubAuth, GithubConfig};
+    use crate::forge::github::{GithubAuth, GithubConfig};
 
     let auth = match (
         &config.github_token,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState};
 use crate::api::auth::Principal;
-use crate::github::GithubError;
+use crate::forge::github::GithubError;
 use crate::jobs::crawl::Crawl;
 use crate::jobs::enqueue;
 use crate::repository_url::RepositoryUrl;

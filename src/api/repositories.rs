@@ -60,11 +60,8 @@ pub async fn create(
     let repo = crate::crawler::registration::register(&state.services, team_id, &url)
         .await
         .map_err(|e| match e {
-            crate::crawler::registration::RegisterError::Unreachable(reason) => ApiError::invalid(
-                "url",
-                format!("cannot read the repository at {}: {reason}", url.url),
-            ),
             crate::crawler::registration::RegisterError::Store(e) => ApiError::from(e),
+            refused => ApiError::invalid("url", refused.to_string()),
         })?;
     Ok((StatusCode::CREATED, Json(repo)))
 }

@@ -1,9 +1,10 @@
-//! Crawling a repository: lease → head → tree → changed manifests → extract → pair lockfiles →
-//! reconcile → follow-up jobs → events, all of the writing in one transaction.
+//! Crawling a repository: lease → head → the stages of [`stages`] (select files, extract or reuse,
+//! read the policy file, key dependencies, count warnings, commit), all of the writing in one
+//! transaction.
 //!
 //! Invariants:
 //! - One crawl of a repository at a time across every worker process: a crawl lease on the
-//!   repository row (`crawl_locked_by` / `crawl_locked_until`, taken by one conditional UPDATE and
+//!   repository row (`crawl_locked_by` / `crawl_locked_until`, taken by one conditional update and
 //!   re-checked inside the writing transaction). A crawl that finds the lease taken ends `Busy`;
 //!   its `crawl` job queues itself again a few seconds later.
 //! - An unchanged head ends the crawl: GitHub answers `304` to the stored `ETag`; git answers one
@@ -13,30 +14,19 @@
 //! - A repository's changes, the `resolve_package` / `recommend_repository` jobs they call for,
 //!   and their events commit in one transaction, events last.
 //! - A malformed or oversized manifest is a warning on that manifest, never a failed crawl.
-
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+//! - A failed crawl says whether trying again can help ([`CrawlError::is_permanent`]).
 
 use tracing::info;
-use upkeep_resolvers::manager::{Extraction, MAX_MANIFEST_BYTES, Manager, Warning};
-use upkeep_resolvers::scan::{DEFAULT_SKIP_DIRS, in_skipped_dir, pair};
 
-use crate::events::{CrawlPayload, Event};
-use crate::jobs::enqueue_in;
-use crate::jobs::recommend_repository::RecommendRepository;
-use crate::jobs::resolve_package::ResolvePackage;
-use crate::keys;
+use crate::events::CrawlPayload;
+use crate::forge::{Forge, ForgeError, Head};
 use crate::services::Services;
-use crate::store::events;
-use crate::store::inventory::{self, StoredManifest};
-use crate::store::repositories::{DEFAULT_POLICY, Repository};
+use crate::store::StoreError;
+use crate::store::repositories::Repository;
 
-pub mod git;
 pub mod reconcile;
 pub mod registration;
-pub mod source;
-
-use reconcile::{CurrentDependency, CurrentManifest, dep_key};
-use source::{Head, Source};
+mod stages;
 
 /// The repository policy file, read from the repository root.
 pub const POLICY_FILE: &str = ".upkeep.toml";
@@ -62,7 +52,7 @@ pub struct CrawlOutcome {
     pub status: CrawlStatus,
     pub crawl_id: Option<i64>,
     pub commit: Option<String>,
-    /// Blobs read from the provider (each one request for GitHub).
+    /// Blobs read from the forge (each one request for GitHub).
     pub blobs_read: u64,
     /// Git fetches made (0 when `ls-remote` showed the head unchanged).
     pub fetches: u64,
@@ -89,26 +79,53 @@ impl CrawlOutcome {
     }
 }
 
+/// Why a crawl failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CrawlError {
+    /// The forge could not answer (the repository is gone, the network, a rate limit, git).
+    #[error(transparent)]
+    Forge(#[from] ForgeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An extraction or policy could not be encoded for storage.
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    /// The repository row vanished while the crawl held its lease.
+    #[error("repository {0} disappeared")]
+    Disappeared(i64),
+    /// The crawl took too long: its lease expired and another crawl took over.
+    #[error("the crawl lease expired and another crawl took over")]
+    LeaseLost,
+}
+
+impl CrawlError {
+    /// `true` when crawling again cannot help (the repository is gone from its forge).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            CrawlError::Forge(error) => error.is_permanent(),
+            CrawlError::Store(_)
+            | CrawlError::Encode(_)
+            | CrawlError::Disappeared(_)
+            | CrawlError::LeaseLost => false,
+        }
+    }
+}
+
 /// Crawl one repository (see the module notes); `Err` is a failed crawl (recorded with a
 /// `crawl_failed` event).
 pub async fn crawl_repository(
     services: &Services,
     repository_id: i64,
-) -> Result<CrawlOutcome, String> {
+) -> Result<CrawlOutcome, CrawlError> {
     let store = &services.store;
-    let Some(repository) = store
-        .repository(repository_id)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
+    let Some(repository) = store.repository(repository_id).await? else {
         return Ok(CrawlOutcome::new(CrawlStatus::Gone));
     };
     let holder = format!("crawl-{}", uuid::Uuid::new_v4().simple());
     let lease_ms = lease_ms(services);
     if !store
         .try_lease_crawl(repository_id, &holder, lease_ms)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
     {
         // The `crawl` job queues itself again.
         return Ok(CrawlOutcome::new(CrawlStatus::Busy));
@@ -117,52 +134,22 @@ pub async fn crawl_repository(
         Ok(crawl_id) => run(services, &repository, crawl_id, &holder, lease_ms)
             .await
             .map_err(|error| (Some(crawl_id), error)),
-        Err(e) => Err((None, e.to_string())),
+        Err(e) => Err((None, CrawlError::from(e))),
     };
     if let Err(error) = store.release_crawl(repository_id, &holder).await {
         tracing::warn!(repository_id, %error, "releasing the crawl lease failed; it will expire");
     }
     match result {
         Ok(outcome) => {
-            metrics::counter!("upkeep_crawls_total", "outcome" => match outcome.status {
-                CrawlStatus::Unchanged => "unchanged",
-                _ => "completed",
-            })
-            .increment(1);
-            if outcome.status == CrawlStatus::Completed {
-                info!(
-                    repository_id,
-                    added = outcome.dependencies_added,
-                    changed = outcome.dependencies_changed,
-                    removed = outcome.dependencies_removed,
-                    blobs = outcome.blobs_read,
-                    "crawl completed"
-                );
-            }
+            record_success(repository_id, &outcome);
             Ok(outcome)
         }
         Err((crawl_id, error)) => {
             metrics::counter!("upkeep_crawls_total", "outcome" => "failed").increment(1);
             if let Some(crawl_id) = crawl_id {
-                let payload = CrawlPayload {
-                    repository_id,
-                    crawl_id,
-                    commit: None,
-                    manifests_read: 0,
-                    dependencies_added: 0,
-                    dependencies_changed: 0,
-                    dependencies_removed: 0,
-                    warnings: 0,
-                    error: Some(error.clone()),
-                };
-                if let Err(e) = store
-                    .fail_crawl(repository.team_id, crawl_id, payload)
-                    .await
-                {
-                    tracing::warn!(repository_id, error = %e, "recording a failed crawl failed");
-                }
+                record_failure(services, &repository, crawl_id, &error).await;
             }
-            Err(format!("crawl of repository {repository_id}: {error}"))
+            Err(error)
         }
     }
 }
@@ -173,326 +160,131 @@ fn lease_ms(services: &Services) -> i64 {
     ))
 }
 
-/// One manifest file of the tree and what is known about it.
-struct FileToRead {
-    path: String,
-    blob_id: String,
-    size: Option<u64>,
-    managers: Vec<Manager>,
+fn record_success(repository_id: i64, outcome: &CrawlOutcome) {
+    metrics::counter!("upkeep_crawls_total", "outcome" => match outcome.status {
+        CrawlStatus::Unchanged => "unchanged",
+        _ => "completed",
+    })
+    .increment(1);
+    if outcome.status == CrawlStatus::Completed {
+        info!(
+            repository_id,
+            added = outcome.dependencies_added,
+            changed = outcome.dependencies_changed,
+            removed = outcome.dependencies_removed,
+            blobs = outcome.blobs_read,
+            "crawl completed"
+        );
+    }
 }
 
-/// The text of a blob, or why it cannot be read as a manifest.
-async fn read_text(source: &Source, file: &FileToRead) -> Result<Result<String, String>, String> {
-    let too_big = |len: u64| {
-        format!("file is {len} bytes, over the {MAX_MANIFEST_BYTES}-byte limit; skipped")
+/// The failed crawl's row and its `crawl_failed` event.
+async fn record_failure(
+    services: &Services,
+    repository: &Repository,
+    crawl_id: i64,
+    error: &CrawlError,
+) {
+    let payload = CrawlPayload {
+        repository_id: repository.id,
+        crawl_id,
+        commit: None,
+        manifests_read: 0,
+        dependencies_added: 0,
+        dependencies_changed: 0,
+        dependencies_removed: 0,
+        warnings: 0,
+        error: Some(error.to_string()),
     };
-    if let Some(size) = file.size
-        && size > MAX_MANIFEST_BYTES as u64
+    if let Err(e) = services
+        .store
+        .fail_crawl(repository.team_id, crawl_id, payload)
+        .await
     {
-        return Ok(Err(too_big(size)));
+        tracing::warn!(repository_id = repository.id, error = %e, "recording a failed crawl failed");
     }
-    let bytes = source.blob(&file.blob_id).await?;
-    if bytes.len() > MAX_MANIFEST_BYTES {
-        return Ok(Err(too_big(bytes.len() as u64)));
-    }
-    Ok(String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "file is not valid UTF-8 (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    }))
 }
 
-fn warnings_json(warnings: &[Warning]) -> String {
-    serde_json::to_string(warnings).unwrap_or_else(|_| "[]".to_owned())
-}
-
+/// The crawl proper, with the lease held: head, then the stages.
 async fn run(
     services: &Services,
     repository: &Repository,
     crawl_id: i64,
     holder: &str,
     lease_ms: i64,
-) -> Result<CrawlOutcome, String> {
+) -> Result<CrawlOutcome, CrawlError> {
     let store = &services.store;
     let id = repository.id;
     let state = store
         .crawl_state(id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("repository {id} disappeared"))?;
+        .await?
+        .ok_or(CrawlError::Disappeared(id))?;
+    let forge = Forge::for_repository(services.github.as_ref(), &services.config, repository)?;
     let branch = match &repository.default_branch {
         Some(branch) => branch.clone(),
-        None => {
-            source::check_repository(
-                services,
-                repository.provider,
-                &repository.full_name,
-                &source::git_location(repository),
-            )
-            .await?
-        }
+        None => forge.default_branch().await?,
     };
-    let source = Source::for_repository(services, repository, &branch)?;
-    let head = source
-        .head(state.head_etag.as_deref(), state.head_commit.as_deref())
+    let head = forge
+        .head(
+            &branch,
+            state.head_etag.as_deref(),
+            state.head_commit.as_deref(),
+        )
         .await?;
     let (commit, etag) = match head {
         Head::Unchanged { etag } => {
             store
                 .finish_unchanged_crawl(id, crawl_id, etag.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             let mut outcome = CrawlOutcome::new(CrawlStatus::Unchanged);
             outcome.crawl_id = Some(crawl_id);
             outcome.commit = state.head_commit;
-            outcome.fetches = source.fetches();
+            outcome.fetches = forge.fetches();
             return Ok(outcome);
         }
         Head::Changed { commit, etag } => (commit, etag),
     };
 
-    // The files that matter: manifests outside skipped folders, and the policy file.
-    let skip_dirs: Vec<String> = DEFAULT_SKIP_DIRS.iter().map(|s| (*s).to_owned()).collect();
-    let mut files = Vec::new();
-    let mut policy_file = None;
-    for entry in source.tree(&commit).await? {
-        if entry.path == POLICY_FILE {
-            policy_file = Some(FileToRead {
-                path: entry.path,
-                blob_id: entry.blob_id,
-                size: entry.size,
-                managers: Vec::new(),
-            });
-            continue;
-        }
-        if in_skipped_dir(&entry.path, &skip_dirs) {
-            continue;
-        }
-        let managers: Vec<Manager> = Manager::for_path(&entry.path).collect();
-        if !managers.is_empty() {
-            files.push(FileToRead {
-                path: entry.path,
-                blob_id: entry.blob_id,
-                size: entry.size,
-                managers,
-            });
-        }
-    }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-
-    let stored = store.manifests_of(id).await.map_err(|e| e.to_string())?;
-    let stored_by_key: HashMap<(&str, &str), &StoredManifest> = stored
-        .iter()
-        .map(|m| ((m.path.as_str(), m.manager.as_str()), m))
-        .collect();
-    let reusable = |path: &str, manager: &str, blob_id: &str| -> Option<Extraction> {
-        let row = stored_by_key.get(&(path, manager))?;
-        if row.blob_id.as_deref() != Some(blob_id) {
-            return None;
-        }
-        serde_json::from_str(row.extraction.as_deref()?).ok()
-    };
-
-    // Extract changed blobs only; reuse stored extractions for the rest.
-    let mut manifests: Vec<CurrentManifest> = Vec::new();
-    let mut extractions: Vec<(String, Manager, Extraction)> = Vec::new();
-    let mut manifests_read = 0_i64;
-    for file in &files {
-        let mut text: Option<Result<String, String>> = None;
-        for &manager in &file.managers {
-            let (extraction, changed) =
-                if let Some(known) = reusable(&file.path, manager.as_str(), &file.blob_id) {
-                    (known, false)
-                } else {
-                    if text.is_none() {
-                        text = Some(read_text(&source, file).await?);
-                        manifests_read += 1;
-                    }
-                    let extraction = match text.as_ref() {
-                        Some(Ok(text)) => manager.extract(&file.path, text),
-                        Some(Err(problem)) => Extraction {
-                            warnings: vec![Warning::new(problem.clone())],
-                            ..Extraction::default()
-                        },
-                        None => Extraction::default(),
-                    };
-                    (extraction, true)
-                };
-            manifests.push(CurrentManifest {
-                path: file.path.clone(),
-                manager: manager.as_str().to_owned(),
-                blob_id: Some(file.blob_id.clone()),
-                extraction: Some(serde_json::to_string(&extraction).map_err(|e| e.to_string())?),
-                warnings: warnings_json(&extraction.warnings),
-                changed,
-            });
-            extractions.push((file.path.clone(), manager, extraction));
-        }
-    }
-
-    // The policy file: parsed when new or changed; a parse error is a warning on it.
-    let mut new_policy: Option<String> = None;
-    let stored_policy = stored_by_key.get(&(POLICY_FILE, POLICY_MANAGER)).copied();
-    if let Some(file) = &policy_file {
-        match stored_policy {
-            Some(row) if row.blob_id.as_deref() == Some(file.blob_id.as_str()) => {
-                manifests.push(CurrentManifest {
-                    path: row.path.clone(),
-                    manager: row.manager.clone(),
-                    blob_id: row.blob_id.clone(),
-                    extraction: None,
-                    warnings: row.warnings.clone(),
-                    changed: false,
-                });
-            }
-            _ => {
-                manifests_read += 1;
-                let mut warnings = Vec::new();
-                match read_text(&source, file).await? {
-                    Ok(text) => match crate::policy::parse_repo_policy(&text) {
-                        Ok(policy) => {
-                            new_policy =
-                                Some(serde_json::to_string(&policy).map_err(|e| e.to_string())?);
-                        }
-                        Err(problem) => warnings.push(Warning::new(problem)),
-                    },
-                    Err(problem) => warnings.push(Warning::new(problem)),
-                }
-                // A broken policy file keeps the last good policy (`new_policy` stays `None`).
-                manifests.push(CurrentManifest {
-                    path: file.path.clone(),
-                    manager: POLICY_MANAGER.to_owned(),
-                    blob_id: Some(file.blob_id.clone()),
-                    extraction: None,
-                    warnings: warnings_json(&warnings),
-                    changed: true,
-                });
-            }
-        }
-    } else if stored_policy.is_some() && state.policy != DEFAULT_POLICY {
-        new_policy = Some(DEFAULT_POLICY.to_owned());
-    }
-    let new_policy = new_policy.filter(|p| *p != state.policy);
-
-    // Pair with lockfiles over every current manifest, then key each dependency.
-    let report = pair(extractions);
-    let mut ordinals: BTreeMap<(String, Manager, String), usize> = BTreeMap::new();
-    let mut dependencies = Vec::with_capacity(report.dependencies.len());
-    for scanned in &report.dependencies {
-        let dep = &scanned.dependency;
-        let kind = dep.kind.as_str();
-        let ordinal = ordinals
-            .entry((
-                scanned.manifest.clone(),
-                scanned.manager,
-                format!("{kind}:{}:{}", dep.ecosystem.as_str(), dep.name),
-            ))
-            .or_insert(0);
-        let key = dep_key(kind, dep.ecosystem.as_str(), &dep.name, *ordinal);
-        *ordinal += 1;
-        dependencies.push(CurrentDependency::new(
-            &scanned.manifest,
-            scanned.manager,
-            key,
-            dep,
-        ));
-    }
-    let warnings = i64::try_from(
-        manifests
-            .iter()
-            .map(|m| {
-                serde_json::from_str::<Vec<serde_json::Value>>(&m.warnings).map_or(0, |w| w.len())
-            })
-            .sum::<usize>(),
-    )
-    .unwrap_or(i64::MAX);
-
-    // One transaction: lease check, inventory, policy, head, crawl record, then the events.
-    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-    if !inventory::hold_crawl_lease(&mut tx, id, holder, lease_ms)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        return Err("the crawl lease expired and another crawl took over".to_owned());
-    }
-    let changes = reconcile::reconcile(
-        &mut tx,
-        id,
-        repository.team_id,
+    let selected = stages::select_files(forge.tree(&commit).await?);
+    let stored = store.manifests_of(id).await?;
+    let mut read = stages::extract_or_reuse(&forge, &selected.manifests, &stored).await?;
+    let new_policy = stages::read_policy_file(
+        &forge,
+        selected.policy_file.as_ref(),
         &stored,
-        &manifests,
-        &dependencies,
+        &state.policy,
+        &mut read,
     )
-    .await
-    .map_err(|e| e.to_string())?;
-    if let Some(policy) = &new_policy {
-        inventory::set_policy(&mut tx, id, policy)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    inventory::record_head(&mut tx, id, &commit, etag.as_deref(), &branch)
-        .await
-        .map_err(|e| e.to_string())?;
-    let blobs_read = source.blob_reads();
-    let payload = CrawlPayload {
-        repository_id: id,
-        crawl_id,
-        commit: Some(commit.clone()),
-        manifests_read,
-        dependencies_added: i64::try_from(changes.added.len()).unwrap_or(i64::MAX),
-        dependencies_changed: i64::try_from(changes.changed.len()).unwrap_or(i64::MAX),
-        dependencies_removed: i64::try_from(changes.removed.len()).unwrap_or(i64::MAX),
-        warnings,
-        error: None,
-    };
-    inventory::complete_crawl(
-        &mut tx,
-        &payload,
-        i64::try_from(blobs_read).unwrap_or(i64::MAX),
+    .await?;
+    let dependencies = stages::key_dependencies(read.extractions);
+    let warnings = stages::count_warnings(&read.manifests);
+    let changes = stages::commit(
+        services,
+        repository,
+        stages::Crawled {
+            crawl_id,
+            holder,
+            lease_ms,
+            branch: &branch,
+            commit: &commit,
+            etag: etag.as_deref(),
+            stored: &stored,
+            manifests: &read.manifests,
+            manifests_read: read.manifests_read,
+            dependencies: &dependencies,
+            new_policy: new_policy.as_deref(),
+            warnings,
+            blobs_read: forge.blob_reads(),
+        },
     )
-    .await
-    .map_err(|e| e.to_string())?;
-    enqueue_follow_ups(&mut tx, id, &changes).await?;
-    let something_changed =
-        changes.dependency_changes() > 0 || changes.manifests_changed || new_policy.is_some();
-    let backend = store.backend();
-    let team = Some(repository.team_id);
-    for dep in changes.added.iter().chain(&changes.changed) {
-        events::append(
-            &mut tx,
-            backend,
-            Event::DependencyUpserted(dep.into()).into_new(team, keys::dependency(dep.id)),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    }
-    for dep in &changes.removed {
-        events::append(
-            &mut tx,
-            backend,
-            Event::DependencyDeleted(dep.into()).into_new(team, keys::dependency(dep.id)),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    }
-    if something_changed {
-        events::append(
-            &mut tx,
-            backend,
-            Event::CrawlCompleted(payload).into_new(team, keys::repository(id)),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    }
-    tx.commit().await.map_err(|e| e.to_string())?;
+    .await?;
 
-    let outcome = CrawlOutcome {
+    Ok(CrawlOutcome {
         status: CrawlStatus::Completed,
         crawl_id: Some(crawl_id),
         commit: Some(commit),
-        blobs_read,
-        fetches: source.fetches(),
+        blobs_read: forge.blob_reads(),
+        fetches: forge.fetches(),
         dependencies_added: changes.added.len(),
         dependencies_changed: changes.changed.len(),
         dependencies_removed: changes.removed.len(),
@@ -502,35 +294,5 @@ async fn run(
             .chain(&changes.changed)
             .map(|d| d.id)
             .collect(),
-    };
-    Ok(outcome)
-}
-
-/// Resolve every package of an added or changed dependency that can be updated, and recommend for
-/// the added and changed dependencies: queued inside the crawl's transaction, so they exist
-/// exactly when its inventory changes do. Packages are queued in id order (see
-/// [`crate::jobs::enqueue_in`]).
-async fn enqueue_follow_ups(
-    tx: &mut crate::store::Tx,
-    repository_id: i64,
-    changes: &reconcile::Changes,
-) -> Result<(), String> {
-    let touched: Vec<_> = changes.added.iter().chain(&changes.changed).collect();
-    let packages: BTreeSet<i64> = touched
-        .iter()
-        .filter(|dep| dep.skip_reason.is_none())
-        .map(|dep| dep.package_id)
-        .collect();
-    for package_id in packages {
-        enqueue_in(tx, &ResolvePackage { package_id })
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    if !touched.is_empty() {
-        let ids: Vec<i64> = touched.iter().map(|d| d.id).collect();
-        enqueue_in(tx, &RecommendRepository::dependencies(repository_id, ids))
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    })
 }

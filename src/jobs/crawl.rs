@@ -2,8 +2,10 @@
 //! `{"repository_id"}`; one pending crawl per repository (`repository:{id}`). A crawl that finds
 //! another crawl holding the repository's lease queues itself again a few seconds later.
 //!
-//! Failures: the crawler's errors are retried (a failed crawl is recorded with its
-//! `crawl_failed` event each time); a repository deleted meanwhile ends the job successfully.
+//! Failures: a failed crawl is recorded with its `crawl_failed` event each time. A repository gone
+//! from its forge (GitHub 404 or 410) gives up at once with the reason on the job; other failures
+//! (network, 5xx, rate limit, git, the database) are retried. A repository unregistered meanwhile
+//! ends the job successfully.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +33,14 @@ impl Job for Crawl {
     async fn run(self, services: &Services) -> Result<(), JobError> {
         let outcome = crawl_repository(services, self.repository_id)
             .await
-            .map_err(JobError::Retry)?;
+            .map_err(|error| {
+                let reason = format!("crawl of repository {}: {error}", self.repository_id);
+                if error.is_permanent() {
+                    JobError::GiveUp(reason)
+                } else {
+                    JobError::Retry(reason)
+                }
+            })?;
         if outcome.status == CrawlStatus::Busy {
             let later = Placement::of(&self).run_at(now_ms() + BUSY_RETRY_MS);
             enqueue_placed(&services.store, &self, later)

@@ -259,3 +259,30 @@ impl Store {
         .transpose()
     }
 }
+
+impl Store {
+    /// Raise a pending job's priority to at least `priority` and make it due now (a webhook asked
+    /// for the work that an earlier enqueue already queued). Returns whether a job was changed.
+    pub async fn hasten_pending_job(
+        &self,
+        kind: &str,
+        dedup_key: &str,
+        priority: i64,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE jobs SET \
+                 priority = CASE WHEN priority < $1 THEN $1 ELSE priority END, \
+                 run_at = CASE WHEN run_at > $2 THEN $2 ELSE run_at END, \
+                 updated_at = $2 \
+             WHERE kind = $3 AND dedup_key = $4 AND state = 'pending'",
+        )
+        .bind(priority)
+        .bind(now)
+        .bind(kind)
+        .bind(dedup_key)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

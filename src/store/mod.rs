@@ -39,6 +39,7 @@ pub mod releases;
 pub mod repositories;
 pub mod subscriptions;
 pub mod teams;
+pub mod webhook_deliveries;
 
 /// A transaction on either backend.
 pub type Tx = sqlx::Transaction<'static, Any>;

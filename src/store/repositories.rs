@@ -191,4 +191,22 @@ impl Store {
         tx.commit().await?;
         Ok(repo)
     }
+
+    /// Registered repositories (of every team) whose normalised URL is `url`.
+    pub async fn repositories_by_url(&self, url: &str) -> Result<Vec<Repository>> {
+        let ids: Vec<i64> = sqlx::query("SELECT id FROM repositories WHERE url = $1 ORDER BY id")
+            .bind(url)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut repos = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(repo) = self.repository(id).await? {
+                repos.push(repo);
+            }
+        }
+        Ok(repos)
+    }
 }

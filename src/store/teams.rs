@@ -125,4 +125,40 @@ impl Store {
         })
         .transpose()
     }
+
+    /// Teams that have registered at least one GitHub repository of account `login`.
+    pub async fn teams_with_github_account(&self, login: &str) -> Result<Vec<i64>> {
+        let pattern = format!("{}/%", like_escape(&login.to_ascii_lowercase()));
+        let rows = sqlx::query(
+            "SELECT DISTINCT team_id FROM repositories \
+             WHERE provider = 'github' AND full_name LIKE $1 ESCAPE '\\' ORDER BY team_id",
+        )
+        .bind(pattern)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get("team_id"))
+            .collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+/// `s` with the `LIKE` wildcards and the escape character escaped (escape character `\`).
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_like_wildcards() {
+        assert_eq!(super::like_escape("a_b%c\\"), "a\\_b\\%c\\\\");
+    }
 }

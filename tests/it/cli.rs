@@ -12,6 +12,11 @@ fn upkeep(dir: &std::path::Path) -> Command {
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("UPKEEP_")) {
         command.env_remove(key);
     }
+    // The git repositories these tests register as local paths live in the temporary directory.
+    command.env(
+        "UPKEEP_LOCAL_REPOSITORY_ROOTS",
+        std::fs::canonicalize(std::env::temp_dir()).expect("the temporary directory"),
+    );
     command
 }
 
@@ -95,7 +100,7 @@ fn teams_tokens_and_repositories_from_the_command_line() {
         "acme",
     ]));
     assert_eq!(code, 1);
-    assert!(stderr.contains("cannot read the repository"), "{stderr}");
+    assert!(stderr.contains("cannot read this repository"), "{stderr}");
     let repo_dir = git::GitRepo::with_files(&[("README.md", "hello\n")]);
     let path = repo_dir.path();
     let (code, stdout, stderr) =

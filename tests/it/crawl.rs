@@ -560,3 +560,196 @@ async fn gradle_versions_from_gradle_properties_are_stored_on_the_properties_fil
         vec![okio, kotlin("2.0.0")]
     );
 }
+
+// ---- Local paths, roots and remote schemes (issue 10, point 1) ----
+
+async fn post_repository(app: &TestApp, token: &str, url: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url("/api/v1/repositories"))
+        .bearer_auth(token)
+        .json(&json!({ "url": url }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A clone of `repo` at `dir` (a git repository with the same commit).
+fn clone_into(repo: &GitRepo, dir: &std::path::Path) {
+    let output = std::process::Command::new("git")
+        .args(["clone", "--quiet", "--", repo.path()])
+        .arg(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn local_paths_are_refused_when_no_roots_are_configured() {
+    let app = TestApp::spawn_with(|config| config.local_repository_roots = Vec::new()).await;
+    let token = app.team_token("acme").await;
+    let repo = fleet_repo();
+    for url in [repo.path().to_owned(), format!("file://{}", repo.path())] {
+        let (status, body) = post_repository(&app, &token, &url).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(
+            body["error"]["message"],
+            "url: cannot read this repository: local paths are not enabled on this server",
+            "{url}"
+        );
+    }
+    assert!(jobs_of_kind(&app.db.store, "crawl").await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn local_paths_resolve_inside_the_configured_roots_only() {
+    let root_dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(root_dir.path()).unwrap();
+    let source = fleet_repo();
+    clone_into(&source, &root.join("b"));
+    std::fs::create_dir(root.join("a")).unwrap();
+    std::fs::create_dir(root.join("not-a-repository")).unwrap();
+    let outside = fleet_repo();
+    let outside_path = std::fs::canonicalize(outside.path()).unwrap();
+    std::os::unix::fs::symlink(&outside_path, root.join("link")).unwrap();
+    let roots = vec![root.clone()];
+    let app = TestApp::spawn_with(move |config| config.local_repository_roots = roots).await;
+    let token = app.team_token("acme").await;
+
+    let (status, body) = post_repository(&app, &token, root.join("b").to_str().unwrap()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["provider"], "local");
+    assert_eq!(body["url"], format!("file://{}", root.join("b").display()));
+
+    // The same repository spelt with `..` or `.` is a duplicate.
+    for same in [
+        root.join("a/../b"),
+        root.join("b/."),
+        root.join("a/./../b/"),
+    ] {
+        let (status, body) = post_repository(&app, &token, same.to_str().unwrap()).await;
+        assert_eq!(status, 409, "{}: {body}", same.display());
+    }
+
+    // Outside the root (directly, through `..`, through a symbolic link), absent, or not a
+    // repository: one message, which names no path and says nothing of what exists.
+    let via_dotdot = root
+        .join("..")
+        .join(outside_path.file_name().unwrap())
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let absent = root.join("absent").to_str().unwrap().to_owned();
+    for url in [
+        outside_path.to_str().unwrap().to_owned(),
+        format!("file://{}", outside_path.display()),
+        via_dotdot,
+        root.join("link").to_str().unwrap().to_owned(),
+        absent,
+        root.join("not-a-repository").to_str().unwrap().to_owned(),
+    ] {
+        let (status, body) = post_repository(&app, &token, &url).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(
+            body["error"]["message"], "url: cannot read this repository",
+            "{url}"
+        );
+    }
+    let listed: Value = app
+        .client
+        .get(app.url("/api/v1/repositories"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn remote_errors_name_no_host_or_port() {
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    let (status, body) =
+        post_repository(&app, &token, "https://127.0.0.1:1/nobody/nothing.git").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["message"], "url: cannot read this repository");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn remotes_other_than_https_and_ssh_are_refused_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    for url in [
+        "http://git.example.com/group/project.git",
+        "git://git.example.com/group/project.git",
+    ] {
+        let (status, body) = post_repository(&app, &token, url).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("url: scheme `"), "{message}");
+        assert!(
+            message.contains("use https://, ssh://, user@host:path or a local path"),
+            "{message}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ssh_remotes_keep_their_scheme_and_are_read_over_ssh() {
+    // A stand-in for ssh on 127.0.0.1: it runs the command git asks the remote host to run
+    // (`git-upload-pack '<path>'`) on this machine, so the whole ssh transport path is exercised.
+    let tools = tempfile::tempdir().unwrap();
+    let fake_ssh = tools.path().join("ssh");
+    std::fs::write(
+        &fake_ssh,
+        "#!/bin/sh\nfor last; do :; done\nexec sh -c \"$last\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &fake_ssh,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let command = fake_ssh.to_str().unwrap().to_owned();
+    let app = TestApp::spawn_with(move |config| {
+        config.local_repository_roots = Vec::new();
+        config.git_ssh_command = command;
+    })
+    .await;
+    let token = app.team_token("acme").await;
+    let repo = fleet_repo();
+    let url = format!("ssh://git@localhost{}", repo.path());
+    let (status, body) = post_repository(&app, &token, &url).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["provider"], "git");
+    assert_eq!(body["url"], url);
+    assert_eq!(body["default_branch"], "main");
+    let id = body["id"].as_i64().unwrap();
+    wait_for_crawl(&app.db.store, id).await;
+    let state: String = sqlx::query("SELECT state FROM jobs WHERE kind = 'crawl'")
+        .fetch_one(app.db.store.pool())
+        .await
+        .unwrap()
+        .get("state");
+    assert_eq!(state, "done");
+    let deps = app.db.store.dependencies_of_repository(id).await.unwrap();
+    assert!(
+        deps.iter().any(|d| d.name == "serde"),
+        "the crawl read the manifests over ssh: {deps:#?}"
+    );
+    app.stop().await;
+}

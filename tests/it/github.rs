@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::Row;
 use upkeep::config::Secret;
-use upkeep::github::{
+use upkeep::forge::github::{
     Conditional, GithubAuth, GithubClient, GithubConfig, GithubError, GithubTuning,
 };
 
@@ -77,7 +77,10 @@ async fn repository_metadata_and_conditional_branch_heads() {
         "a 304 costs no rate limit"
     );
     assert_eq!(client.stats().not_modified, 1);
-    assert_eq!(client.stats().get(upkeep::github::Endpoint::Branch), 2);
+    assert_eq!(
+        client.stats().get(upkeep::forge::github::Endpoint::Branch),
+        2
+    );
 
     // A push changes the head: the old ETag no longer matches.
     let new_head = github.push("acme", "api", &[("README.md", "hello again\n")]);
@@ -199,7 +202,7 @@ async fn blobs_are_decoded_to_their_bytes() {
     // A push of one file changes only that file's blob id.
     let next = github.push("acme", "bin", &[("Cargo.toml", "x = \"2.0\"\n")]);
     let after = client.tree("acme/bin", &next).await.unwrap();
-    let sha_of = |entries: &[upkeep::github::TreeEntry], path: &str| {
+    let sha_of = |entries: &[upkeep::forge::github::TreeEntry], path: &str| {
         entries.iter().find(|e| e.path == path).unwrap().sha.clone()
     };
     assert_eq!(sha_of(&after, "data.bin"), sha_of(&tree, "data.bin"));
@@ -833,5 +836,62 @@ async fn installation_events_add_and_remove_repositories() {
     let (status, reply) = deliver(&app, "installation", "i-3", &created, signed(&created)).await;
     assert_eq!(status, 202, "{reply}");
     assert_eq!(reply["status"], "ignored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_crawl_of_a_repository_github_no_longer_has_gives_up_at_once() {
+    let github = FakeGithub::start().await;
+    let url = github.url();
+    let app = TestApp::spawn_with(|config| config.github_api_url = url).await;
+    app.team_token("platform").await;
+    let team = app
+        .db
+        .store
+        .team_by_name("platform")
+        .await
+        .unwrap()
+        .unwrap();
+    // Registered while it existed; GitHub answers 404 for it now.
+    let location =
+        upkeep::repository_url::RepositoryUrl::parse("https://github.com/acme/gone").unwrap();
+    let repository = app
+        .db
+        .store
+        .add_repository(team.id, &location, Some("main"))
+        .await
+        .unwrap();
+    let job_id = upkeep::jobs::enqueue(
+        &app.db.store,
+        &upkeep::jobs::crawl::Crawl {
+            repository_id: repository.id,
+        },
+    )
+    .await
+    .unwrap()
+    .expect("a new job");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let record = loop {
+        let record = app.db.store.job(job_id).await.unwrap().unwrap();
+        if record.state != "pending" && record.state != "running" {
+            break record;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the crawl job did not finish: {record:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(record.state, "failed", "{record:?}");
+    assert_eq!(
+        record.attempts, 1,
+        "given up at the first attempt: {record:?}"
+    );
+    let reason = record.last_error.unwrap_or_default();
+    assert!(
+        reason.starts_with(&format!("crawl of repository {}: ", repository.id))
+            && reason.contains("not found"),
+        "{reason}"
+    );
     app.stop().await;
 }

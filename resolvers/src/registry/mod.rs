@@ -4,7 +4,6 @@
 //! ([`crate::versioning::VersionScheme::is_prerelease`]); an adapter adds only what the registry
 //! itself states (a release flagged prerelease, a toolchain not marked stable).
 //!
-//!
 //! Every host in [`RegistryConfig`] (base URLs, the defaults table, npm scope registries, extra
 //! Maven repositories, `GOPROXY` entries) is a configured registry, exempt from the HTTP
 //! client's address guard; any other host a lookup reaches (an image registry named in a

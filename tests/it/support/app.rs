@@ -111,6 +111,9 @@ pub fn test_config(db_url: &str) -> Config {
         "upkeep-test-cache-{}",
         uuid::Uuid::new_v4().simple()
     ));
+    // The git repositories tests register as local paths live in the temporary directory.
+    config.local_repository_roots =
+        vec![std::fs::canonicalize(std::env::temp_dir()).expect("the temporary directory")];
     config
 }
 
