@@ -1178,3 +1178,55 @@ async fn crawl_failed_events(store: &Store) -> Vec<(Option<i64>, i64)> {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn the_scheduler_leaves_a_package_being_looked_up_to_its_job() {
+    let db = fresh_db().await;
+    let package = package_in_use(&db.store, "busy-pad").await;
+    let set_lease = async |until: i64| {
+        sqlx::query("UPDATE packages SET resolving_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(package)
+            .execute(db.store.pool())
+            .await
+            .unwrap();
+    };
+    let sweep = async || {
+        upkeep::scheduler::enqueue_stale_packages(&db.store, Duration::from_hours(1), 100)
+            .await
+            .unwrap()
+    };
+    set_lease(upkeep::store::now_ms() + 60_000).await;
+    assert_eq!(sweep().await, 0, "a job holds the lookup");
+    set_lease(upkeep::store::now_ms() - 1).await;
+    assert_eq!(
+        sweep().await,
+        1,
+        "a lease left by a dead worker has expired"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set UPKEEP_TEST_DATABASE_URL and run with --include-ignored"]
+async fn postgres_a_give_back_racing_with_its_twins_insert_merges_into_it() {
+    require_postgres();
+    let db = fresh_db().await;
+    let job = Crawl { repository_id: 9 };
+    let first = jobs::enqueue(&db.store, &job).await.unwrap().unwrap();
+    db.store.claim("w", 60_000).await.unwrap().unwrap();
+    // Another transaction queues the twin and has not committed when the give-back runs: the
+    // give-back does not see it, and its update waits on the unique index for that transaction.
+    let mut other = db.store.begin().await.unwrap();
+    let twin = jobs::enqueue_in(&mut other, &job).await.unwrap().unwrap();
+    let store = db.store.clone();
+    let give_back = tokio::spawn(async move { store.release(first, "w").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    other.commit().await.unwrap();
+    give_back
+        .await
+        .unwrap()
+        .expect("the give-back is tried again and merges into the twin");
+    assert_eq!(job_row(&db.store, first).await, None);
+    assert_eq!(job_row(&db.store, twin).await.unwrap().0, "pending");
+    assert_eq!(count(&db.store, "running").await, 0);
+}
