@@ -32,7 +32,18 @@ const CRAWLS_TO_DO: &str =
     "SELECT COUNT(*) FROM jobs WHERE kind = 'crawl' AND state IN ('pending', 'running')";
 
 /// The longest any one wait of this module lasts.
-const WAIT: Duration = Duration::from_secs(45);
+const WAIT: Duration = Duration::from_secs(40);
+
+/// The longest one test of this module lasts, all waits included.
+const TEST_LIMIT: Duration = Duration::from_secs(110);
+
+/// Run one fault script within [`TEST_LIMIT`]; on time-out its workers are killed as it is
+/// dropped.
+async fn bounded(script: impl Future<Output = ()>) {
+    tokio::time::timeout(TEST_LIMIT, script)
+        .await
+        .expect("the fault script ends within its time limit");
+}
 
 const API_PACKAGE_JSON: &str = r#"{"name": "api", "dependencies": {"left-pad": "^1.0.0", "express": "^4.17.0", "lodash": "^4.17.0"}}"#;
 const WEB_PACKAGE_JSON: &str = r#"{"name": "web", "dependencies": {"react": "^18.0.0"}}"#;
@@ -145,6 +156,10 @@ async fn repository(store: &Store, team: i64, url: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_with_pending_twins_and_a_hung_registry_leaves_nothing_running() {
+    bounded(sigterm_script()).await;
+}
+
+async fn sigterm_script() {
     common::install_crypto();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = fresh_db().await;
@@ -154,7 +169,7 @@ async fn sigterm_with_pending_twins_and_a_hung_registry_leaves_nothing_running()
     github.add_repo("acme", "web", "main", &[("package.json", WEB_PACKAGE_JSON)]);
     // A registry that never answers within the test.
     let registries = FakeRegistries::start_with(FakeRegistryOptions {
-        latency: Duration::from_secs(600),
+        latency: Duration::from_mins(10),
         ..FakeRegistryOptions::default()
     })
     .await;
@@ -261,6 +276,10 @@ async fn sigterm_with_pending_twins_and_a_hung_registry_leaves_nothing_running()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crawl_whose_worker_is_killed_is_finished_by_another() {
+    bounded(kill_mid_crawl_script()).await;
+}
+
+async fn kill_mid_crawl_script() {
     common::install_crypto();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = fresh_db().await;

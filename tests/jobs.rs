@@ -971,7 +971,7 @@ async fn the_package_lookup_lease_is_renewed_while_a_slow_lookup_runs() {
 async fn a_lookup_given_back_on_shutdown_lets_go_of_its_lease() {
     let db = fresh_db().await;
     let fakes = FakeRegistries::start_with(FakeRegistryOptions {
-        latency: Duration::from_secs(600),
+        latency: Duration::from_mins(10),
         ..FakeRegistryOptions::default()
     })
     .await;
@@ -1030,7 +1030,7 @@ async fn a_lookup_given_back_on_shutdown_lets_go_of_its_lease() {
 async fn other_kinds_run_while_lookups_are_stuck_on_a_slow_registry() {
     let db = fresh_db().await;
     let fakes = FakeRegistries::start_with(FakeRegistryOptions {
-        latency: Duration::from_secs(600),
+        latency: Duration::from_mins(10),
         ..FakeRegistryOptions::default()
     })
     .await;

@@ -123,7 +123,9 @@ pub async fn renew_lookup(services: &Services, package_id: i64) {
 }
 
 /// A `resolve_package` job was given back part-way (shutdown): end the package's lookup lease
-/// and leave the package due, so the job's next run does the whole lookup again.
+/// and leave the package due, so the job's next run does the whole lookup again. The lease has
+/// no holder column: a job given back in the instant between its start and finding the lease
+/// held by another job would end that lease too, which costs at most one more registry lookup.
 pub async fn give_back_lookup(services: &Services, package_id: i64) {
     if let Err(error) = services.store.release_held_package_lookup(package_id).await {
         warn!(package_id, %error, "letting go of the package lookup lease failed; it will expire");

@@ -6,6 +6,10 @@
 //! (its worker died). PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so concurrent workers never
 //! take the same row; SQLite has one writer at a time (`BEGIN IMMEDIATE`), so the same statement
 //! without the locking clause is already exclusive.
+//!
+//! Going back to `pending` (a retry after a failure, a give-back on shutdown) merges into the
+//! job's pending twin when one was queued meanwhile, so the unique index on pending dedup keys
+//! never leaves a job stuck `running` ([`BackToPending`]).
 
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
