@@ -26,6 +26,14 @@ use crate::services::Services;
 use crate::store::Store;
 use crate::store::jobs::ClaimedJob;
 
+/// The longest a worker waits for [`Job::renew`] or [`Job::given_back`]: what they renew or let
+/// go of expires by itself, so a hook that waits (on a row another connection of a stopped job
+/// still locks, say) must not hold up the heartbeat or the shutdown.
+///
+/// [`Job::renew`]: super::Job::renew
+/// [`Job::given_back`]: super::Job::given_back
+pub const HOOK_LIMIT: Duration = Duration::from_secs(5);
+
 /// Settings of one process's workers.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -174,7 +182,9 @@ async fn run_one(
                     warn!("lost the lease; abandoning the job");
                     return;
                 }
-                table.renew(&job.kind, &job.payload, services).await;
+                if tokio::time::timeout(HOOK_LIMIT, table.renew(&job.kind, &job.payload, services)).await.is_err() {
+                    warn!("renewing what the job holds took too long; it will expire unless renewed");
+                }
             }
             _ = shutdown.changed() => break None,
         }
@@ -194,7 +204,15 @@ async fn run_one(
             if let Err(error) = store.release(job.id, worker).await {
                 warn!(%error, "releasing a job failed; its lease will expire");
             }
-            table.given_back(&job.kind, &job.payload, services).await;
+            if tokio::time::timeout(
+                HOOK_LIMIT,
+                table.given_back(&job.kind, &job.payload, services),
+            )
+            .await
+            .is_err()
+            {
+                warn!("letting go of what the job held took too long; it will expire");
+            }
         }
     }
 }
