@@ -10,10 +10,29 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::manager::{DependencyKind, Manager, SkipReason};
 use utoipa::ToSchema;
 
+use crate::recommendation_kind::RecommendationKind;
+use crate::repository_url::Provider;
 use crate::store::events::NewEvent;
-use crate::store::repositories::Repository;
+
+// A repository as events describe it, built by the store from its repository row. (No doc
+// comment: it would become the schema's description, and the schema keeps the one it had.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Repository)]
+pub struct RepositoryPayload {
+    pub id: i64,
+    pub team_id: i64,
+    pub provider: Provider,
+    pub url: String,
+    pub full_name: String,
+    pub default_branch: Option<String>,
+    pub schedule: String,
+    pub created_at: DateTime<Utc>,
+    pub last_crawled_at: Option<DateTime<Utc>>,
+}
 
 /// A dependency as events describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -21,19 +40,24 @@ pub struct DependencyPayload {
     pub repository_id: i64,
     pub dependency_id: i64,
     pub manifest: String,
-    pub manager: String,
-    pub ecosystem: String,
+    #[schema(value_type = String)]
+    pub manager: Manager,
+    #[schema(value_type = String)]
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub requirement: Option<String>,
     pub locked: Option<String>,
-    pub kind: String,
-    pub skipped: Option<String>,
+    #[schema(value_type = String)]
+    pub kind: DependencyKind,
+    #[schema(value_type = Option<String>)]
+    pub skipped: Option<SkipReason>,
 }
 
 /// A release as events describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReleasePayload {
-    pub ecosystem: String,
+    #[schema(value_type = String)]
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub version: String,
     pub published_at: Option<DateTime<Utc>>,
@@ -46,7 +70,8 @@ pub struct RecommendationPayload {
     pub repository_id: i64,
     pub dependency_id: i64,
     pub manifest: String,
-    pub ecosystem: String,
+    #[schema(value_type = String)]
+    pub ecosystem: Ecosystem,
     pub name: String,
     /// The version in use (locked, else the lowest the requirement allows).
     pub current: Option<String>,
@@ -54,7 +79,8 @@ pub struct RecommendationPayload {
     /// The requirement to write, when the target is outside the current one.
     pub new_requirement: Option<String>,
     /// `patch`, `minor`, `major` or `security`.
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: RecommendationKind,
 }
 
 /// Why a recommendation went away.
@@ -82,7 +108,8 @@ pub struct PullRequestPayload {
 pub struct AdvisoryPayload {
     pub osv_id: String,
     pub summary: Option<String>,
-    pub ecosystem: String,
+    #[schema(value_type = String)]
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub repository_ids: Vec<i64>,
 }
@@ -107,7 +134,7 @@ pub struct CrawlPayload {
 #[serde(tag = "type", content = "payload", rename_all = "snake_case")]
 pub enum Event {
     RepositoryUpserted {
-        repository: Repository,
+        repository: RepositoryPayload,
     },
     RepositoryDeleted {
         id: i64,

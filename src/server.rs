@@ -92,9 +92,7 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let config = services.config.clone();
-    let store = services.store.clone();
     let state = AppState {
-        store: store.clone(),
         services: services.clone(),
         admin_token: config.admin_token.clone(),
         metrics: crate::telemetry::metrics(),

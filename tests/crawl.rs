@@ -136,7 +136,7 @@ async fn crawl_reconciles_and_emits_events_only_for_real_changes() {
         (serde.requirement.as_deref(), serde.locked.as_deref()),
         (Some("1"), Some("1.0.200"))
     );
-    assert_eq!(serde.ecosystem, "cargo");
+    assert_eq!(serde.ecosystem, upkeep_resolvers::Ecosystem::Cargo);
     assert_eq!(
         dep(&deps, "Cargo.toml", "itoa").locked.as_deref(),
         Some("1.0.11")
@@ -308,9 +308,12 @@ async fn crawl_reconciles_and_emits_events_only_for_real_changes() {
     );
 
     // The usage query sees the package across the fleet.
-    let usages = store.package_usages("cargo", "serde", None).await.unwrap();
+    let usages = store
+        .package_usages(upkeep_resolvers::Ecosystem::Cargo, "serde", None)
+        .await
+        .unwrap();
     assert_eq!(usages.len(), 1);
-    assert_eq!(usages[0].repository_id, id);
+    assert_eq!(usages[0].dependency.repository_id, id);
     let crawls = store.crawls_of(id).await.unwrap();
     assert_eq!(crawls.len(), 6);
     assert_eq!(crawls[0].status, "completed");
@@ -519,7 +522,10 @@ async fn gradle_versions_from_gradle_properties_are_stored_on_the_properties_fil
     let rows = |deps: Vec<upkeep::store::inventory::DependencyRecord>| {
         let mut rows: Vec<(String, String, Option<String>, Option<String>)> = deps
             .into_iter()
-            .map(|d| (d.manifest, d.name, d.requirement, d.skip_reason))
+            .map(|d| {
+                let skip_reason = d.skip_reason.map(|s| s.as_str().to_owned());
+                (d.manifest, d.name, d.requirement, skip_reason)
+            })
             .collect();
         rows.sort();
         rows

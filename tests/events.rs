@@ -134,7 +134,7 @@ impl App {
             &mut tx,
             store.backend(),
             Event::ReleasePublished(ReleasePayload {
-                ecosystem: "npm".into(),
+                ecosystem: upkeep_resolvers::Ecosystem::Npm,
                 name: name.into(),
                 version: version.into(),
                 published_at: None,
@@ -1103,7 +1103,7 @@ async fn events_are_published_to_jetstream_once_across_restarts() {
         &mut tx,
         store.backend(),
         Event::ReleasePublished(ReleasePayload {
-            ecosystem: "cargo".into(),
+            ecosystem: upkeep_resolvers::Ecosystem::Cargo,
             name: "nats-test".into(),
             version: "1.0.1".into(),
             published_at: None,

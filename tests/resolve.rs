@@ -674,7 +674,7 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     );
 
     // A skipped dependency carries nothing.
-    sqlx::query("UPDATE dependencies SET skip_reason = 'git-source' WHERE id = $1")
+    sqlx::query("UPDATE dependencies SET skip_reason = 'git' WHERE id = $1")
         .bind(dep)
         .execute(store.pool())
         .await
@@ -1241,5 +1241,122 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
     assert_eq!(body["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(body["items"][0]["kind"], "patch");
     let _ = dep_b;
+    app.stop().await;
+}
+
+/// The dependency listing answers under each repository's own policy: with a policy that forbids
+/// majors and ignores a package, stored before any recomputation ran (as a crawl of a changed
+/// `.upkeep.toml` stores it), the listing shows no major and nothing for the ignored package,
+/// while another repository on the same packages under the default policy shows both.
+#[tokio::test]
+async fn fleet_dependency_listing_follows_each_repository_policy() {
+    let app = TestApp::spawn().await;
+    let store = app.db.store.clone();
+    let fakes = Registries::start().await;
+    let services = services(&store, &app.db.url, &fakes);
+    publish(
+        &fakes.npm_packages,
+        "@acme/util",
+        vec![v("1.0.0", 100), v("1.0.1", 90), v("2.0.0", 80)],
+    );
+    publish(
+        &fakes.npm_packages,
+        "left-pad",
+        vec![v("1.0.0", 100), v("1.3.0", 50)],
+    );
+    let token = app.team_token("alpha").await;
+    let team_id = store
+        .team_by_name("alpha")
+        .await
+        .expect("team")
+        .expect("alpha")
+        .id;
+    let strict = repository(&store, team_id, "https://github.com/alpha/strict").await;
+    let relaxed = repository(&store, team_id, "https://github.com/alpha/relaxed").await;
+    let util = package(&store, "npm", "@acme/util").await;
+    let left_pad = package(&store, "npm", "left-pad").await;
+    for repo in [strict, relaxed] {
+        let manifest_id = manifest(&store, repo, "package.json", "npm").await;
+        dependency(
+            &store,
+            manifest_id,
+            util,
+            "dependencies/@acme/util",
+            "^1.0.0",
+            Some("1.0.0"),
+        )
+        .await;
+        dependency(
+            &store,
+            manifest_id,
+            left_pad,
+            "dependencies/left-pad",
+            "^1.0.0",
+            Some("1.0.0"),
+        )
+        .await;
+    }
+    resolve_package(&services, util).await.expect("resolve");
+    resolve_package(&services, left_pad).await.expect("resolve");
+    set_policy(
+        &store,
+        strict,
+        &json!({ "allow_major": false, "ignore": ["left-*"] }),
+    )
+    .await;
+
+    let listing = |repo: i64| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let (status, body) = get(
+                app,
+                &token,
+                &format!("/api/v1/repositories/{repo}/dependencies"),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            let items = body["items"].as_array().cloned().unwrap_or_default();
+            let by_name = |name: &str| {
+                items
+                    .iter()
+                    .find(|item| item["name"] == name)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{name} is listed: {body}"))
+            };
+            (by_name("@acme/util"), by_name("left-pad"))
+        }
+    };
+    let kinds = |item: &Value| -> Vec<String> {
+        item["recommendations"]
+            .as_array()
+            .map(|recs| {
+                recs.iter()
+                    .map(|r| r["kind"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let (util_item, left_pad_item) = listing(strict).await;
+    assert_eq!(kinds(&util_item), vec!["patch"], "no major: {util_item}");
+    assert_eq!(util_item["recommended"], "1.0.1");
+    assert_eq!(util_item["recommendations"][0]["new_requirement"], "^1.0.1");
+    assert_eq!(
+        kinds(&left_pad_item),
+        Vec::<String>::new(),
+        "ignored: {left_pad_item}"
+    );
+    assert_eq!(left_pad_item["recommended"], Value::Null);
+    // The facts about the dependency do not depend on the policy.
+    assert_eq!(util_item["latest"], "2.0.0");
+    assert_eq!(util_item["update"], "major");
+    assert_eq!(left_pad_item["latest"], "1.3.0");
+
+    let (util_item, left_pad_item) = listing(relaxed).await;
+    assert_eq!(kinds(&util_item), vec!["patch", "major"], "{util_item}");
+    assert_eq!(util_item["recommended"], "1.0.1");
+    assert_eq!(kinds(&left_pad_item), vec!["minor"], "{left_pad_item}");
+    assert_eq!(left_pad_item["recommended"], "1.3.0");
     app.stop().await;
 }

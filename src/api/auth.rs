@@ -4,6 +4,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::{ApiError, AppState};
+use crate::store::Store;
+use crate::store::repositories::Repository;
 use crate::store::teams::Team;
 
 /// Who is calling.
@@ -26,6 +28,48 @@ impl Principal {
     /// May this caller act on data of team `team_id`?
     pub fn may_access(&self, team_id: i64) -> bool {
         self.team_scope().is_none_or(|own| own == team_id)
+    }
+
+    /// The team a call acts for: a team token's own team (a `team` named in the request must be
+    /// it), or the named team for the admin token, which must name one. `action` completes the
+    /// refusal "a team token {action} for its own team only".
+    pub async fn acting_team(
+        &self,
+        store: &Store,
+        team: Option<&str>,
+        action: &str,
+    ) -> Result<i64, ApiError> {
+        match (self, team) {
+            (Principal::Team(own), None) => Ok(own.id),
+            (Principal::Team(own), Some(name)) if name == own.name => Ok(own.id),
+            (Principal::Team(_), Some(_)) => Err(ApiError::forbidden(format!(
+                "a team token {action} for its own team only"
+            ))),
+            (Principal::Admin, None) => Err(ApiError::invalid(
+                "team",
+                "required when using the admin token",
+            )),
+            (Principal::Admin, Some(name)) => Ok(store
+                .team_by_name(name)
+                .await?
+                .ok_or_else(|| ApiError::invalid("team", format!("no team `{name}`")))?
+                .id),
+        }
+    }
+
+    /// Repository `id`, when this caller may see it: 404 when it does not exist, 403 when it is
+    /// another team's.
+    pub async fn visible_repository(&self, store: &Store, id: i64) -> Result<Repository, ApiError> {
+        let repo = store
+            .repository(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("repository {id}")))?;
+        if !self.may_access(repo.team_id) {
+            return Err(ApiError::forbidden(format!(
+                "repository {id} belongs to another team"
+            )));
+        }
+        Ok(repo)
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
@@ -74,7 +118,7 @@ impl FromRequestParts<AppState> for Principal {
         {
             return Ok(Principal::Admin);
         }
-        match state.store.team_for_token(token).await? {
+        match state.store().team_for_token(token).await? {
             Some(team) => Ok(Principal::Team(team)),
             None => Err(ApiError::unauthorized("unknown or revoked token")),
         }

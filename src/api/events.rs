@@ -18,7 +18,7 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{ApiError, ApiQuery, AppState};
+use super::{ApiError, ApiQuery, AppState, page_limit};
 use crate::api::auth::Principal;
 use crate::store::Store;
 use crate::store::events::{EventFilter, StoredEvent};
@@ -109,13 +109,10 @@ pub async fn list(
     ApiQuery(params): ApiQuery<EventParams>,
 ) -> Result<Json<EventPage>, ApiError> {
     let after = check_after(params.after.unwrap_or(0))?;
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
-    }
+    let limit = page_limit(params.limit, 100, 1000)?;
     let types = parse_types(params.types.as_deref())?;
     let events = state
-        .store
+        .store()
         .events_after(&EventFilter {
             after,
             limit,
@@ -158,7 +155,7 @@ pub async fn stream(
     let after = check_after(resume.or(params.after).unwrap_or(0))?;
     let types = parse_types(params.types.as_deref())?;
     let tail = Tail {
-        store: state.store.clone(),
+        store: state.store().clone(),
         filter: EventFilter {
             after,
             limit: 100,

@@ -10,26 +10,26 @@
 //! Team scope: a team token sees its own repositories only. Asking for another team's repository
 //! is 403; usages and recommendation listings simply do not include other teams' repositories.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use upkeep_resolvers::Ecosystem;
-use upkeep_resolvers::recommend::{Policy, evaluate};
+use upkeep_resolvers::manager::{DependencyKind, Manager, SkipReason};
+use upkeep_resolvers::versioning::UpdateKind;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::repositories::ListParams;
-use super::{ApiError, ApiPath, ApiQuery, AppState};
+use super::{ApiError, ApiPath, ApiQuery, AppState, page_limit};
 use crate::api::auth::Principal;
-use crate::store::recommendations::{
-    DependencyContext, RecommendationFilter, StoredRecommendation,
-};
-use crate::store::repositories::Repository;
+use crate::fleet::{self, ListedDependency, RepositoryUsages};
+use crate::recommendation_kind::RecommendationKind;
+use crate::resolve::plan::Desired;
+use crate::store::inventory::DependencyRecord;
+use crate::store::recommendations::{RecommendationFilter, RecommendationRow};
 
 /// The fleet routes and their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -45,25 +45,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[openapi(paths(usages))]
 struct FleetDoc;
 
-/// The repository, when the caller may see it (404 unknown, 403 another team's).
-pub(crate) async fn owned_repository(
-    state: &AppState,
-    principal: &Principal,
-    id: i64,
-) -> Result<Repository, ApiError> {
-    let repo = state
-        .store
-        .repository(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("repository {id}")))?;
-    if !principal.may_access(repo.team_id) {
-        return Err(ApiError::forbidden(format!(
-            "repository {id} belongs to another team"
-        )));
-    }
-    Ok(repo)
-}
-
 fn parse_ecosystem(field: &str, value: &str) -> Result<Ecosystem, ApiError> {
     value.parse::<Ecosystem>().map_err(|_| {
         let known: Vec<&str> = Ecosystem::ALL.iter().map(|e| e.as_str()).collect();
@@ -78,14 +59,15 @@ fn parse_ecosystem(field: &str, value: &str) -> Result<Ecosystem, ApiError> {
 #[derive(Serialize, ToSchema)]
 pub struct RecommendationBrief {
     /// `patch`, `minor`, `major` or `security`.
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: RecommendationKind,
     pub target_version: String,
     /// The requirement to write; `null` when only the lockfile changes or it cannot be rewritten.
     pub new_requirement: Option<String>,
 }
 
-impl From<StoredRecommendation> for RecommendationBrief {
-    fn from(r: StoredRecommendation) -> Self {
+impl From<Desired> for RecommendationBrief {
+    fn from(r: Desired) -> Self {
         RecommendationBrief {
             kind: r.kind,
             target_version: r.target_version,
@@ -100,26 +82,57 @@ pub struct DependencyItem {
     pub id: i64,
     /// The manifest path in the repository.
     pub manifest: String,
-    pub manager: String,
-    pub ecosystem: String,
+    #[schema(value_type = String)]
+    pub manager: Manager,
+    #[schema(value_type = String)]
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub requirement: Option<String>,
     pub locked: Option<String>,
     /// `normal`, `dev`, `build`, ... as the manager reports it.
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: DependencyKind,
     /// Why the dependency is not updated (git source, local path, ...), if it is not.
-    pub skipped: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub skipped: Option<SkipReason>,
     /// The version in use: locked, else the lowest the requirement allows.
     pub current: Option<String>,
     /// The newest usable release (no policy applied); `null` until the package is resolved.
     pub latest: Option<String>,
     pub latest_published_at: Option<DateTime<Utc>>,
     /// The kind of `current` → `latest`: `patch`, `minor` or `major`; `null` when current.
-    pub update: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub update: Option<UpdateKind>,
     /// The preferred recommended target: the patch/minor one when there is one, else the major.
     pub recommended: Option<String>,
     /// Every stored recommendation (majors are reported separately from patch/minor ones).
     pub recommendations: Vec<RecommendationBrief>,
+}
+
+impl From<ListedDependency> for DependencyItem {
+    fn from(listed: ListedDependency) -> Self {
+        let d = listed.dependency;
+        let evaluation = listed.evaluation;
+        let recommendations: Vec<RecommendationBrief> =
+            listed.recommendations.into_iter().map(Into::into).collect();
+        DependencyItem {
+            id: d.id,
+            manifest: d.manifest,
+            manager: d.manager,
+            ecosystem: d.ecosystem,
+            name: d.name,
+            requirement: d.requirement,
+            locked: d.locked,
+            kind: d.kind,
+            skipped: d.skip_reason,
+            current: evaluation.current,
+            latest: evaluation.latest,
+            latest_published_at: evaluation.latest_published_at,
+            update: evaluation.update,
+            recommended: recommendations.first().map(|r| r.target_version.clone()),
+            recommendations,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -141,60 +154,18 @@ pub async fn dependencies(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<DependencyPage>, ApiError> {
-    owned_repository(&state, &principal, id).await?;
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 500"));
-    }
-    let page = state
-        .store
-        .repository_dependencies(id, params.after.unwrap_or(0), limit)
-        .await?;
-    let mut package_ids: Vec<i64> = page.items.iter().map(|d| d.dependency.package_id).collect();
-    package_ids.sort_unstable();
-    package_ids.dedup();
-    let releases = state.store.releases_for(&package_ids).await?;
-    let now = Utc::now();
-    let items = page
-        .items
-        .into_iter()
-        .map(|item| {
-            let d = item.dependency;
-            let evaluation = d.ecosystem.parse::<Ecosystem>().ok().map(|ecosystem| {
-                evaluate(
-                    ecosystem,
-                    d.requirement.as_deref(),
-                    d.locked.as_deref(),
-                    releases.get(&d.package_id).map_or(&[][..], Vec::as_slice),
-                    &Policy::default(),
-                    now,
-                )
-            });
-            let evaluation = evaluation.unwrap_or_default();
-            let mut recommendations: Vec<RecommendationBrief> =
-                item.recommendations.into_iter().map(Into::into).collect();
-            recommendations.sort_by_key(|r| r.kind == "major");
-            DependencyItem {
-                id: d.id,
-                manifest: d.manifest,
-                manager: d.manager,
-                ecosystem: d.ecosystem,
-                name: d.name,
-                requirement: d.requirement,
-                locked: d.locked,
-                kind: d.kind,
-                skipped: d.skip_reason,
-                current: evaluation.current,
-                latest: evaluation.latest,
-                latest_published_at: evaluation.latest_published_at,
-                update: evaluation.update.map(|k| k.as_str().to_owned()),
-                recommended: recommendations.first().map(|r| r.target_version.clone()),
-                recommendations,
-            }
-        })
-        .collect();
+    principal.visible_repository(state.store(), id).await?;
+    let limit = page_limit(params.limit, 100, 500)?;
+    let page = fleet::dependencies(
+        state.store(),
+        id,
+        params.after.unwrap_or(0),
+        limit,
+        Utc::now(),
+    )
+    .await?;
     Ok(Json(DependencyPage {
-        items,
+        items: page.items.into_iter().map(Into::into).collect(),
         next: page.next,
     }))
 }
@@ -213,13 +184,31 @@ pub struct UsagesParams {
 pub struct UsageItem {
     pub dependency_id: i64,
     pub manifest: String,
-    pub manager: String,
+    #[schema(value_type = String)]
+    pub manager: Manager,
     pub requirement: Option<String>,
     pub locked: Option<String>,
     /// The version in use: locked, else the requirement's lower bound; `null` when unknown.
     pub version: Option<String>,
-    pub kind: String,
-    pub skipped: Option<String>,
+    #[schema(value_type = String)]
+    pub kind: DependencyKind,
+    #[schema(value_type = Option<String>)]
+    pub skipped: Option<SkipReason>,
+}
+
+impl From<(DependencyRecord, Option<String>)> for UsageItem {
+    fn from((d, version): (DependencyRecord, Option<String>)) -> Self {
+        UsageItem {
+            dependency_id: d.id,
+            manifest: d.manifest,
+            manager: d.manager,
+            requirement: d.requirement,
+            locked: d.locked,
+            version,
+            kind: d.kind,
+            skipped: d.skip_reason,
+        }
+    }
 }
 
 /// A repository using the package, with each use.
@@ -231,9 +220,21 @@ pub struct RepositoryUsage {
     pub usages: Vec<UsageItem>,
 }
 
+impl From<RepositoryUsages> for RepositoryUsage {
+    fn from(found: RepositoryUsages) -> Self {
+        RepositoryUsage {
+            repository_id: found.repository_id,
+            full_name: found.full_name,
+            url: found.url,
+            usages: found.usages.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct UsagesResponse {
-    pub ecosystem: String,
+    #[schema(value_type = String)]
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub below: Option<String>,
     /// The caller's repositories using the package (every team's for the admin).
@@ -270,57 +271,19 @@ pub async fn usages(
         }
         other => other.map(str::to_owned),
     };
-    let found = state
-        .store
-        .package_usages(eco.as_str(), name, principal.team_scope())
-        .await?;
-    let mut repositories: BTreeMap<i64, RepositoryUsage> = BTreeMap::new();
-    for usage in found {
-        let d: DependencyContext = usage.dependency;
-        let version = d
-            .locked
-            .as_deref()
-            .map(str::trim)
-            .filter(|l| scheme.is_valid(l))
-            .map(str::to_owned)
-            .or_else(|| {
-                d.requirement
-                    .as_deref()
-                    .and_then(|r| scheme.lower_bound(r.trim()))
-            });
-        if let Some(limit) = below.as_deref() {
-            let is_below = version
-                .as_deref()
-                .is_some_and(|v| scheme.compare(v, limit).is_lt());
-            if !is_below {
-                continue;
-            }
-        }
-        repositories
-            .entry(usage.repository_id)
-            .or_insert_with(|| RepositoryUsage {
-                repository_id: usage.repository_id,
-                full_name: usage.full_name.clone(),
-                url: usage.url.clone(),
-                usages: Vec::new(),
-            })
-            .usages
-            .push(UsageItem {
-                dependency_id: d.id,
-                manifest: d.manifest,
-                manager: d.manager,
-                requirement: d.requirement,
-                locked: d.locked,
-                version,
-                kind: d.kind,
-                skipped: d.skip_reason,
-            });
-    }
+    let repositories = fleet::package_usages(
+        state.store(),
+        eco,
+        name,
+        below.as_deref(),
+        principal.team_scope(),
+    )
+    .await?;
     Ok(Json(UsagesResponse {
-        ecosystem: eco.as_str().to_owned(),
+        ecosystem: eco,
         name: name.to_owned(),
         below,
-        repositories: repositories.into_values().collect(),
+        repositories: repositories.into_iter().map(Into::into).collect(),
     }))
 }
 
@@ -353,17 +316,42 @@ pub struct RecommendationItem {
     pub repository: String,
     pub dependency_id: i64,
     pub manifest: String,
-    pub manager: String,
-    pub ecosystem: String,
+    #[schema(value_type = String)]
+    pub manager: Manager,
+    #[schema(value_type = String)]
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub requirement: Option<String>,
     pub locked: Option<String>,
     /// `patch`, `minor`, `major` or `security`.
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: RecommendationKind,
     pub target_version: String,
     pub new_requirement: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl From<RecommendationRow> for RecommendationItem {
+    fn from(r: RecommendationRow) -> Self {
+        RecommendationItem {
+            id: r.id,
+            repository_id: r.dependency.repository_id,
+            repository: r.repository_full_name,
+            dependency_id: r.dependency.id,
+            manifest: r.dependency.manifest,
+            manager: r.dependency.manager,
+            ecosystem: r.dependency.ecosystem,
+            name: r.dependency.name,
+            requirement: r.dependency.requirement,
+            locked: r.dependency.locked,
+            kind: r.kind,
+            target_version: r.target_version,
+            new_requirement: r.new_requirement,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -383,60 +371,36 @@ pub async fn recommendations(
     principal: Principal,
     ApiQuery(params): ApiQuery<RecommendationParams>,
 ) -> Result<Json<RecommendationPage>, ApiError> {
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 500"));
-    }
-    if let Some(kind) = params.kind.as_deref()
-        && !["patch", "minor", "major", "security"].contains(&kind)
-    {
-        return Err(ApiError::invalid(
-            "kind",
-            format!("`{kind}` is not one of patch, minor, major, security"),
-        ));
-    }
+    let limit = page_limit(params.limit, 100, 500)?;
+    let kind = params
+        .kind
+        .as_deref()
+        .map(str::parse::<RecommendationKind>)
+        .transpose()
+        .map_err(|problem| ApiError::invalid("kind", problem))?;
     let ecosystem = params
         .ecosystem
         .as_deref()
         .map(|e| parse_ecosystem("ecosystem", e))
         .transpose()?;
     if let Some(repository) = params.repository {
-        owned_repository(&state, &principal, repository).await?;
+        principal
+            .visible_repository(state.store(), repository)
+            .await?;
     }
     let page = state
-        .store
+        .store()
         .recommendation_list(&RecommendationFilter {
             after: params.after.unwrap_or(0),
             limit,
             team_id: principal.team_scope(),
             repository_id: params.repository,
-            kind: params.kind,
-            ecosystem: ecosystem.map(|e| e.as_str().to_owned()),
+            kind,
+            ecosystem,
         })
         .await?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|r| RecommendationItem {
-            id: r.id,
-            repository_id: r.dependency.repository_id,
-            repository: r.repository_full_name,
-            dependency_id: r.dependency.id,
-            manifest: r.dependency.manifest,
-            manager: r.dependency.manager,
-            ecosystem: r.dependency.ecosystem,
-            name: r.dependency.name,
-            requirement: r.dependency.requirement,
-            locked: r.dependency.locked,
-            kind: r.kind,
-            target_version: r.target_version,
-            new_requirement: r.new_requirement,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect();
     Ok(Json(RecommendationPage {
-        items,
+        items: page.items.into_iter().map(Into::into).collect(),
         next: page.next,
     }))
 }

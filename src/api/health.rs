@@ -15,7 +15,7 @@ pub async fn healthz() -> Response {
 
 /// Readiness: the database answers; 503 otherwise.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.store().ping().await {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
@@ -30,7 +30,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    match state.store.job_counts().await {
+    match state.store().job_counts().await {
         Ok(counts) => {
             let mut depth = 0_i64;
             for (kind, job_state, n) in counts {

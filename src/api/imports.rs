@@ -40,31 +40,6 @@ pub struct ImportResult {
     pub skipped: Vec<SkippedRepository>,
 }
 
-/// The team a call acts for: a team token's own team, or the named team for the admin token.
-async fn acting_team(
-    state: &AppState,
-    principal: &Principal,
-    team: Option<&str>,
-) -> Result<i64, ApiError> {
-    match (principal, team) {
-        (Principal::Team(own), None) => Ok(own.id),
-        (Principal::Team(own), Some(name)) if name == own.name => Ok(own.id),
-        (Principal::Team(_), Some(_)) => Err(ApiError::forbidden(
-            "a team token imports repositories for its own team only",
-        )),
-        (Principal::Admin, None) => Err(ApiError::invalid(
-            "team",
-            "required when using the admin token",
-        )),
-        (Principal::Admin, Some(name)) => Ok(state
-            .store
-            .team_by_name(name)
-            .await?
-            .ok_or_else(|| ApiError::invalid("team", format!("no team `{name}`")))?
-            .id),
-    }
-}
-
 /// Register every repository of a GitHub organisation (archived ones skipped).
 #[utoipa::path(post, path = "/api/v1/imports", tag = "repositories", request_body = CreateImport,
     responses((status = 200, body = ImportResult), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
@@ -86,7 +61,9 @@ pub async fn create(
             "must be a GitHub organisation name (letters, digits and hyphens, at most 39)",
         ));
     }
-    let team_id = acting_team(&state, &principal, body.team.as_deref()).await?;
+    let team_id = principal
+        .acting_team(state.store(), body.team.as_deref(), "imports repositories")
+        .await?;
     let Some(github) = state.services.github.as_ref() else {
         return Err(ApiError::invalid(
             "github_org",
@@ -134,7 +111,7 @@ pub async fn create(
             }
         };
         let added = match state
-            .store
+            .store()
             .add_repository(team_id, &url, Some(&repo.default_branch))
             .await
         {
@@ -149,7 +126,7 @@ pub async fn create(
             Err(other) => return Err(other.into()),
         };
         enqueue(
-            &state.store,
+            state.store(),
             &Crawl {
                 repository_id: added.id,
             },

@@ -37,10 +37,29 @@ pub use error::{ApiError, ErrorBody};
 /// Shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
     pub services: crate::services::Services,
     pub admin_token: Option<Secret>,
     pub metrics: Arc<PrometheusHandle>,
+}
+
+impl AppState {
+    /// The database (the services' handle).
+    pub fn store(&self) -> &Store {
+        &self.services.store
+    }
+}
+
+/// The page size a list call asked for (`default` when it named none); 422 naming `limit` unless
+/// it is between 1 and `max`.
+pub fn page_limit(requested: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    let limit = requested.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {max}"),
+        ));
+    }
+    Ok(limit)
 }
 
 /// `Json<T>` whose rejections follow the API's error policy.

@@ -9,7 +9,6 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::fleet::owned_repository;
 use super::{ApiError, ApiJson, ApiPath, AppState};
 use crate::api::auth::Principal;
 use crate::jobs::enqueue;
@@ -32,9 +31,9 @@ pub async fn get_policy(
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RepoPolicy>, ApiError> {
-    owned_repository(&state, &principal, id).await?;
+    principal.visible_repository(state.store(), id).await?;
     let (_, stored) = state
-        .store
+        .store()
         .repository_policy(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("repository {id}")))?;
@@ -53,24 +52,24 @@ pub async fn put_policy(
     ApiPath(id): ApiPath<i64>,
     ApiJson(policy): ApiJson<RepoPolicy>,
 ) -> Result<Json<RepoPolicy>, ApiError> {
-    owned_repository(&state, &principal, id).await?;
+    principal.visible_repository(state.store(), id).await?;
     policy
         .validate()
         .map_err(|e| ApiError::invalid(&e.field, e.message))?;
     let (_, stored) = state
-        .store
+        .store()
         .repository_policy(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("repository {id}")))?;
     if RepoPolicy::from_stored(&stored) != policy {
         if !state
-            .store
+            .store()
             .set_repository_policy(id, &policy.to_stored())
             .await?
         {
             return Err(ApiError::not_found(format!("repository {id}")));
         }
-        enqueue(&state.store, &RecommendRepository::all(id)).await?;
+        enqueue(state.store(), &RecommendRepository::all(id)).await?;
     }
     Ok(Json(policy))
 }

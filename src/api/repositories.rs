@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, page_limit};
 use crate::api::auth::Principal;
 use crate::repository_url::RepositoryUrl;
 use crate::store::repositories::Repository;
@@ -50,29 +50,13 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateRepository>,
 ) -> Result<(StatusCode, Json<Repository>), ApiError> {
     let url = RepositoryUrl::parse(&body.url).map_err(|e| ApiError::invalid("url", e))?;
-    let team_id = match (&principal, body.team.as_deref()) {
-        (Principal::Team(own), None) => own.id,
-        (Principal::Team(own), Some(name)) if name == own.name => own.id,
-        (Principal::Team(_), Some(_)) => {
-            return Err(ApiError::forbidden(
-                "a team token registers repositories for its own team only",
-            ));
-        }
-        (Principal::Admin, None) => {
-            return Err(ApiError::invalid(
-                "team",
-                "required when using the admin token",
-            ));
-        }
-        (Principal::Admin, Some(name)) => {
-            state
-                .store
-                .team_by_name(name)
-                .await?
-                .ok_or_else(|| ApiError::invalid("team", format!("no team `{name}`")))?
-                .id
-        }
-    };
+    let team_id = principal
+        .acting_team(
+            state.store(),
+            body.team.as_deref(),
+            "registers repositories",
+        )
+        .await?;
     let repo = crate::crawler::registration::register(&state.services, team_id, &url)
         .await
         .map_err(|e| match e {
@@ -94,32 +78,15 @@ pub async fn list(
     principal: Principal,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<RepositoryPage>, ApiError> {
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 500"));
-    }
+    let limit = page_limit(params.limit, 50, 500)?;
     let page = state
-        .store
+        .store()
         .repositories(principal.team_scope(), params.after.unwrap_or(0), limit)
         .await?;
     Ok(Json(RepositoryPage {
         items: page.items,
         next: page.next,
     }))
-}
-
-async fn owned(state: &AppState, principal: &Principal, id: i64) -> Result<Repository, ApiError> {
-    let repo = state
-        .store
-        .repository(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("repository {id}")))?;
-    if !principal.may_access(repo.team_id) {
-        return Err(ApiError::forbidden(format!(
-            "repository {id} belongs to another team"
-        )));
-    }
-    Ok(repo)
 }
 
 /// One repository.
@@ -133,7 +100,7 @@ pub async fn get(
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Repository>, ApiError> {
-    Ok(Json(owned(&state, &principal, id).await?))
+    Ok(Json(principal.visible_repository(state.store(), id).await?))
 }
 
 /// Remove a repository and everything crawled from it.
@@ -147,7 +114,7 @@ pub async fn delete(
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    owned(&state, &principal, id).await?;
-    state.store.remove_repository(id).await?;
+    principal.visible_repository(state.store(), id).await?;
+    state.store().remove_repository(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

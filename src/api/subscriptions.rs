@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, page_limit};
 use crate::api::auth::Principal;
 use crate::config::Secret;
 use crate::delivery::webhooks::DEFAULT_MAX_ATTEMPTS;
@@ -62,30 +62,6 @@ pub struct DeliveryPage {
     pub next: Option<i64>,
 }
 
-async fn team_for(
-    state: &AppState,
-    principal: &Principal,
-    team: Option<&str>,
-) -> Result<i64, ApiError> {
-    match (principal, team) {
-        (Principal::Team(own), None) => Ok(own.id),
-        (Principal::Team(own), Some(name)) if name == own.name => Ok(own.id),
-        (Principal::Team(_), Some(_)) => Err(ApiError::forbidden(
-            "a team token creates subscriptions for its own team only",
-        )),
-        (Principal::Admin, None) => Err(ApiError::invalid(
-            "team",
-            "required when using the admin token",
-        )),
-        (Principal::Admin, Some(name)) => Ok(state
-            .store
-            .team_by_name(name)
-            .await?
-            .ok_or_else(|| ApiError::invalid("team", format!("no team `{name}`")))?
-            .id),
-    }
-}
-
 fn validate_types(types: &[String]) -> Result<Vec<String>, ApiError> {
     if types.is_empty() {
         return Err(ApiError::invalid("types", "name at least one event type"));
@@ -128,7 +104,9 @@ pub async fn create(
             "must be between 1 and 20",
         ));
     }
-    let team_id = team_for(&state, &principal, body.team.as_deref()).await?;
+    let team_id = principal
+        .acting_team(state.store(), body.team.as_deref(), "creates subscriptions")
+        .await?;
     resolve_target(&url, state.services.config.webhook_allow_private_targets)
         .await
         .map_err(|e| ApiError::invalid("url", e))?;
@@ -138,7 +116,7 @@ pub async fn create(
         .seal(&Secret::new(body.secret))
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let subscription = state
-        .store
+        .store()
         .create_subscription(&NewSubscription {
             team_id,
             url: url.to_string(),
@@ -158,13 +136,13 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<SubscriptionList>, ApiError> {
-    let items = state.store.subscriptions(principal.team_scope()).await?;
+    let items = state.store().subscriptions(principal.team_scope()).await?;
     Ok(Json(SubscriptionList { items }))
 }
 
 async fn owned(state: &AppState, principal: &Principal, id: i64) -> Result<Subscription, ApiError> {
     let subscription = state
-        .store
+        .store()
         .subscription(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("subscription {id}")))?;
@@ -196,13 +174,10 @@ pub async fn deliveries(
             format!("`{status}` is not pending, delivered or dead"),
         ));
     }
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 500"));
-    }
+    let limit = page_limit(params.limit, 50, 500)?;
     owned(&state, &principal, id).await?;
     let page = state
-        .store
+        .store()
         .deliveries(
             id,
             params.status.as_deref(),
@@ -228,6 +203,6 @@ pub async fn delete(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     owned(&state, &principal, id).await?;
-    state.store.delete_subscription(id).await?;
+    state.store().delete_subscription(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

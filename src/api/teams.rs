@@ -34,7 +34,7 @@ pub async fn create_team(
 ) -> Result<(StatusCode, Json<Team>), ApiError> {
     principal.require_admin()?;
     validate_team_name(&body.name).map_err(|e| ApiError::invalid("name", e))?;
-    let team = state.store.create_team(&body.name).await?;
+    let team = state.store().create_team(&body.name).await?;
     Ok((StatusCode::CREATED, Json(team)))
 }
 
@@ -51,11 +51,11 @@ pub async fn create_token(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     principal.require_admin()?;
     let team = state
-        .store
+        .store()
         .team_by_name(&name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("team `{name}`")))?;
-    let created = state.store.create_token(&team).await?;
+    let created = state.store().create_token(&team).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {

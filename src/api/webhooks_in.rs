@@ -100,7 +100,7 @@ pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Byt
     if delivery.len() > 200 {
         return ApiError::bad_request("X-GitHub-Delivery is too long").into_response();
     }
-    match state.store.record_github_delivery(delivery, event).await {
+    match state.store().record_github_delivery(delivery, event).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::info!(delivery, event, "duplicate GitHub delivery");
@@ -117,7 +117,7 @@ pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Byt
     match result {
         Ok(response) => response,
         Err(error) => {
-            if let Err(e) = state.store.forget_github_delivery(delivery).await {
+            if let Err(e) = state.store().forget_github_delivery(delivery).await {
                 tracing::error!(delivery, error = %e, "could not forget a failed delivery");
             }
             error.into_response()
@@ -149,7 +149,7 @@ async fn registered(state: &AppState, repository: &Value) -> Result<Vec<Reposito
     }
     let mut repos = Vec::new();
     for url in urls {
-        repos.extend(state.store.repositories_by_url(&url).await?);
+        repos.extend(state.store().repositories_by_url(&url).await?);
     }
     Ok(repos)
 }
@@ -157,17 +157,17 @@ async fn registered(state: &AppState, repository: &Value) -> Result<Vec<Reposito
 async fn queue_crawl(state: &AppState, repository_id: i64, priority: i64) -> Result<(), ApiError> {
     let job = Crawl { repository_id };
     let placement = Placement::of(&job).priority(priority);
-    let queued = enqueue_placed(&state.store, &job, placement).await?;
+    let queued = enqueue_placed(state.store(), &job, placement).await?;
     if queued.is_none() && priority > 0 {
         let key = job.dedup_key().unwrap_or_default();
         let hastened = state
-            .store
+            .store()
             .hasten_pending_job(Crawl::KIND, &key, priority)
             .await?;
         if !hastened {
             // The pending crawl was claimed between the two statements; queue our own so an
             // urgent crawl after this push is certain (an unchanged one costs one 304).
-            enqueue_placed(&state.store, &job, placement).await?;
+            enqueue_placed(state.store(), &job, placement).await?;
         }
     }
     Ok(())
@@ -248,8 +248,8 @@ async fn installation(
         let Ok(url) = RepositoryUrl::parse(&format!("https://github.com/{full_name}")) else {
             continue;
         };
-        for repo in state.store.repositories_by_url(&url.url).await? {
-            match state.store.remove_repository(repo.id).await {
+        for repo in state.store().repositories_by_url(&url.url).await? {
+            match state.store().remove_repository(repo.id).await {
                 Ok(_) | Err(crate::store::StoreError::NotFound(_)) => removed.push(repo.id),
                 Err(e) => return Err(e.into()),
             }
@@ -259,7 +259,7 @@ async fn installation(
     let mut added = Vec::new();
     let mut note = None;
     if !gained.is_empty() {
-        let teams = state.store.teams_with_github_account(account).await?;
+        let teams = state.store().teams_with_github_account(account).await?;
         match teams.as_slice() {
             [team_id] => {
                 for full_name in &gained {
@@ -267,7 +267,7 @@ async fn installation(
                     else {
                         continue;
                     };
-                    match state.store.add_repository(*team_id, &url, None).await {
+                    match state.store().add_repository(*team_id, &url, None).await {
                         Ok(repo) => {
                             queue_crawl(state, repo.id, 0).await?;
                             added.push(repo.id);

@@ -24,6 +24,7 @@ use crate::events::{CrawlPayload, Event};
 use crate::jobs::enqueue_in;
 use crate::jobs::recommend_repository::RecommendRepository;
 use crate::jobs::resolve_package::ResolvePackage;
+use crate::keys;
 use crate::services::Services;
 use crate::store::events;
 use crate::store::inventory::{self, StoredManifest};
@@ -392,7 +393,7 @@ async fn run(
         *ordinal += 1;
         dependencies.push(CurrentDependency::new(
             &scanned.manifest,
-            scanned.manager.as_str(),
+            scanned.manager,
             key,
             dep,
         ));
@@ -461,8 +462,7 @@ async fn run(
         events::append(
             &mut tx,
             backend,
-            Event::DependencyUpserted(dep.payload())
-                .into_new(team, format!("dependency:{}", dep.id)),
+            Event::DependencyUpserted(dep.into()).into_new(team, keys::dependency(dep.id)),
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -471,8 +471,7 @@ async fn run(
         events::append(
             &mut tx,
             backend,
-            Event::DependencyDeleted(dep.payload())
-                .into_new(team, format!("dependency:{}", dep.id)),
+            Event::DependencyDeleted(dep.into()).into_new(team, keys::dependency(dep.id)),
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -481,7 +480,7 @@ async fn run(
         events::append(
             &mut tx,
             backend,
-            Event::CrawlCompleted(payload).into_new(team, format!("repository:{id}")),
+            Event::CrawlCompleted(payload).into_new(team, keys::repository(id)),
         )
         .await
         .map_err(|e| e.to_string())?;

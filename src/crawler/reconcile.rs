@@ -6,15 +6,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use upkeep_resolvers::manager::Dependency;
+use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::manager::{Dependency, Manager};
 
-use crate::store::inventory::{self, DependencyFields, DependencyRecord, StoredManifest};
+use crate::store::inventory::{self, DependencyRecord, StoredManifest};
 use crate::store::{Result, Tx};
 
 /// A manifest as this crawl sees it.
 #[derive(Debug, Clone)]
 pub struct CurrentManifest {
     pub path: String,
+    /// The manager's name, or the policy file's (`crate::crawler::POLICY_MANAGER`).
     pub manager: String,
     pub blob_id: Option<String>,
     /// JSON of the extraction (`None` for files that are not manifests, like `.upkeep.toml`).
@@ -25,37 +27,54 @@ pub struct CurrentManifest {
     pub changed: bool,
 }
 
-/// A dependency as this crawl sees it, after lockfile pairing.
+/// A dependency as this crawl sees it: the extracted dependency (after lockfile pairing) in the
+/// manifest at `path` read by `manager`, with its stable key there.
 #[derive(Debug, Clone)]
 pub struct CurrentDependency {
     pub path: String,
-    pub manager: String,
+    pub manager: Manager,
     pub dep_key: String,
-    pub ecosystem: String,
-    pub name: String,
-    pub requirement: Option<String>,
-    pub locked: Option<String>,
-    pub kind: String,
-    pub span_start: Option<i64>,
-    pub span_end: Option<i64>,
-    pub skip_reason: Option<String>,
+    pub dependency: Dependency,
 }
 
 impl CurrentDependency {
     /// From a paired dependency of the manifest at `path` read by `manager`.
-    pub fn new(path: &str, manager: &str, dep_key: String, dep: &Dependency) -> Self {
+    pub fn new(path: &str, manager: Manager, dep_key: String, dep: &Dependency) -> Self {
         CurrentDependency {
             path: path.to_owned(),
-            manager: manager.to_owned(),
+            manager,
             dep_key,
-            ecosystem: dep.ecosystem.as_str().to_owned(),
+            dependency: dep.clone(),
+        }
+    }
+
+    /// The key of its manifest among the crawl's manifests.
+    fn manifest_key(&self) -> (String, String) {
+        (self.path.clone(), self.manager.as_str().to_owned())
+    }
+
+    /// The row this dependency should be, in manifest `manifest_id` with package `package_id`
+    /// (its `id` is set when it is written).
+    fn record(&self, place: Place, manifest_id: i64, package_id: i64) -> DependencyRecord {
+        let dep = &self.dependency;
+        let offset = |at: usize| i64::try_from(at).ok();
+        DependencyRecord {
+            id: 0,
+            repository_id: place.repository_id,
+            team_id: place.team_id,
+            manifest_id,
+            manifest: self.path.clone(),
+            manager: self.manager,
+            package_id,
+            ecosystem: dep.ecosystem,
             name: dep.name.clone(),
+            dep_key: self.dep_key.clone(),
             requirement: dep.requirement.clone().filter(|r| !r.is_empty()),
             locked: dep.locked.clone().filter(|l| !l.is_empty()),
-            kind: dep.kind.as_str().to_owned(),
-            span_start: dep.span.and_then(|s| i64::try_from(s.start).ok()),
-            span_end: dep.span.and_then(|s| i64::try_from(s.end).ok()),
-            skip_reason: dep.skip.map(|s| s.as_str().to_owned()),
+            kind: dep.kind,
+            span_start: dep.span.and_then(|s| offset(s.start)),
+            span_end: dep.span.and_then(|s| offset(s.end)),
+            skip_reason: dep.skip,
         }
     }
 }
@@ -81,13 +100,19 @@ pub fn dep_key(kind: &str, ecosystem: &str, name: &str, ordinal: usize) -> Strin
     format!("{kind}:{ecosystem}:{name}:{ordinal}")
 }
 
-fn same_meaning(a: &DependencyRecord, b: &DependencyFields) -> bool {
-    a.package_id == b.package_id
-        && a.requirement == b.requirement
-        && a.locked == b.locked
-        && a.kind == b.kind
-        && a.skip_reason == b.skip_reason
+/// The repository being reconciled.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    repository_id: i64,
+    team_id: i64,
 }
+
+/// A stored dependency's key: manifest path, manager name, dependency key. Its order is the
+/// order removals are reported in.
+type StoredKey = (String, String, String);
+
+/// Manifest ids of the crawl's manifests, by (path, manager name).
+type ManifestIds = HashMap<(String, String), i64>;
 
 /// Write `manifests` and `dependencies` (the complete current state of `repository_id`) over what
 /// the inventory holds (`stored`, read before the transaction).
@@ -99,25 +124,72 @@ pub async fn reconcile(
     manifests: &[CurrentManifest],
     dependencies: &[CurrentDependency],
 ) -> Result<Changes> {
+    let place = Place {
+        repository_id,
+        team_id,
+    };
     let mut changes = Changes::default();
-    let mut existing: BTreeMap<(String, String, String), DependencyRecord> =
-        inventory::dependencies_in_tx(tx, repository_id)
-            .await?
-            .into_iter()
-            .map(|d| {
-                (
-                    (d.manifest.clone(), d.manager.clone(), d.dep_key.clone()),
-                    d,
-                )
-            })
-            .collect();
+    let mut existing = stored_dependencies(tx, repository_id).await?;
+    let manifest_ids = write_manifests(tx, repository_id, stored, manifests, &mut changes).await?;
+    delete_gone_manifests(tx, stored, &manifest_ids, &mut existing, &mut changes).await?;
+    let packages = upsert_packages(tx, dependencies, &manifest_ids).await?;
+    for dep in dependencies {
+        let Some(&manifest_id) = manifest_ids.get(&dep.manifest_key()) else {
+            continue;
+        };
+        // Upserted above for every dependency whose manifest is kept, which this one is.
+        let Some(&package_id) =
+            packages.get(&(dep.dependency.ecosystem, dep.dependency.name.clone()))
+        else {
+            continue;
+        };
+        let current = dep.record(place, manifest_id, package_id);
+        let key = (
+            dep.path.clone(),
+            dep.manager.as_str().to_owned(),
+            dep.dep_key.clone(),
+        );
+        write_dependency(tx, existing.remove(&key), current, &mut changes).await?;
+    }
+    for (_, old) in existing {
+        inventory::delete_dependency(tx, old.id).await?;
+        changes.removed.push(old);
+    }
+    Ok(changes)
+}
 
-    // Manifests: write new and changed rows, delete the ones that are gone.
-    let mut manifest_ids: HashMap<(String, String), i64> = HashMap::new();
+/// The repository's dependencies as stored, by [`StoredKey`].
+async fn stored_dependencies(
+    tx: &mut Tx,
+    repository_id: i64,
+) -> Result<BTreeMap<StoredKey, DependencyRecord>> {
+    Ok(inventory::dependencies_in_tx(tx, repository_id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let key = (
+                d.manifest.clone(),
+                d.manager.as_str().to_owned(),
+                d.dep_key.clone(),
+            );
+            (key, d)
+        })
+        .collect())
+}
+
+/// Write new and changed manifest rows; the ids of all the crawl's manifests.
+async fn write_manifests(
+    tx: &mut Tx,
+    repository_id: i64,
+    stored: &[StoredManifest],
+    manifests: &[CurrentManifest],
+    changes: &mut Changes,
+) -> Result<ManifestIds> {
     let stored_by_key: HashMap<(&str, &str), &StoredManifest> = stored
         .iter()
         .map(|m| ((m.path.as_str(), m.manager.as_str()), m))
         .collect();
+    let mut manifest_ids = ManifestIds::new();
     for manifest in manifests {
         let known = stored_by_key.get(&(manifest.path.as_str(), manifest.manager.as_str()));
         let id = match known {
@@ -138,12 +210,23 @@ pub async fn reconcile(
         };
         manifest_ids.insert((manifest.path.clone(), manifest.manager.clone()), id);
     }
+    Ok(manifest_ids)
+}
+
+/// Delete the stored manifests the crawl no longer has; their dependencies are removed with them.
+async fn delete_gone_manifests(
+    tx: &mut Tx,
+    stored: &[StoredManifest],
+    manifest_ids: &ManifestIds,
+    existing: &mut BTreeMap<StoredKey, DependencyRecord>,
+    changes: &mut Changes,
+) -> Result<()> {
     for row in stored {
         if manifest_ids.contains_key(&(row.path.clone(), row.manager.clone())) {
             continue;
         }
         changes.manifests_changed = true;
-        let gone: Vec<(String, String, String)> = existing
+        let gone: Vec<StoredKey> = existing
             .iter()
             .filter(|(_, d)| d.manifest_id == row.id)
             .map(|(k, _)| k.clone())
@@ -155,78 +238,58 @@ pub async fn reconcile(
         }
         inventory::delete_manifest(tx, row.id).await?;
     }
+    Ok(())
+}
 
-    // Packages first, in (ecosystem, name) order: on PostgreSQL a package row another open
-    // crawl is inserting makes this one wait, and one global order means two crawls never wait
-    // on each other (a deadlock otherwise, seen in the fleet benchmark).
-    let mut packages: HashMap<(String, String), i64> = HashMap::new();
-    let wanted: BTreeSet<(&str, &str)> = dependencies
+/// The package ids of the dependencies in kept manifests, upserted in (ecosystem, name) order: on
+/// PostgreSQL a package row another open crawl is inserting makes this one wait, and one global
+/// order means two crawls never wait on each other (a deadlock otherwise, seen in the fleet
+/// benchmark).
+async fn upsert_packages(
+    tx: &mut Tx,
+    dependencies: &[CurrentDependency],
+    manifest_ids: &ManifestIds,
+) -> Result<HashMap<(Ecosystem, String), i64>> {
+    // Ordered by the ecosystem's name, as the rows were always upserted.
+    let wanted: BTreeSet<(&str, &str, Ecosystem)> = dependencies
         .iter()
-        .filter(|dep| manifest_ids.contains_key(&(dep.path.clone(), dep.manager.clone())))
-        .map(|dep| (dep.ecosystem.as_str(), dep.name.as_str()))
+        .filter(|dep| manifest_ids.contains_key(&dep.manifest_key()))
+        .map(|dep| {
+            let d = &dep.dependency;
+            (d.ecosystem.as_str(), d.name.as_str(), d.ecosystem)
+        })
         .collect();
-    for (ecosystem, name) in wanted {
+    let mut packages = HashMap::new();
+    for (_, name, ecosystem) in wanted {
         let id = inventory::upsert_package(tx, ecosystem, name).await?;
-        packages.insert((ecosystem.to_owned(), name.to_owned()), id);
+        packages.insert((ecosystem, name.to_owned()), id);
     }
+    Ok(packages)
+}
 
-    // Dependencies: insert, update or leave each; delete what is left over.
-    for dep in dependencies {
-        let Some(&manifest_id) = manifest_ids.get(&(dep.path.clone(), dep.manager.clone())) else {
-            continue;
-        };
-        // Upserted above for every dependency whose manifest is kept, which this one is.
-        let Some(&package_id) = packages.get(&(dep.ecosystem.clone(), dep.name.clone())) else {
-            continue;
-        };
-        let fields = DependencyFields {
-            package_id,
-            requirement: dep.requirement.clone(),
-            locked: dep.locked.clone(),
-            kind: dep.kind.clone(),
-            span_start: dep.span_start,
-            span_end: dep.span_end,
-            skip_reason: dep.skip_reason.clone(),
-        };
-        let key = (dep.path.clone(), dep.manager.clone(), dep.dep_key.clone());
-        let record = |id: i64| DependencyRecord {
-            id,
-            repository_id,
-            team_id,
-            manifest_id,
-            manifest: dep.path.clone(),
-            manager: dep.manager.clone(),
-            package_id,
-            ecosystem: dep.ecosystem.clone(),
-            name: dep.name.clone(),
-            dep_key: dep.dep_key.clone(),
-            requirement: fields.requirement.clone(),
-            locked: fields.locked.clone(),
-            kind: fields.kind.clone(),
-            span_start: fields.span_start,
-            span_end: fields.span_end,
-            skip_reason: fields.skip_reason.clone(),
-        };
-        match existing.remove(&key) {
-            Some(old) if same_meaning(&old, &fields) => {
-                if old.span_start != fields.span_start || old.span_end != fields.span_end {
-                    inventory::update_dependency(tx, old.id, &fields).await?;
-                }
-            }
-            Some(old) => {
-                inventory::update_dependency(tx, old.id, &fields).await?;
-                changes.changed.push(record(old.id));
-            }
-            None => {
-                let id =
-                    inventory::insert_dependency(tx, manifest_id, &dep.dep_key, &fields).await?;
-                changes.added.push(record(id));
+/// Insert `current`, or update `old` to it, or leave it; report real changes.
+async fn write_dependency(
+    tx: &mut Tx,
+    old: Option<DependencyRecord>,
+    mut current: DependencyRecord,
+    changes: &mut Changes,
+) -> Result<()> {
+    match old {
+        Some(old) if old.same_meaning(&current) => {
+            if old.span_start != current.span_start || old.span_end != current.span_end {
+                current.id = old.id;
+                inventory::update_dependency(tx, &current).await?;
             }
         }
+        Some(old) => {
+            current.id = old.id;
+            inventory::update_dependency(tx, &current).await?;
+            changes.changed.push(current);
+        }
+        None => {
+            inventory::insert_dependency(tx, &mut current).await?;
+            changes.added.push(current);
+        }
     }
-    for (_, old) in existing {
-        inventory::delete_dependency(tx, old.id).await?;
-        changes.removed.push(old);
-    }
-    Ok(changes)
+    Ok(())
 }

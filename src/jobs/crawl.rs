@@ -25,7 +25,7 @@ impl Job for Crawl {
     const KIND: &'static str = "crawl";
 
     fn dedup_key(&self) -> Option<String> {
-        Some(format!("repository:{}", self.repository_id))
+        Some(crate::keys::repository(self.repository_id))
     }
 
     async fn run(self, services: &Services) -> Result<(), JobError> {

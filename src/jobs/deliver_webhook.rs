@@ -39,7 +39,7 @@ impl Job for DeliverWebhook {
     const KIND: &'static str = "deliver_webhook";
 
     fn dedup_key(&self) -> Option<String> {
-        Some(format!("delivery:{}", self.delivery_id))
+        Some(crate::keys::delivery(self.delivery_id))
     }
 
     async fn run(self, services: &Services) -> Result<(), JobError> {

@@ -43,7 +43,7 @@ impl Job for RecommendRepository {
     fn dedup_key(&self) -> Option<String> {
         self.dependency_ids
             .is_none()
-            .then(|| format!("repository:{}:all", self.repository_id))
+            .then(|| crate::keys::repository_all_dependencies(self.repository_id))
     }
 
     async fn run(self, services: &Services) -> Result<(), JobError> {

@@ -27,7 +27,7 @@ impl Job for ResolvePackage {
     const WORKER_SLOTS_PERCENT: u8 = 50;
 
     fn dedup_key(&self) -> Option<String> {
-        Some(format!("package:{}", self.package_id))
+        Some(crate::keys::package(self.package_id))
     }
 
     async fn run(self, services: &Services) -> Result<(), JobError> {

@@ -36,19 +36,22 @@
 
 pub mod plan;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use tracing::{debug, info, warn};
-use upkeep_resolvers::Ecosystem;
-use upkeep_resolvers::registry::RegistryError;
+use upkeep_resolvers::registry::{RegistryError, Release};
 
 use crate::events::{Event, RecommendationPayload};
+use crate::keys;
 use crate::policy::RepoPolicy;
+use crate::recommendation_kind::RecommendationKind;
 use crate::services::Services;
-use crate::store::recommendations::{self, DependencyContext};
+use crate::store::events::NewEvent;
+use crate::store::inventory::DependencyRecord;
+use crate::store::recommendations::{self, StoredRecommendation};
 use crate::store::releases::releases_of;
-use crate::store::{Store, StoreError, duration_ms, events, now_ms};
+use crate::store::{Backend, Store, StoreError, Tx, duration_ms, events, now_ms};
 use plan::Change;
 
 fn store_error(error: &StoreError) -> String {
@@ -139,18 +142,11 @@ async fn look_up_and_recommend(
 ) -> Result<(), String> {
     let store = &services.store;
     let package_id = package.id;
-    let Ok(ecosystem) = package.ecosystem.parse::<Ecosystem>() else {
-        store
-            .record_package_error(
-                package_id,
-                &format!("unknown ecosystem `{}`", package.ecosystem),
-                true,
-            )
-            .await
-            .map_err(|e| store_error(&e))?;
-        return Ok(());
-    };
-    match services.registries.releases(ecosystem, &package.name).await {
+    match services
+        .registries
+        .releases(package.ecosystem, &package.name)
+        .await
+    {
         Ok(set) => {
             let changes = store
                 .apply_release_set(package_id, &set)
@@ -221,24 +217,20 @@ pub struct RecommendOutcome {
     pub deleted: usize,
 }
 
-fn payload(
-    dependency: &DependencyContext,
-    current: Option<&String>,
-    kind: &str,
-    target: &str,
-    new_requirement: Option<&String>,
-) -> RecommendationPayload {
-    RecommendationPayload {
-        repository_id: dependency.repository_id,
-        dependency_id: dependency.id,
-        manifest: dependency.manifest.clone(),
-        ecosystem: dependency.ecosystem.clone(),
-        name: dependency.name.clone(),
-        current: current.cloned(),
-        target_version: target.to_owned(),
-        new_requirement: new_requirement.cloned(),
-        kind: kind.to_owned(),
-    }
+/// What one recomputation reads inside its transaction.
+struct Inputs {
+    team_id: i64,
+    policy: RepoPolicy,
+    dependencies: Vec<DependencyRecord>,
+    releases: HashMap<i64, Vec<Release>>,
+    existing: Vec<StoredRecommendation>,
+}
+
+/// The recomputation's writes, and the events they call for (appended last).
+struct Writes {
+    team_id: i64,
+    outcome: RecommendOutcome,
+    events: Vec<NewEvent>,
 }
 
 /// Recompute the recommendations of `dependency_ids` (`None`: all) of one repository in one
@@ -248,113 +240,34 @@ pub async fn recommend_dependencies(
     repository_id: i64,
     dependency_ids: Option<&[i64]>,
 ) -> Result<RecommendOutcome, StoreError> {
-    let all;
-    let ids = if let Some(ids) = dependency_ids {
-        ids
-    } else {
-        all = store.dependency_ids_of_repository(repository_id).await?;
-        &all
-    };
-    let mut unique: Vec<i64> = ids
-        .iter()
-        .copied()
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    unique.sort_unstable();
-    if unique.is_empty() {
+    let ids = ids_to_recompute(store, repository_id, dependency_ids).await?;
+    if ids.is_empty() {
         return Ok(RecommendOutcome::default());
     }
     let now = chrono::Utc::now();
     let mut tx = store.begin().await?;
-    let Some((team_id, policy_json)) =
-        recommendations::repository_policy_in(&mut tx, repository_id).await?
-    else {
+    let Some(inputs) = read_inputs(&mut tx, store.backend(), repository_id, &ids).await? else {
         return Ok(RecommendOutcome::default());
     };
-    let policy = RepoPolicy::from_stored(&policy_json);
-    let dependencies =
-        recommendations::lock_dependencies(&mut tx, store.backend(), repository_id, &unique)
-            .await?;
-    let package_ids: Vec<i64> = dependencies
-        .iter()
-        .map(|d| d.package_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let releases = releases_of(&mut tx, &package_ids).await?;
-    let dependency_ids: Vec<i64> = dependencies.iter().map(|d| d.id).collect();
-    let existing = recommendations::recommendations_of(&mut tx, &dependency_ids).await?;
-
-    let mut new_events = Vec::new();
-    let mut outcome = RecommendOutcome::default();
-    for dependency in &dependencies {
-        let stored: Vec<_> = existing
-            .iter()
-            // `security` recommendations belong to the advisory work; this planner owns the rest.
-            .filter(|r| r.dependency_id == dependency.id && r.kind != "security")
-            .cloned()
-            .collect();
-        let plan = match releases.get(&dependency.package_id) {
-            Some(releases) if !releases.is_empty() => {
-                plan::desired(dependency, releases, &policy, now)
-            }
-            // Not resolved yet: nothing to compare with, unless the dependency is skipped.
-            _ if dependency.skip_reason.is_some() => plan::DependencyPlan::default(),
-            _ => continue,
+    let mut writes = Writes {
+        team_id: inputs.team_id,
+        outcome: RecommendOutcome::default(),
+        events: Vec::new(),
+    };
+    for dependency in &inputs.dependencies {
+        let Some(plan) = plan_for(dependency, &inputs, now) else {
+            continue;
         };
-        let subject = |kind: &str| format!("recommendation:{}:{kind}", dependency.id);
-        for change in plan::changes(&dependency.ecosystem, dependency.id, &plan, &stored) {
-            let (update_id, desired) = match change {
-                Change::Delete { existing, reason } => {
-                    recommendations::delete(&mut tx, existing.id).await?;
-                    outcome.deleted += 1;
-                    let recommendation = payload(
-                        dependency,
-                        plan.current.as_ref(),
-                        &existing.kind,
-                        &existing.target_version,
-                        existing.new_requirement.as_ref(),
-                    );
-                    new_events.push(
-                        Event::RecommendationDeleted {
-                            recommendation,
-                            reason,
-                        }
-                        .into_new(Some(team_id), subject(&existing.kind)),
-                    );
-                    continue;
-                }
-                Change::Insert { desired, .. } => (None, desired),
-                Change::Update { id, desired, .. } => (Some(id), desired),
-            };
-            let kind = desired.kind.as_str();
-            let target = desired.target_version.as_str();
-            let requirement = desired.new_requirement.as_deref();
-            match update_id {
-                Some(id) => recommendations::update(&mut tx, id, target, requirement).await?,
-                None => {
-                    recommendations::insert(&mut tx, dependency.id, kind, target, requirement)
-                        .await?;
-                }
-            }
-            outcome.upserted += 1;
-            new_events.push(
-                Event::RecommendationUpserted(payload(
-                    dependency,
-                    plan.current.as_ref(),
-                    kind,
-                    target,
-                    desired.new_requirement.as_ref(),
-                ))
-                .into_new(Some(team_id), subject(kind)),
-            );
+        let stored = planned_recommendations(&inputs.existing, dependency.id);
+        for change in plan::changes(dependency.ecosystem, dependency.id, &plan, &stored) {
+            writes.apply(&mut tx, dependency, &plan, change).await?;
         }
     }
-    for event in new_events {
+    for event in writes.events {
         events::append(&mut tx, store.backend(), event).await?;
     }
     tx.commit().await?;
+    let outcome = writes.outcome;
     if outcome != RecommendOutcome::default() {
         debug!(
             repository_id,
@@ -364,4 +277,175 @@ pub async fn recommend_dependencies(
         );
     }
     Ok(outcome)
+}
+
+/// `dependency_ids` (`None`: every dependency of the repository), each once, in order.
+async fn ids_to_recompute(
+    store: &Store,
+    repository_id: i64,
+    dependency_ids: Option<&[i64]>,
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = match dependency_ids {
+        Some(ids) => ids.to_vec(),
+        None => store.dependency_ids_of_repository(repository_id).await?,
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The repository's team and policy, the dependencies among `ids` (locked on PostgreSQL), their
+/// packages' releases and their stored recommendations; `None` when the repository is gone.
+async fn read_inputs(
+    tx: &mut Tx,
+    backend: Backend,
+    repository_id: i64,
+    ids: &[i64],
+) -> Result<Option<Inputs>, StoreError> {
+    let Some((team_id, policy_json)) =
+        recommendations::repository_policy_in(tx, repository_id).await?
+    else {
+        return Ok(None);
+    };
+    let dependencies = recommendations::lock_dependencies(tx, backend, repository_id, ids).await?;
+    let package_ids: Vec<i64> = dependencies
+        .iter()
+        .map(|d| d.package_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let releases = releases_of(tx, &package_ids).await?;
+    let dependency_ids: Vec<i64> = dependencies.iter().map(|d| d.id).collect();
+    let existing = recommendations::recommendations_of(tx, &dependency_ids).await?;
+    Ok(Some(Inputs {
+        team_id,
+        policy: RepoPolicy::from_stored(&policy_json),
+        dependencies,
+        releases,
+        existing,
+    }))
+}
+
+/// What `dependency` should carry; `None` while its package has no releases stored (its
+/// resolution recomputes it), unless it is skipped (then it carries nothing).
+fn plan_for(
+    dependency: &DependencyRecord,
+    inputs: &Inputs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<plan::DependencyPlan> {
+    match inputs.releases.get(&dependency.package_id) {
+        Some(releases) if !releases.is_empty() => {
+            Some(plan::desired(dependency, releases, &inputs.policy, now))
+        }
+        _ if dependency.skip_reason.is_some() => Some(plan::DependencyPlan::default()),
+        _ => None,
+    }
+}
+
+/// The stored recommendations of `dependency_id` this planner owns (`security` ones belong to the
+/// advisory work).
+fn planned_recommendations(
+    existing: &[StoredRecommendation],
+    dependency_id: i64,
+) -> Vec<StoredRecommendation> {
+    existing
+        .iter()
+        .filter(|r| r.dependency_id == dependency_id && r.kind.is_planned())
+        .cloned()
+        .collect()
+}
+
+fn payload(
+    dependency: &DependencyRecord,
+    current: Option<&String>,
+    kind: RecommendationKind,
+    target: &str,
+    new_requirement: Option<&String>,
+) -> RecommendationPayload {
+    RecommendationPayload {
+        repository_id: dependency.repository_id,
+        dependency_id: dependency.id,
+        manifest: dependency.manifest.clone(),
+        ecosystem: dependency.ecosystem,
+        name: dependency.name.clone(),
+        current: current.cloned(),
+        target_version: target.to_owned(),
+        new_requirement: new_requirement.cloned(),
+        kind,
+    }
+}
+
+impl Writes {
+    /// Write one change and queue its event.
+    async fn apply(
+        &mut self,
+        tx: &mut Tx,
+        dependency: &DependencyRecord,
+        plan: &plan::DependencyPlan,
+        change: Change,
+    ) -> Result<(), StoreError> {
+        let current = plan.current.as_ref();
+        let event = match change {
+            Change::Delete { existing, reason } => {
+                recommendations::delete(tx, existing.id).await?;
+                self.outcome.deleted += 1;
+                let recommendation = payload(
+                    dependency,
+                    current,
+                    existing.kind,
+                    &existing.target_version,
+                    existing.new_requirement.as_ref(),
+                );
+                Event::RecommendationDeleted {
+                    recommendation,
+                    reason,
+                }
+                .into_new(
+                    Some(self.team_id),
+                    keys::recommendation(dependency.id, existing.kind),
+                )
+            }
+            Change::Insert { desired, .. } => {
+                self.upsert(tx, dependency, current, None, desired).await?
+            }
+            Change::Update { id, desired, .. } => {
+                self.upsert(tx, dependency, current, Some(id), desired)
+                    .await?
+            }
+        };
+        self.events.push(event);
+        Ok(())
+    }
+
+    /// Insert `desired` (`update_id` `None`) or update that row to it; its event.
+    async fn upsert(
+        &mut self,
+        tx: &mut Tx,
+        dependency: &DependencyRecord,
+        current: Option<&String>,
+        update_id: Option<i64>,
+        desired: plan::Desired,
+    ) -> Result<NewEvent, StoreError> {
+        let target = desired.target_version.as_str();
+        let requirement = desired.new_requirement.as_deref();
+        match update_id {
+            Some(id) => recommendations::update(tx, id, target, requirement).await?,
+            None => {
+                recommendations::insert(tx, dependency.id, desired.kind, target, requirement)
+                    .await?;
+            }
+        }
+        self.outcome.upserted += 1;
+        Ok(Event::RecommendationUpserted(payload(
+            dependency,
+            current,
+            desired.kind,
+            target,
+            desired.new_requirement.as_ref(),
+        ))
+        .into_new(
+            Some(self.team_id),
+            keys::recommendation(dependency.id, desired.kind),
+        ))
+    }
 }

@@ -25,12 +25,14 @@ use upkeep_resolvers::versioning::{UpdateKind, VersionScheme};
 
 use crate::events::RecommendationRemoval;
 use crate::policy::{RangeStrategy, RepoPolicy};
-use crate::store::recommendations::{DependencyContext, StoredRecommendation};
+use crate::recommendation_kind::RecommendationKind;
+use crate::store::inventory::DependencyRecord;
+use crate::store::recommendations::StoredRecommendation;
 
-/// A recommendation a dependency should carry.
+/// A recommendation a dependency should carry (`patch`, `minor` or `major`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
-    pub kind: UpdateKind,
+    pub kind: RecommendationKind,
     pub target_version: String,
     pub new_requirement: Option<String>,
 }
@@ -50,7 +52,7 @@ fn nonempty(value: Option<&str>) -> Option<&str> {
 fn new_requirement(
     scheme: &dyn VersionScheme,
     strategy: RangeStrategy,
-    dependency: &DependencyContext,
+    dependency: &DependencyRecord,
     target: &str,
 ) -> Option<String> {
     let requirement = nonempty(dependency.requirement.as_deref())?;
@@ -66,14 +68,12 @@ fn new_requirement(
 
 /// The recommendations `dependency` should carry under `policy`, as of `now`.
 pub fn desired(
-    dependency: &DependencyContext,
+    dependency: &DependencyRecord,
     releases: &[Release],
     policy: &RepoPolicy,
     now: DateTime<Utc>,
 ) -> DependencyPlan {
-    let Ok(ecosystem) = dependency.ecosystem.parse::<Ecosystem>() else {
-        return DependencyPlan::default();
-    };
+    let ecosystem = dependency.ecosystem;
     let scheme = ecosystem.versioning().scheme();
     let evaluate = |policy: &recommend::Policy| -> Evaluation {
         recommend::evaluate(
@@ -102,7 +102,7 @@ pub fn desired(
     };
     let mut push = |target: &str, kind: UpdateKind| {
         plan.desired.push(Desired {
-            kind,
+            kind: kind.into(),
             target_version: target.to_owned(),
             new_requirement: new_requirement(scheme, policy.range_strategy, dependency, target),
         });
@@ -156,26 +156,21 @@ fn reached(scheme: &dyn VersionScheme, current: Option<&str>, target: &str) -> b
 /// - a different target not yet reached: updated in place;
 /// - a stored kind no longer desired: deleted as `obsolete`.
 pub fn changes(
-    ecosystem: &str,
+    ecosystem: Ecosystem,
     dependency_id: i64,
     plan: &DependencyPlan,
     existing: &[StoredRecommendation],
 ) -> Vec<Change> {
-    let scheme = ecosystem
-        .parse::<Ecosystem>()
-        .map_or(upkeep_resolvers::versioning::Versioning::Loose, |e| {
-            e.versioning()
-        })
-        .scheme();
-    let desired: BTreeMap<&str, &Desired> =
-        plan.desired.iter().map(|d| (d.kind.as_str(), d)).collect();
+    let scheme = ecosystem.versioning().scheme();
+    let desired: BTreeMap<RecommendationKind, &Desired> =
+        plan.desired.iter().map(|d| (d.kind, d)).collect();
     let mut deletes = Vec::new();
     let mut writes = Vec::new();
-    let mut handled: HashSet<&str> = HashSet::new();
+    let mut handled: HashSet<RecommendationKind> = HashSet::new();
     for stored in existing {
-        handled.insert(stored.kind.as_str());
+        handled.insert(stored.kind);
         let applied = reached(scheme, plan.current.as_deref(), &stored.target_version);
-        match desired.get(stored.kind.as_str()) {
+        match desired.get(&stored.kind) {
             Some(want)
                 if want.target_version == stored.target_version
                     && want.new_requirement == stored.new_requirement => {}
@@ -205,7 +200,7 @@ pub fn changes(
         }
     }
     for want in &plan.desired {
-        if !handled.contains(want.kind.as_str()) {
+        if !handled.contains(&want.kind) {
             writes.push(Change::Insert {
                 dependency_id,
                 desired: want.clone(),
@@ -219,8 +214,10 @@ pub fn changes(
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, TimeZone};
+    use upkeep_resolvers::manager::{DependencyKind, Manager, SkipReason};
 
     use super::*;
+    use crate::recommendation_kind::RecommendationKind::{Major, Minor, Patch};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0)
@@ -238,18 +235,23 @@ mod tests {
         }
     }
 
-    fn dep(requirement: &str, locked: Option<&str>) -> DependencyContext {
-        DependencyContext {
+    fn dep(requirement: &str, locked: Option<&str>) -> DependencyRecord {
+        DependencyRecord {
             id: 7,
             repository_id: 1,
+            team_id: 1,
+            manifest_id: 2,
             manifest: "package.json".into(),
-            manager: "npm".into(),
+            manager: Manager::Npm,
             package_id: 3,
-            ecosystem: "npm".into(),
+            ecosystem: Ecosystem::Npm,
             name: "left-pad".into(),
+            dep_key: "normal:npm:left-pad:0".into(),
             requirement: Some(requirement.into()),
             locked: locked.map(Into::into),
-            kind: "normal".into(),
+            kind: DependencyKind::Normal,
+            span_start: None,
+            span_end: None,
             skip_reason: None,
         }
     }
@@ -263,12 +265,12 @@ mod tests {
         ]
     }
 
-    fn targets(plan: &DependencyPlan) -> Vec<(&str, &str, Option<&str>)> {
+    fn targets(plan: &DependencyPlan) -> Vec<(RecommendationKind, &str, Option<&str>)> {
         plan.desired
             .iter()
             .map(|d| {
                 (
-                    d.kind.as_str(),
+                    d.kind,
                     d.target_version.as_str(),
                     d.new_requirement.as_deref(),
                 )
@@ -288,8 +290,8 @@ mod tests {
         assert_eq!(
             targets(&plan),
             vec![
-                ("minor", "1.4.0", Some("^1.4.0")),
-                ("major", "2.1.0", Some("^2.1.0"))
+                (Minor, "1.4.0", Some("^1.4.0")),
+                (Major, "2.1.0", Some("^2.1.0"))
             ]
         );
         let no_major = RepoPolicy {
@@ -297,7 +299,7 @@ mod tests {
             ..RepoPolicy::default()
         };
         let plan = desired(&dep("^1.2.3", Some("1.2.3")), &releases(), &no_major, now());
-        assert_eq!(targets(&plan), vec![("minor", "1.4.0", Some("^1.4.0"))]);
+        assert_eq!(targets(&plan), vec![(Minor, "1.4.0", Some("^1.4.0"))]);
     }
 
     #[test]
@@ -309,11 +311,11 @@ mod tests {
         let plan = desired(&dep("^1.2.3", Some("1.2.3")), &releases(), &policy, now());
         assert_eq!(
             targets(&plan),
-            vec![("minor", "1.4.0", None), ("major", "2.1.0", Some("^2.1.0"))]
+            vec![(Minor, "1.4.0", None), (Major, "2.1.0", Some("^2.1.0"))]
         );
         // Without a lock there is nothing but the requirement to change.
         let plan = desired(&dep("^1.2.3", None), &releases(), &policy, now());
-        assert_eq!(targets(&plan)[0], ("minor", "1.4.0", Some("^1.4.0")));
+        assert_eq!(targets(&plan)[0], (Minor, "1.4.0", Some("^1.4.0")));
     }
 
     #[test]
@@ -323,7 +325,7 @@ mod tests {
             ..RepoPolicy::default()
         };
         let plan = desired(&dep("1.2.3", None), &releases(), &cooldown, now());
-        assert_eq!(targets(&plan), vec![("minor", "1.4.0", Some("1.4.0"))]);
+        assert_eq!(targets(&plan), vec![(Minor, "1.4.0", Some("1.4.0"))]);
         let ignored = RepoPolicy {
             ignore: vec!["left-*".into()],
             ..RepoPolicy::default()
@@ -334,7 +336,7 @@ mod tests {
                 .is_empty()
         );
         let mut skipped = dep("1.2.3", None);
-        skipped.skip_reason = Some("git-source".into());
+        skipped.skip_reason = Some(SkipReason::Git);
         assert!(
             desired(&skipped, &releases(), &RepoPolicy::default(), now())
                 .desired
@@ -346,14 +348,14 @@ mod tests {
 
     fn stored(
         id: i64,
-        kind: &str,
+        kind: RecommendationKind,
         target: &str,
         requirement: Option<&str>,
     ) -> StoredRecommendation {
         StoredRecommendation {
             id,
             dependency_id: 7,
-            kind: kind.into(),
+            kind,
             target_version: target.into(),
             new_requirement: requirement.map(Into::into),
         }
@@ -368,24 +370,22 @@ mod tests {
             now(),
         );
         let same = vec![
-            stored(1, "minor", "1.4.0", Some("^1.4.0")),
-            stored(2, "major", "2.1.0", Some("^2.1.0")),
+            stored(1, Minor, "1.4.0", Some("^1.4.0")),
+            stored(2, Major, "2.1.0", Some("^2.1.0")),
         ];
-        assert!(changes("npm", 7, &plan, &same).is_empty());
+        assert!(changes(Ecosystem::Npm, 7, &plan, &same).is_empty());
 
         let older = vec![
-            stored(1, "minor", "1.3.0", Some("^1.3.0")),
-            stored(3, "patch", "1.2.9", None),
+            stored(1, Minor, "1.3.0", Some("^1.3.0")),
+            stored(3, Patch, "1.2.9", None),
         ];
-        let out = changes("npm", 7, &plan, &older);
+        let out = changes(Ecosystem::Npm, 7, &plan, &older);
         assert_eq!(out.len(), 3, "{out:?}");
         assert!(
             matches!(&out[0], Change::Delete { reason: RecommendationRemoval::Obsolete, existing } if existing.id == 3)
         );
         assert!(matches!(&out[1], Change::Update { id: 1, .. }));
-        assert!(
-            matches!(&out[2], Change::Insert { desired, .. } if desired.kind == UpdateKind::Major)
-        );
+        assert!(matches!(&out[2], Change::Insert { desired, .. } if desired.kind == Major));
 
         // Upgraded to 1.4.0: the minor is applied; 2.1.0 stays.
         let upgraded = desired(
@@ -394,7 +394,7 @@ mod tests {
             &RepoPolicy::default(),
             now(),
         );
-        let out = changes("npm", 7, &upgraded, &same);
+        let out = changes(Ecosystem::Npm, 7, &upgraded, &same);
         assert_eq!(
             out,
             vec![Change::Delete {

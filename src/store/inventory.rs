@@ -8,10 +8,13 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
+use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::manager::{DependencyKind, Manager, SkipReason};
 
 use super::events;
-use super::{Result, Store, Tx, now_ms};
-use crate::events::{CrawlPayload, Event};
+use super::{Result, Store, Tx, now_ms, to_text, typed_column, typed_optional_column};
+use crate::events::{CrawlPayload, DependencyPayload, Event};
+use crate::keys;
 
 /// The error of a crawl whose worker stopped before it finished (another crawl of the repository
 /// took over).
@@ -30,83 +33,93 @@ pub struct StoredManifest {
     pub warnings: String,
 }
 
-/// One dependency with its manifest and package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// One dependency row with its manifest, package and repository: the one shape the store reads
+/// and writes dependencies in ([`DEPENDENCY_COLUMNS`] from [`DEPENDENCY_FROM`], mapped by
+/// [`dependency_from_row`]). The API and the events build their own payloads from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependencyRecord {
     pub id: i64,
     pub repository_id: i64,
-    #[serde(skip)]
     pub team_id: i64,
     pub manifest_id: i64,
     /// The manifest's path in the repository.
     pub manifest: String,
-    pub manager: String,
+    pub manager: Manager,
     pub package_id: i64,
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     pub name: String,
     /// Stable key of the dependency within its manifest (`kind:ecosystem:name:ordinal`).
     pub dep_key: String,
     pub requirement: Option<String>,
     pub locked: Option<String>,
-    pub kind: String,
+    pub kind: DependencyKind,
     pub span_start: Option<i64>,
     pub span_end: Option<i64>,
-    pub skip_reason: Option<String>,
+    pub skip_reason: Option<SkipReason>,
 }
 
 impl DependencyRecord {
-    /// As events describe it.
-    pub fn payload(&self) -> crate::events::DependencyPayload {
-        crate::events::DependencyPayload {
-            repository_id: self.repository_id,
-            dependency_id: self.id,
-            manifest: self.manifest.clone(),
-            manager: self.manager.clone(),
-            ecosystem: self.ecosystem.clone(),
-            name: self.name.clone(),
-            requirement: self.requirement.clone(),
-            locked: self.locked.clone(),
-            kind: self.kind.clone(),
-            skipped: self.skip_reason.clone(),
+    /// Do `self` and `other` say the same about the dependency (package, requirement, locked
+    /// version, kind, skip reason)? Ids and the span do not count: a moved span alone is no
+    /// change.
+    pub fn same_meaning(&self, other: &DependencyRecord) -> bool {
+        self.package_id == other.package_id
+            && self.requirement == other.requirement
+            && self.locked == other.locked
+            && self.kind == other.kind
+            && self.skip_reason == other.skip_reason
+    }
+}
+
+/// As events describe it. (Here rather than in `crate::events`, which the store imports: the
+/// events own their payload types and import no store row.)
+impl From<&DependencyRecord> for DependencyPayload {
+    fn from(dependency: &DependencyRecord) -> Self {
+        DependencyPayload {
+            repository_id: dependency.repository_id,
+            dependency_id: dependency.id,
+            manifest: dependency.manifest.clone(),
+            manager: dependency.manager,
+            ecosystem: dependency.ecosystem,
+            name: dependency.name.clone(),
+            requirement: dependency.requirement.clone(),
+            locked: dependency.locked.clone(),
+            kind: dependency.kind,
+            skipped: dependency.skip_reason,
         }
     }
 }
 
-/// The columns of a dependency the crawler writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DependencyFields {
-    pub package_id: i64,
-    pub requirement: Option<String>,
-    pub locked: Option<String>,
-    pub kind: String,
-    pub span_start: Option<i64>,
-    pub span_end: Option<i64>,
-    pub skip_reason: Option<String>,
-}
+/// The columns of a [`DependencyRecord`], for `SELECT {DEPENDENCY_COLUMNS} {DEPENDENCY_FROM} …`.
+pub(crate) const DEPENDENCY_COLUMNS: &str = "d.id, m.repository_id, r.team_id, d.manifest_id, \
+     m.path AS manifest, m.manager, d.package_id, p.ecosystem, p.name, d.dep_key, d.requirement, \
+     d.locked, d.kind, d.span_start, d.span_end, d.skip_reason";
 
-const DEPENDENCY_SELECT: &str = "SELECT d.id, m.repository_id, r.team_id, d.manifest_id, m.path AS manifest, m.manager, \
-     d.package_id, p.ecosystem, p.name, d.dep_key, d.requirement, d.locked, d.kind, d.span_start, d.span_end, d.skip_reason \
-     FROM dependencies d JOIN manifests m ON m.id = d.manifest_id JOIN packages p ON p.id = d.package_id \
+/// The join a [`DependencyRecord`] is read from: `d` dependencies, `m` manifests, `p` packages,
+/// `r` repositories.
+pub(crate) const DEPENDENCY_FROM: &str = "FROM dependencies d \
+     JOIN manifests m ON m.id = d.manifest_id JOIN packages p ON p.id = d.package_id \
      JOIN repositories r ON r.id = m.repository_id";
 
-fn dependency_from_row(row: &AnyRow) -> Result<DependencyRecord> {
+/// A row holding [`DEPENDENCY_COLUMNS`] as a [`DependencyRecord`].
+pub(crate) fn dependency_from_row(row: &AnyRow) -> Result<DependencyRecord> {
     Ok(DependencyRecord {
         id: row.try_get("id")?,
         repository_id: row.try_get("repository_id")?,
         team_id: row.try_get("team_id")?,
         manifest_id: row.try_get("manifest_id")?,
         manifest: row.try_get("manifest")?,
-        manager: row.try_get("manager")?,
+        manager: typed_column(row, "manager")?,
         package_id: row.try_get("package_id")?,
-        ecosystem: row.try_get("ecosystem")?,
+        ecosystem: typed_column(row, "ecosystem")?,
         name: row.try_get("name")?,
         dep_key: row.try_get("dep_key")?,
         requirement: row.try_get("requirement")?,
         locked: row.try_get("locked")?,
-        kind: row.try_get("kind")?,
+        kind: typed_column(row, "kind")?,
         span_start: row.try_get("span_start")?,
         span_end: row.try_get("span_end")?,
-        skip_reason: row.try_get("skip_reason")?,
+        skip_reason: typed_optional_column(row, "skip_reason")?,
     })
 }
 
@@ -141,7 +154,8 @@ impl Store {
         repository_id: i64,
     ) -> Result<Vec<DependencyRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{DEPENDENCY_SELECT} WHERE m.repository_id = $1 ORDER BY m.path, m.manager, d.id"
+            "SELECT {DEPENDENCY_COLUMNS} {DEPENDENCY_FROM} WHERE m.repository_id = $1 \
+             ORDER BY m.path, m.manager, d.id"
         )))
         .bind(repository_id)
         .fetch_all(self.pool())
@@ -155,7 +169,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let mut query = sqlx::query(AssertSqlSafe(format!(
-                "{DEPENDENCY_SELECT} WHERE d.id IN ({}) ORDER BY d.id",
+                "SELECT {DEPENDENCY_COLUMNS} {DEPENDENCY_FROM} WHERE d.id IN ({}) ORDER BY d.id",
                 placeholders.join(", ")
             )));
             for id in chunk {
@@ -324,7 +338,7 @@ impl Store {
                     &mut tx,
                     self.backend(),
                     Event::CrawlFailed(payload)
-                        .into_new(Some(team_id), format!("repository:{repository_id}")),
+                        .into_new(Some(team_id), keys::repository(repository_id)),
                 )
                 .await?;
             }
@@ -386,7 +400,7 @@ impl Store {
             // event: one crawl ends once.
             return Ok(());
         }
-        let subject = format!("repository:{}", payload.repository_id);
+        let subject = keys::repository(payload.repository_id);
         events::append(
             &mut tx,
             self.backend(),
@@ -434,7 +448,9 @@ pub async fn hold_crawl_lease(
 }
 
 /// The id of package `ecosystem`/`name` on the ecosystem's default registry, created if new.
-pub async fn upsert_package(tx: &mut Tx, ecosystem: &str, name: &str) -> Result<i64> {
+pub async fn upsert_package(tx: &mut Tx, ecosystem: Ecosystem, name: &str) -> Result<i64> {
+    let ecosystem = to_text(&ecosystem)?;
+    let ecosystem = ecosystem.as_str();
     let registry =
         sqlx::query("SELECT id FROM registries WHERE ecosystem = $1 AND name = 'default'")
             .bind(ecosystem)
@@ -529,7 +545,7 @@ pub async fn delete_manifest(tx: &mut Tx, manifest_id: i64) -> Result<()> {
 /// A repository's dependencies, read inside `tx`.
 pub async fn dependencies_in_tx(tx: &mut Tx, repository_id: i64) -> Result<Vec<DependencyRecord>> {
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "{DEPENDENCY_SELECT} WHERE m.repository_id = $1 ORDER BY d.id"
+        "SELECT {DEPENDENCY_COLUMNS} {DEPENDENCY_FROM} WHERE m.repository_id = $1 ORDER BY d.id"
     )))
     .bind(repository_id)
     .fetch_all(&mut **tx)
@@ -537,45 +553,42 @@ pub async fn dependencies_in_tx(tx: &mut Tx, repository_id: i64) -> Result<Vec<D
     rows.iter().map(dependency_from_row).collect()
 }
 
-/// Insert a dependency; returns its id.
-pub async fn insert_dependency(
-    tx: &mut Tx,
-    manifest_id: i64,
-    dep_key: &str,
-    fields: &DependencyFields,
-) -> Result<i64> {
+/// Insert `dependency` as a new row of its manifest and set its `id`.
+pub async fn insert_dependency(tx: &mut Tx, dependency: &mut DependencyRecord) -> Result<()> {
     let row = sqlx::query(
         "INSERT INTO dependencies (manifest_id, package_id, dep_key, requirement, locked, kind, span_start, span_end, skip_reason) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
-    .bind(manifest_id)
-    .bind(fields.package_id)
-    .bind(dep_key)
-    .bind(fields.requirement.as_deref())
-    .bind(fields.locked.as_deref())
-    .bind(&fields.kind)
-    .bind(fields.span_start)
-    .bind(fields.span_end)
-    .bind(fields.skip_reason.as_deref())
+    .bind(dependency.manifest_id)
+    .bind(dependency.package_id)
+    .bind(&dependency.dep_key)
+    .bind(dependency.requirement.as_deref())
+    .bind(dependency.locked.as_deref())
+    .bind(to_text(&dependency.kind)?)
+    .bind(dependency.span_start)
+    .bind(dependency.span_end)
+    .bind(dependency.skip_reason.as_ref().map(to_text).transpose()?)
     .fetch_one(&mut **tx)
     .await?;
-    Ok(row.try_get("id")?)
+    dependency.id = row.try_get("id")?;
+    Ok(())
 }
 
-/// Overwrite a dependency's columns.
-pub async fn update_dependency(tx: &mut Tx, id: i64, fields: &DependencyFields) -> Result<()> {
+/// Overwrite the row `dependency.id` with `dependency`'s package, requirement, locked version,
+/// kind, span and skip reason.
+pub async fn update_dependency(tx: &mut Tx, dependency: &DependencyRecord) -> Result<()> {
     sqlx::query(
         "UPDATE dependencies SET package_id = $1, requirement = $2, locked = $3, kind = $4, span_start = $5, \
          span_end = $6, skip_reason = $7 WHERE id = $8",
     )
-    .bind(fields.package_id)
-    .bind(fields.requirement.as_deref())
-    .bind(fields.locked.as_deref())
-    .bind(&fields.kind)
-    .bind(fields.span_start)
-    .bind(fields.span_end)
-    .bind(fields.skip_reason.as_deref())
-    .bind(id)
+    .bind(dependency.package_id)
+    .bind(dependency.requirement.as_deref())
+    .bind(dependency.locked.as_deref())
+    .bind(to_text(&dependency.kind)?)
+    .bind(dependency.span_start)
+    .bind(dependency.span_end)
+    .bind(dependency.skip_reason.as_ref().map(to_text).transpose()?)
+    .bind(dependency.id)
     .execute(&mut **tx)
     .await?;
     Ok(())

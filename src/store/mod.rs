@@ -10,8 +10,10 @@ use std::str::FromStr;
 use std::sync::Once;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor};
+use serde::Serialize;
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row};
 
 pub mod events;
 pub mod inventory;
@@ -225,6 +227,43 @@ impl Store {
     }
 }
 
+/// A domain value (ecosystem, manager, dependency kind, skip reason, recommendation kind) as the
+/// text its column holds: its serde name, the same text the API and the events carry. With
+/// [`from_text`] the one place where these values turn into text and back.
+pub fn to_text<T: Serialize>(value: &T) -> Result<String> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => Ok(text),
+        Ok(other) => Err(StoreError::Invalid(format!(
+            "{other} is not stored as a text column"
+        ))),
+        Err(e) => Err(StoreError::Invalid(e.to_string())),
+    }
+}
+
+/// The domain value a `column` holds as `text` (see [`to_text`]); an unknown text is
+/// [`StoreError::Invalid`] naming the column and the text.
+pub fn from_text<T: DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+    let deserializer: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        text.into_deserializer();
+    T::deserialize(deserializer)
+        .map_err(|e| StoreError::Invalid(format!("column `{column}` holds `{text}`: {e}")))
+}
+
+/// [`from_text`] of a row's `column`.
+pub(crate) fn typed_column<T: DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    from_text(column, &text)
+}
+
+/// [`from_text`] of a row's nullable `column`.
+pub(crate) fn typed_optional_column<T: DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<Option<T>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|text| from_text(column, &text)).transpose()
+}
+
 /// Now, in milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -233,6 +272,92 @@ pub fn now_ms() -> i64 {
 /// A duration in the milliseconds the store's timestamps use (saturating at `i64::MAX`).
 pub fn duration_ms(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod text_tests {
+    use upkeep_resolvers::Ecosystem;
+    use upkeep_resolvers::manager::{DependencyKind, Manager, SkipReason};
+    use upkeep_resolvers::versioning::UpdateKind;
+
+    use super::{StoreError, from_text, to_text};
+    use crate::recommendation_kind::RecommendationKind;
+
+    /// The column text is the names the rows were written with before the values were typed.
+    #[test]
+    fn domain_values_keep_their_column_text() {
+        for ecosystem in Ecosystem::ALL {
+            let text = to_text(&ecosystem).expect("text");
+            assert_eq!(text, ecosystem.as_str());
+            assert_eq!(
+                from_text::<Ecosystem>("ecosystem", &text).ok(),
+                Some(ecosystem)
+            );
+        }
+        for manager in Manager::ALL {
+            let text = to_text(&manager).expect("text");
+            assert_eq!(text, manager.as_str());
+            assert_eq!(from_text::<Manager>("manager", &text).ok(), Some(manager));
+        }
+        for kind in [
+            DependencyKind::Normal,
+            DependencyKind::Dev,
+            DependencyKind::Build,
+            DependencyKind::Optional,
+            DependencyKind::Peer,
+            DependencyKind::Indirect,
+            DependencyKind::Transitive,
+            DependencyKind::Toolchain,
+            DependencyKind::Override,
+            DependencyKind::Plugin,
+            DependencyKind::Parent,
+            DependencyKind::Managed,
+        ] {
+            let text = to_text(&kind).expect("text");
+            assert_eq!(text, kind.as_str());
+            assert_eq!(from_text::<DependencyKind>("kind", &text).ok(), Some(kind));
+        }
+        for reason in [
+            SkipReason::Path,
+            SkipReason::Git,
+            SkipReason::Url,
+            SkipReason::Workspace,
+            SkipReason::Local,
+            SkipReason::UnresolvedVariable,
+            SkipReason::NoVersion,
+            SkipReason::Digest,
+            SkipReason::InvalidRequirement,
+        ] {
+            let text = to_text(&reason).expect("text");
+            assert_eq!(text, reason.as_str());
+            assert_eq!(
+                from_text::<SkipReason>("skip_reason", &text).ok(),
+                Some(reason)
+            );
+        }
+        for update in [UpdateKind::Patch, UpdateKind::Minor, UpdateKind::Major] {
+            let kind = RecommendationKind::from(update);
+            assert_eq!(to_text(&kind).expect("text"), update.as_str());
+        }
+        for kind in RecommendationKind::ALL {
+            let text = to_text(&kind).expect("text");
+            assert_eq!(text, kind.to_string());
+            assert_eq!(
+                from_text::<RecommendationKind>("kind", &text).ok(),
+                Some(kind)
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_text_names_the_column() {
+        let error = from_text::<Ecosystem>("ecosystem", "rubygems").expect_err("unknown");
+        assert!(
+            matches!(&error, StoreError::Invalid(m) if m.contains("`ecosystem`") && m.contains("rubygems")),
+            "{error}"
+        );
+        assert!(from_text::<RecommendationKind>("kind", "").is_err());
+    }
 }
 
 #[cfg(test)]

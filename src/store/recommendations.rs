@@ -11,53 +11,23 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
+use upkeep_resolvers::Ecosystem;
+
 use super::events::from_ms;
+use super::inventory::{
+    DEPENDENCY_COLUMNS, DEPENDENCY_FROM, DependencyRecord, dependency_from_row,
+};
 use super::releases::{IN_CHUNK, placeholders};
 use super::repositories::Page;
-use super::{Backend, Result, Store, Tx, now_ms};
-
-/// One dependency with what recommending needs: its manifest, its package, its versions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DependencyContext {
-    pub id: i64,
-    pub repository_id: i64,
-    pub manifest: String,
-    pub manager: String,
-    pub package_id: i64,
-    pub ecosystem: String,
-    pub name: String,
-    pub requirement: Option<String>,
-    pub locked: Option<String>,
-    pub kind: String,
-    pub skip_reason: Option<String>,
-}
-
-const DEPENDENCY_SELECT: &str = "SELECT d.id, m.repository_id, m.path, m.manager, d.package_id, p.ecosystem, p.name, \
-     d.requirement, d.locked, d.kind, d.skip_reason \
-     FROM dependencies d JOIN manifests m ON m.id = d.manifest_id JOIN packages p ON p.id = d.package_id";
-
-fn dependency_from_row(row: &AnyRow) -> Result<DependencyContext> {
-    Ok(DependencyContext {
-        id: row.try_get("id")?,
-        repository_id: row.try_get("repository_id")?,
-        manifest: row.try_get("path")?,
-        manager: row.try_get("manager")?,
-        package_id: row.try_get("package_id")?,
-        ecosystem: row.try_get("ecosystem")?,
-        name: row.try_get("name")?,
-        requirement: row.try_get("requirement")?,
-        locked: row.try_get("locked")?,
-        kind: row.try_get("kind")?,
-        skip_reason: row.try_get("skip_reason")?,
-    })
-}
+use super::{Backend, Result, Store, Tx, now_ms, to_text, typed_column};
+use crate::recommendation_kind::RecommendationKind;
 
 /// A stored recommendation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecommendation {
     pub id: i64,
     pub dependency_id: i64,
-    pub kind: String,
+    pub kind: RecommendationKind,
     pub target_version: String,
     pub new_requirement: Option<String>,
 }
@@ -66,7 +36,7 @@ fn recommendation_from_row(row: &AnyRow) -> Result<StoredRecommendation> {
     Ok(StoredRecommendation {
         id: row.try_get("id")?,
         dependency_id: row.try_get("dependency_id")?,
-        kind: row.try_get("kind")?,
+        kind: typed_column(row, "kind")?,
         target_version: row.try_get("target_version")?,
         new_requirement: row.try_get("new_requirement")?,
     })
@@ -92,7 +62,7 @@ pub async fn lock_dependencies(
     backend: Backend,
     repository_id: i64,
     ids: &[i64],
-) -> Result<Vec<DependencyContext>> {
+) -> Result<Vec<DependencyRecord>> {
     let lock = if backend == Backend::Postgres {
         " FOR UPDATE OF d"
     } else {
@@ -101,7 +71,8 @@ pub async fn lock_dependencies(
     let mut out = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let sql = format!(
-            "{DEPENDENCY_SELECT} WHERE m.repository_id = $1 AND d.id IN ({}) ORDER BY d.id{lock}",
+            "SELECT {DEPENDENCY_COLUMNS} {DEPENDENCY_FROM} \
+             WHERE m.repository_id = $1 AND d.id IN ({}) ORDER BY d.id{lock}",
             placeholders(2, chunk.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(repository_id);
@@ -141,7 +112,7 @@ pub async fn recommendations_of(
 pub async fn insert(
     tx: &mut Tx,
     dependency_id: i64,
-    kind: &str,
+    kind: RecommendationKind,
     target_version: &str,
     new_requirement: Option<&str>,
 ) -> Result<i64> {
@@ -150,7 +121,7 @@ pub async fn insert(
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
     )
     .bind(dependency_id)
-    .bind(kind)
+    .bind(to_text(&kind)?)
     .bind(target_version)
     .bind(new_requirement)
     .bind(now_ms())
@@ -188,18 +159,17 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
 /// A dependency as the fleet API lists it, with its stored recommendations.
 #[derive(Debug, Clone)]
 pub struct DependencyWithRecommendations {
-    pub dependency: DependencyContext,
+    pub dependency: DependencyRecord,
     pub recommendations: Vec<StoredRecommendation>,
 }
 
 /// One use of a package by a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Usage {
-    pub repository_id: i64,
-    pub team_id: i64,
+    /// The repository's `owner/name`.
     pub full_name: String,
     pub url: String,
-    pub dependency: DependencyContext,
+    pub dependency: DependencyRecord,
 }
 
 /// Which recommendations to list.
@@ -210,21 +180,21 @@ pub struct RecommendationFilter {
     /// Only this team's repositories (`None`: every team, for the admin).
     pub team_id: Option<i64>,
     pub repository_id: Option<i64>,
-    pub kind: Option<String>,
-    pub ecosystem: Option<String>,
+    pub kind: Option<RecommendationKind>,
+    pub ecosystem: Option<Ecosystem>,
 }
 
 /// A recommendation with its dependency and repository, as listed.
 #[derive(Debug, Clone)]
 pub struct RecommendationRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: RecommendationKind,
     pub target_version: String,
     pub new_requirement: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub repository_full_name: String,
-    pub dependency: DependencyContext,
+    pub dependency: DependencyRecord,
 }
 
 impl Store {
@@ -287,7 +257,8 @@ impl Store {
         let limit = limit.clamp(1, 500);
         let mut conn = self.pool().acquire().await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{DEPENDENCY_SELECT} WHERE m.repository_id = $1 AND d.id > $2 ORDER BY d.id LIMIT $3"
+            "SELECT {DEPENDENCY_COLUMNS} {DEPENDENCY_FROM} \
+             WHERE m.repository_id = $1 AND d.id > $2 ORDER BY d.id LIMIT $3"
         )))
         .bind(repository_id)
         .bind(after)
@@ -325,22 +296,21 @@ impl Store {
     /// Every use of `ecosystem`/`name` in repositories of `team_id` (`None`: every team).
     pub async fn package_usages(
         &self,
-        ecosystem: &str,
+        ecosystem: Ecosystem,
         name: &str,
         team_id: Option<i64>,
     ) -> Result<Vec<Usage>> {
-        let mut sql = String::from(
-            "SELECT d.id, m.repository_id, m.path, m.manager, d.package_id, p.ecosystem, p.name, \
-             d.requirement, d.locked, d.kind, d.skip_reason, r.team_id, r.full_name, r.url \
-             FROM packages p JOIN dependencies d ON d.package_id = p.id \
-             JOIN manifests m ON m.id = d.manifest_id JOIN repositories r ON r.id = m.repository_id \
-             WHERE p.ecosystem = $1 AND p.name = $2",
+        let mut sql = format!(
+            "SELECT {DEPENDENCY_COLUMNS}, r.full_name, r.url {DEPENDENCY_FROM} \
+             WHERE p.ecosystem = $1 AND p.name = $2"
         );
         if team_id.is_some() {
             sql.push_str(" AND r.team_id = $3");
         }
         sql.push_str(" ORDER BY r.id, m.path, d.id");
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(ecosystem).bind(name);
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_text(&ecosystem)?)
+            .bind(name);
         if let Some(team) = team_id {
             query = query.bind(team);
         }
@@ -348,8 +318,6 @@ impl Store {
         rows.iter()
             .map(|row| {
                 Ok(Usage {
-                    repository_id: row.try_get("repository_id")?,
-                    team_id: row.try_get("team_id")?,
                     full_name: row.try_get("full_name")?,
                     url: row.try_get("url")?,
                     dependency: dependency_from_row(row)?,
@@ -364,14 +332,10 @@ impl Store {
         filter: &RecommendationFilter,
     ) -> Result<Page<RecommendationRow>> {
         let limit = filter.limit.clamp(1, 500);
-        let mut sql = String::from(
+        let mut sql = format!(
             "SELECT rc.id AS rec_id, rc.kind AS rec_kind, rc.target_version, rc.new_requirement, \
-             rc.created_at, rc.updated_at, r.full_name, \
-             d.id, m.repository_id, m.path, m.manager, d.package_id, p.ecosystem, p.name, \
-             d.requirement, d.locked, d.kind, d.skip_reason \
-             FROM recommendations rc JOIN dependencies d ON d.id = rc.dependency_id \
-             JOIN manifests m ON m.id = d.manifest_id JOIN repositories r ON r.id = m.repository_id \
-             JOIN packages p ON p.id = d.package_id WHERE rc.id > $1",
+             rc.created_at, rc.updated_at, r.full_name, {DEPENDENCY_COLUMNS} {DEPENDENCY_FROM} \
+             JOIN recommendations rc ON rc.dependency_id = d.id WHERE rc.id > $1"
         );
         let mut n = 1;
         let mut clause = |sql: &mut String, column: &str| {
@@ -399,10 +363,10 @@ impl Store {
             query = query.bind(repository);
         }
         if let Some(kind) = &filter.kind {
-            query = query.bind(kind.as_str());
+            query = query.bind(to_text(kind)?);
         }
         if let Some(ecosystem) = &filter.ecosystem {
-            query = query.bind(ecosystem.as_str());
+            query = query.bind(to_text(ecosystem)?);
         }
         let rows = query.bind(limit + 1).fetch_all(self.pool()).await?;
         let mut items = rows
@@ -410,7 +374,7 @@ impl Store {
             .map(|row| {
                 Ok(RecommendationRow {
                     id: row.try_get("rec_id")?,
-                    kind: row.try_get("rec_kind")?,
+                    kind: typed_column(row, "rec_kind")?,
                     target_version: row.try_get("target_version")?,
                     new_requirement: row.try_get("new_requirement")?,
                     created_at: from_ms(row.try_get("created_at")?),

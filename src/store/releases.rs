@@ -20,14 +20,15 @@ use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::registry::{Release, ReleaseSet};
 
 use super::events::{self, from_ms};
-use super::{Backend, Result, Store, StoreError, Tx, now_ms};
+use super::{Backend, Result, Store, StoreError, Tx, now_ms, typed_column};
 use crate::events::{Event, ReleasePayload};
+use crate::keys;
 
 /// A package row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {
     pub id: i64,
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub source_url: Option<String>,
     pub homepage: Option<String>,
@@ -72,7 +73,7 @@ fn nonempty(value: Option<&String>) -> Option<String> {
 fn package_from_row(row: &AnyRow) -> Result<Package> {
     Ok(Package {
         id: row.try_get("id")?,
-        ecosystem: row.try_get("ecosystem")?,
+        ecosystem: typed_column(row, "ecosystem")?,
         name: row.try_get("name")?,
         source_url: row.try_get("source_url")?,
         homepage: row.try_get("homepage")?,
@@ -317,14 +318,12 @@ impl Store {
                 _ => {}
             }
         }
-        if let Ok(ecosystem) = package.ecosystem.parse::<Ecosystem>() {
-            let scheme = ecosystem.versioning().scheme();
-            published.sort_by(|a, b| scheme.compare(&a.version, &b.version));
-            yanked.sort_by(|a, b| scheme.compare(&a.version, &b.version));
-        }
-        let subject = format!("package:{}:{}", package.ecosystem, package.name);
+        let scheme = package.ecosystem.versioning().scheme();
+        published.sort_by(|a, b| scheme.compare(&a.version, &b.version));
+        yanked.sort_by(|a, b| scheme.compare(&a.version, &b.version));
+        let subject = keys::package_releases(package.ecosystem, &package.name);
         let payload = |release: &Release| ReleasePayload {
-            ecosystem: package.ecosystem.clone(),
+            ecosystem: package.ecosystem,
             name: package.name.clone(),
             version: release.version.clone(),
             published_at: release.published_at,

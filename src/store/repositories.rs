@@ -7,7 +7,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::events::{self, from_ms};
 use super::{Result, Store, StoreError, now_ms};
-use crate::events::Event;
+use crate::events::{Event, RepositoryPayload};
+use crate::keys;
 use crate::repository_url::{Provider, RepositoryUrl};
 
 /// The default update policy stored for a new repository (refined by `.upkeep.toml` later).
@@ -26,6 +27,23 @@ pub struct Repository {
     pub schedule: String,
     pub created_at: DateTime<Utc>,
     pub last_crawled_at: Option<DateTime<Utc>>,
+}
+
+/// As events describe it.
+impl From<&Repository> for RepositoryPayload {
+    fn from(repository: &Repository) -> Self {
+        RepositoryPayload {
+            id: repository.id,
+            team_id: repository.team_id,
+            provider: repository.provider,
+            url: repository.url.clone(),
+            full_name: repository.full_name.clone(),
+            default_branch: repository.default_branch.clone(),
+            schedule: repository.schedule.clone(),
+            created_at: repository.created_at,
+            last_crawled_at: repository.last_crawled_at,
+        }
+    }
 }
 
 const COLUMNS: &str =
@@ -91,9 +109,9 @@ impl Store {
             &mut tx,
             self.backend(),
             Event::RepositoryUpserted {
-                repository: repo.clone(),
+                repository: RepositoryPayload::from(&repo),
             }
-            .into_new(Some(team_id), format!("repository:{}", repo.id)),
+            .into_new(Some(team_id), keys::repository(repo.id)),
         )
         .await?;
         tx.commit().await?;
@@ -167,7 +185,7 @@ impl Store {
                 id: repo.id,
                 url: repo.url.clone(),
             }
-            .into_new(Some(repo.team_id), format!("repository:{}", repo.id)),
+            .into_new(Some(repo.team_id), keys::repository(repo.id)),
         )
         .await?;
         tx.commit().await?;

@@ -1,0 +1,160 @@
+//! Questions about the fleet inventory, answered under each repository's policy: a repository's
+//! dependencies with their latest release and what the policy recommends, and which repositories
+//! use a package (optionally below a version). The HTTP API (`crate::api::fleet`) turns the
+//! answers into its payloads; the reads are the store's.
+//!
+//! A dependency's recommendations in a listing are planned the way the recomputation job plans
+//! them (`crate::resolve::plan`), under the repository's stored policy, so they follow a policy
+//! change at once, before the job has rewritten the stored rows; `security` recommendations,
+//! which the planner does not own, are listed as stored.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::recommend::{Evaluation, evaluate};
+use upkeep_resolvers::registry::Release;
+
+use crate::policy::RepoPolicy;
+use crate::recommendation_kind::RecommendationKind;
+use crate::resolve::plan::{self, Desired};
+use crate::store::inventory::DependencyRecord;
+use crate::store::recommendations::DependencyWithRecommendations;
+use crate::store::repositories::Page;
+use crate::store::{Result, Store};
+
+/// One dependency of a repository, evaluated under the repository's policy.
+#[derive(Debug, Clone)]
+pub struct ListedDependency {
+    pub dependency: DependencyRecord,
+    /// Current, latest and the update kind between them.
+    pub evaluation: Evaluation,
+    /// What the policy recommends (patch/minor first, then major), then stored `security` ones.
+    pub recommendations: Vec<Desired>,
+}
+
+/// A repository's dependencies by id after `after`, at most `limit`, as of `now`.
+pub async fn dependencies(
+    store: &Store,
+    repository_id: i64,
+    after: i64,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Page<ListedDependency>> {
+    let policy = store
+        .repository_policy(repository_id)
+        .await?
+        .map(|(_, json)| RepoPolicy::from_stored(&json))
+        .unwrap_or_default();
+    let page = store
+        .repository_dependencies(repository_id, after, limit)
+        .await?;
+    let mut package_ids: Vec<i64> = page.items.iter().map(|d| d.dependency.package_id).collect();
+    package_ids.sort_unstable();
+    package_ids.dedup();
+    let releases = store.releases_for(&package_ids).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| listed(item, &releases, &policy, now))
+        .collect();
+    Ok(Page {
+        items,
+        next: page.next,
+    })
+}
+
+fn listed(
+    item: DependencyWithRecommendations,
+    releases: &HashMap<i64, Vec<Release>>,
+    policy: &RepoPolicy,
+    now: DateTime<Utc>,
+) -> ListedDependency {
+    let dependency = item.dependency;
+    let releases = releases
+        .get(&dependency.package_id)
+        .map_or(&[][..], Vec::as_slice);
+    let evaluation = evaluate(
+        dependency.ecosystem,
+        dependency.requirement.as_deref(),
+        dependency.locked.as_deref(),
+        releases,
+        &policy.for_package(&dependency.name),
+        now,
+    );
+    let mut recommendations = plan::desired(&dependency, releases, policy, now).desired;
+    recommendations.extend(
+        item.recommendations
+            .into_iter()
+            .filter(|stored| !stored.kind.is_planned())
+            .map(|stored| Desired {
+                kind: stored.kind,
+                target_version: stored.target_version,
+                new_requirement: stored.new_requirement,
+            }),
+    );
+    // Majors last, as a repository's safe upgrades come first.
+    recommendations.sort_by_key(|r| r.kind == RecommendationKind::Major);
+    ListedDependency {
+        dependency,
+        evaluation,
+        recommendations,
+    }
+}
+
+/// One repository's uses of a package.
+#[derive(Debug, Clone)]
+pub struct RepositoryUsages {
+    pub repository_id: i64,
+    /// `owner/name`.
+    pub full_name: String,
+    pub url: String,
+    /// Each use, with the version in use (locked, else the requirement's lower bound).
+    pub usages: Vec<(DependencyRecord, Option<String>)>,
+}
+
+/// The repositories of `team_id` (`None`: every team) using `ecosystem`/`name`, by repository
+/// id; with `below`, only the uses whose version in use is below it in the ecosystem's scheme.
+pub async fn package_usages(
+    store: &Store,
+    ecosystem: Ecosystem,
+    name: &str,
+    below: Option<&str>,
+    team_id: Option<i64>,
+) -> Result<Vec<RepositoryUsages>> {
+    let scheme = ecosystem.versioning().scheme();
+    let mut repositories: BTreeMap<i64, RepositoryUsages> = BTreeMap::new();
+    for usage in store.package_usages(ecosystem, name, team_id).await? {
+        let d = usage.dependency;
+        let version = d
+            .locked
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| scheme.is_valid(l))
+            .map(str::to_owned)
+            .or_else(|| {
+                d.requirement
+                    .as_deref()
+                    .and_then(|r| scheme.lower_bound(r.trim()))
+            });
+        if let Some(limit) = below {
+            let is_below = version
+                .as_deref()
+                .is_some_and(|v| scheme.compare(v, limit).is_lt());
+            if !is_below {
+                continue;
+            }
+        }
+        repositories
+            .entry(d.repository_id)
+            .or_insert_with(|| RepositoryUsages {
+                repository_id: d.repository_id,
+                full_name: usage.full_name,
+                url: usage.url,
+                usages: Vec::new(),
+            })
+            .usages
+            .push((d, version));
+    }
+    Ok(repositories.into_values().collect())
+}
