@@ -12,7 +12,8 @@
 //! `UPKEEP_BENCH_LOG=warn` (any `tracing` filter) prints the service's log on stderr;
 //! `UPKEEP_BENCH_DB_CONNECTIONS=N` sizes the database pool (default: as `upkeep serve` sizes it).
 
-#[path = "../tests/support/fake_github.rs"]
+#[path = "../tests/it/support/fake_github.rs"]
+#[expect(dead_code, reason = "the benchmark uses part of the fake")]
 #[cfg_attr(
     test,
     expect(
@@ -21,7 +22,8 @@
     )
 )]
 mod fake_github;
-#[path = "../tests/support/fake_registries.rs"]
+#[path = "../tests/it/support/fake_registries.rs"]
+#[expect(dead_code, reason = "the benchmark uses part of the fake")]
 mod fake_registries;
 
 use std::collections::BTreeMap;
@@ -252,8 +254,7 @@ async fn wait_idle(store: &Store) -> Result<(), String> {
 
 async fn bench(repos: usize) -> Result<serde_json::Value, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let github = FakeGithub::start().await;
-    github.set_latency(GITHUB_LATENCY);
+    let github = FakeGithub::start_with_latency(GITHUB_LATENCY).await;
     github.set_rate_limit(1_000_000_000, 1_000_000_000, Duration::from_hours(24));
     let registries = FakeRegistries::start_with(FakeRegistryOptions {
         latency: REGISTRY_LATENCY,
@@ -328,7 +329,7 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
     enqueue_crawls(&store, &repositories).await?;
     wait_idle(&store).await?;
     let full_cycle = started.elapsed();
-    let github_full = github.total_requests();
+    let github_full = github.request_counts().values().sum::<u64>();
     let registry_full_stats = registries.stats().since(&registry_start);
     let registry_full = registry_full_stats.total();
     for (ecosystem, stats) in &registry_full_stats.by_ecosystem {
@@ -349,7 +350,7 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
     enqueue_crawls(&store, &repositories).await?;
     wait_idle(&store).await?;
     let nochange_cycle = started.elapsed();
-    let github_nochange = github.total_requests();
+    let github_nochange = github.request_counts().values().sum::<u64>();
     let registry_nochange = registries.stats().since(&registry_before).total();
 
     let _ = shutdown.send(true);

@@ -2,8 +2,8 @@
 //! variant of [`Event`];
 //! its JSON Schema is generated from these types ([`json_schema`]), served at
 //! `/api/v1/events/schema` and checked in at `src/events.schema.json` ([`SCHEMA_PATH`]); the test
-//! `tests/events.rs` fails when they drift (`UPKEEP_UPDATE_SCHEMA=1 cargo test --test events`
-//! rewrites the file).
+//! `tests/it/events.rs` fails when they drift (`UPKEEP_UPDATE_SCHEMA=1 cargo test --test it
+//! events::` rewrites the file).
 //!
 //! Envelope (see `store::events::StoredEvent`): `id` (unique, consumers deduplicate on it), `seq`
 //! (stream position), `stream`, `type`, `occurred_at`, `subject_key`, `payload` (below).

@@ -7,25 +7,20 @@
 //! killed. SQLite (a file both processes open), and PostgreSQL when `UPKEEP_TEST_DATABASE_URL`
 //! is set.
 
-mod common;
-#[path = "support/fake_github.rs"]
-mod fake_github;
-#[path = "support/fake_registries.rs"]
-mod fake_registries;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{CLOSED_PORT, TestDb, fresh_db};
-use fake_github::FakeGithub;
-use fake_registries::{FakeRegistries, FakeRegistryOptions};
 use tokio::process::{Child, Command};
 use upkeep::jobs::crawl::Crawl;
 use upkeep::jobs::resolve_package::ResolvePackage;
 use upkeep::jobs::{self};
 use upkeep::repository_url::RepositoryUrl;
 use upkeep::store::Store;
+
+use crate::support::app::{self, CLOSED_PORT, TestDb, fresh_db};
+use crate::support::fake_github::FakeGithub;
+use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions};
 
 /// Crawl jobs still to run.
 const CRAWLS_TO_DO: &str =
@@ -160,7 +155,7 @@ async fn sigterm_with_pending_twins_and_a_hung_registry_leaves_nothing_running()
 }
 
 async fn sigterm_script() {
-    common::install_crypto();
+    app::install_crypto();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = fresh_db().await;
     let store = &db.store;
@@ -280,10 +275,13 @@ async fn a_crawl_whose_worker_is_killed_is_finished_by_another() {
 }
 
 async fn kill_mid_crawl_script() {
-    common::install_crypto();
+    app::install_crypto();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = fresh_db().await;
     let store = &db.store;
+    // The same repository on two fakes: one where every answer takes a while, so the first
+    // worker is mid-crawl when it dies, and one that answers at once for the second worker.
+    let slow_github = FakeGithub::start_with_latency(Duration::from_millis(700)).await;
     let github = FakeGithub::start().await;
     let files: Vec<(String, String)> = (0..6)
         .map(|n| {
@@ -293,14 +291,13 @@ async fn kill_mid_crawl_script() {
             )
         })
         .collect();
+    slow_github.add_repo("acme", "mono", "main", &files);
     github.add_repo("acme", "mono", "main", &files);
     let registries = FakeRegistries::start().await;
     let team = store.create_team("acme").await.expect("team").id;
     let mono = repository(store, team, "https://github.com/acme/mono").await;
 
-    // Every GitHub answer takes a while, so the first worker is mid-crawl when it dies.
-    github.set_latency(Duration::from_millis(700));
-    let first = Worker::start(dir.path(), "first", &db, &github, &registries);
+    let first = Worker::start(dir.path(), "first", &db, &slow_github, &registries);
     jobs::enqueue(
         store,
         &Crawl {
@@ -326,7 +323,6 @@ async fn kill_mid_crawl_script() {
     let orphan = store.crawls_of(mono).await.expect("crawls")[0].clone();
     assert_eq!(orphan.status, "running", "killed mid-crawl");
 
-    github.set_latency(Duration::ZERO);
     let second = Worker::start(dir.path(), "second", &db, &github, &registries);
     wait_until(
         "the second worker to finish the crawl",

@@ -2,16 +2,15 @@
 //! `UPKEEP_TEST_DATABASE_URL` is set. Tests that only make sense with several writers on
 //! PostgreSQL are `#[ignore]`d unless CI runs them with `--include-ignored`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use common::{fresh_db, require_postgres};
 use serde_json::json;
 use upkeep::repository_url::RepositoryUrl;
 use upkeep::store::events::{self, EventFilter, NewEvent};
 use upkeep::store::{Store, StoreError};
+
+use crate::support::app::{fresh_db, require_postgres};
 
 /// Tables and their columns as declared in a migration file.
 fn schema(sql: &str) -> BTreeMap<String, BTreeSet<String>> {

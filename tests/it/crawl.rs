@@ -3,14 +3,8 @@
 //! changed manifests, and the crawl lease. Runs on SQLite, and on PostgreSQL when
 //! `UPKEEP_TEST_DATABASE_URL` is set.
 
-mod common;
-#[path = "support/git.rs"]
-mod git_support;
-
 use std::time::Duration;
 
-use common::{TestApp, fresh_db, test_config};
-use git_support::GitRepo;
 use serde_json::{Value, json};
 use sqlx::Row;
 use upkeep::crawler::registration::register;
@@ -20,6 +14,9 @@ use upkeep::services::Services;
 use upkeep::store::Store;
 use upkeep::store::events::{EventFilter, StoredEvent};
 use upkeep::store::inventory::DependencyRecord;
+
+use crate::support::app::{self, TestApp, fresh_db, test_config};
+use crate::support::git::GitRepo;
 
 const CARGO_TOML: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nserde = \"1\"\nitoa = \"1.0\"\n";
 const CARGO_LOCK: &str = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"itoa\", \"serde\"]\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.11\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nname = \"serde\"\nversion = \"SERDE\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
@@ -372,7 +369,7 @@ async fn registered(services: &Services, repo: &GitRepo) -> i64 {
 
 #[tokio::test]
 async fn a_held_lease_defers_the_crawl() {
-    common::install_crypto();
+    app::install_crypto();
     let db = fresh_db().await;
     let services = services_for(&db.store, &db.url);
     let repo = fleet_repo();
@@ -403,7 +400,7 @@ async fn a_held_lease_defers_the_crawl() {
 
 #[tokio::test]
 async fn concurrent_crawls_of_one_repository_do_the_work_once() {
-    common::install_crypto();
+    app::install_crypto();
     let db = fresh_db().await;
     let services = services_for(&db.store, &db.url);
     let repo = fleet_repo();
@@ -452,7 +449,7 @@ async fn concurrent_crawls_of_one_repository_do_the_work_once() {
 
 #[tokio::test]
 async fn the_scheduler_queues_repositories_due_for_a_crawl() {
-    common::install_crypto();
+    app::install_crypto();
     let db = fresh_db().await;
     let services = services_for(&db.store, &db.url);
     let repo = fleet_repo();
@@ -504,7 +501,7 @@ async fn the_scheduler_queues_repositories_due_for_a_crawl() {
 
 #[tokio::test]
 async fn gradle_versions_from_gradle_properties_are_stored_on_the_properties_file() {
-    common::install_crypto();
+    app::install_crypto();
     let db = fresh_db().await;
     let services = services_for(&db.store, &db.url);
     let repo = GitRepo::with_files(&[

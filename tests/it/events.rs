@@ -5,23 +5,21 @@
 //! `UPKEEP_TEST_NATS_URL`.
 //!
 //! Regenerate the checked-in schema after changing an event type:
-//! `UPKEEP_UPDATE_SCHEMA=1 cargo test --test events`.
-
-mod common;
-#[path = "support/fake_github.rs"]
-mod fake_github;
+//! `UPKEEP_UPDATE_SCHEMA=1 cargo test --test it events::`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use common::{ADMIN_TOKEN, TestDb, fresh_db, install_crypto, test_config};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use upkeep::config::Config;
 use upkeep::events::{Event, ReleasePayload};
 use upkeep::store::events;
+
+use crate::support::app::{self, ADMIN_TOKEN, TestDb, fresh_db, install_crypto, test_config};
+use crate::support::fake_github;
 
 /// The service with a configuration the test adjusts.
 struct App {
@@ -211,7 +209,7 @@ fn checked_in_schema_matches_the_event_types() {
     assert!(
         checked_in == generated,
         "{} differs from the schema the code generates: the event types changed. If the change \
-         is intended, regenerate it with `UPKEEP_UPDATE_SCHEMA=1 cargo test --test events` and \
+         is intended, regenerate it with `UPKEEP_UPDATE_SCHEMA=1 cargo test --test it events::` and \
          commit the file.",
         upkeep::events::SCHEMA_PATH
     );
@@ -843,7 +841,7 @@ async fn webhooks_deliver_signed_events_of_the_team_and_the_fleet() {
         let header = |name: &str| request.headers[name].to_str().unwrap().to_owned();
         assert_eq!(
             header("x-upkeep-signature-256"),
-            common::sha256_signature(secret, &request.body),
+            app::sha256_signature(secret, &request.body),
             "the signature is HMAC-SHA256 of the body"
         );
         assert_eq!(header("x-upkeep-event"), body["type"].as_str().unwrap());
@@ -905,7 +903,7 @@ async fn with_a_secret_key_subscription_secrets_are_sealed_at_rest() {
     let seen = hook.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(
         seen[0].headers["x-upkeep-signature-256"].to_str().unwrap(),
-        common::sha256_signature(secret, &seen[0].body),
+        app::sha256_signature(secret, &seen[0].body),
         "deliveries are signed with the secret as given"
     );
     app.stop().await;

@@ -1,10 +1,5 @@
 //! Real git repositories in temporary directories, for registration and crawl tests.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the support module"
-)]
-
 use std::path::Path;
 use std::process::Command;
 

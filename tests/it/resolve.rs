@@ -6,13 +6,10 @@
 //! The crawler is not involved: teams and repositories come from the store API, manifests,
 //! packages and dependencies from plain SQL, as the crawler would write them.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{Duration, Utc};
-use common::{ADMIN_TOKEN, TestApp, fresh_db, install_crypto, test_config};
 use serde_json::{Value, json};
 use upkeep::jobs;
 use upkeep::jobs::resolve_package::ResolvePackage;
@@ -22,6 +19,8 @@ use upkeep::services::Services;
 use upkeep::store::Store;
 use upkeep::store::events::{EventFilter, StoredEvent};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::support::app::{self, ADMIN_TOKEN, TestApp, fresh_db, install_crypto, test_config};
 
 // ---------------------------------------------------------------------------------------------
 // Fake registries
@@ -232,7 +231,7 @@ async fn broken_npm(store: &Store, db_url: &str) -> (MockServer, Services) {
 }
 
 /// A fresh database, the fake registries and the services pointed at them.
-async fn setup() -> (common::TestDb, Registries, Services) {
+async fn setup() -> (app::TestDb, Registries, Services) {
     let db = fresh_db().await;
     let fakes = Registries::start().await;
     let services = services(&db.store, &db.url, &fakes);

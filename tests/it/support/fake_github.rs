@@ -7,9 +7,9 @@
 //! Git object ids are real: a blob id is the SHA-1 of `blob <len>\0<content>`, trees are hashed
 //! like git's tree objects, so a file that did not change keeps its blob id across pushes.
 //!
-//! Used by `tests/github.rs`, other integration tests and the fleet benchmark through
-//! `#[path = "support/fake_github.rs"] mod fake_github;`. It depends only on axum, tokio, serde
-//! (`serde_json`) and `sha1`.
+//! Used by the integration tests (`tests/it/github.rs` and others, as `crate::support::fake_github`)
+//! and by the fleet benchmark, which includes this file by path. It depends only on axum, tokio,
+//! serde (`serde_json`) and `sha1`.
 //!
 //! ```ignore
 //! let github = FakeGithub::start().await;
@@ -21,11 +21,6 @@
 //!
 //! Endpoint kinds (for [`FakeGithub::requests`]): `repository`, `branch`, `tree`, `blob`,
 //! `org_repositories`, `installation`, `access_token`, `unknown`.
-
-#![allow(
-    dead_code,
-    reason = "each test binary and the benchmark use a different part of the fake"
-)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -263,6 +258,11 @@ fn lock(world: &Mutex<World>) -> MutexGuard<'_, World> {
 impl FakeGithub {
     /// Start on 127.0.0.1, a free port.
     pub async fn start() -> FakeGithub {
+        FakeGithub::start_with_latency(Duration::ZERO).await
+    }
+
+    /// Like [`FakeGithub::start`], delaying every response by `latency`.
+    pub async fn start_with_latency(latency: Duration) -> FakeGithub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the fake GitHub");
@@ -275,7 +275,7 @@ impl FakeGithub {
             next_id: 1,
             clock: 1_700_000_000,
             truncate_trees: false,
-            latency: Duration::ZERO,
+            latency,
             limit: 5000,
             remaining: 5000,
             reset: now_epoch() + 3600,
@@ -308,12 +308,6 @@ impl FakeGithub {
     /// The API base URL (`github_api_url`).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    /// An organisation with no repositories yet (`add_repo` creates its owner implicitly).
-    pub fn add_org(&self, org: &str) {
-        let mut world = lock(&self.world);
-        world.ensure_account(org);
     }
 
     /// A repository whose default branch holds `files`; returns the head commit.
@@ -362,48 +356,13 @@ impl FakeGithub {
         world.commit(owner, name, &branch, files, &[])
     }
 
-    /// A new commit on `branch` (created from the default branch when new).
-    pub fn push_to<P: AsRef<str>, C: AsRef<[u8]>>(
-        &self,
-        owner: &str,
-        name: &str,
-        branch: &str,
-        files: &[(P, C)],
-    ) -> String {
-        let mut world = lock(&self.world);
-        world.commit(owner, name, branch, files, &[])
-    }
-
-    /// A new commit on the default branch that deletes `paths`; returns it.
-    pub fn delete_files(&self, owner: &str, name: &str, paths: &[&str]) -> String {
-        let mut world = lock(&self.world);
-        let branch = world.repo(owner, name).default_branch.clone();
-        world.commit::<&str, &[u8]>(owner, name, &branch, &[], paths)
-    }
-
     pub fn archive(&self, owner: &str, name: &str) {
         lock(&self.world).repo_mut(owner, name).archived = true;
-    }
-
-    pub fn set_private(&self, owner: &str, name: &str, private: bool) {
-        lock(&self.world).repo_mut(owner, name).private = private;
-    }
-
-    /// The head commit of the default branch.
-    pub fn head(&self, owner: &str, name: &str) -> String {
-        let world = lock(&self.world);
-        let repo = world.repo(owner, name);
-        repo.branches[&repo.default_branch].clone()
     }
 
     /// Recursive tree requests answer a partial list with `"truncated": true`.
     pub fn set_truncate_trees(&self, truncate: bool) {
         lock(&self.world).truncate_trees = truncate;
-    }
-
-    /// Delay every response by `latency`.
-    pub fn set_latency(&self, latency: Duration) {
-        lock(&self.world).latency = latency;
     }
 
     /// The rate-limit window: `remaining` of `limit` until `reset_in` from now (then full again).
@@ -453,10 +412,6 @@ impl FakeGithub {
         lock(&self.world).counters.clone()
     }
 
-    pub fn total_requests(&self) -> u64 {
-        lock(&self.world).counters.values().sum()
-    }
-
     /// `304 Not Modified` answers given.
     pub fn not_modified(&self) -> u64 {
         lock(&self.world).not_modified
@@ -471,11 +426,6 @@ impl FakeGithub {
     /// The `Authorization` header of the last request (tests of authentication).
     pub fn last_authorization(&self) -> Option<String> {
         lock(&self.world).last_authorization.clone()
-    }
-
-    /// Installation tokens minted so far.
-    pub fn tokens_issued(&self) -> usize {
-        lock(&self.world).tokens.len()
     }
 }
 

@@ -6,17 +6,11 @@
 //! and crawls abandoned by a dead worker. SQLite, and PostgreSQL when `UPKEEP_TEST_DATABASE_URL`
 //! is set.
 
-mod common;
-#[path = "support/fake_registries.rs"]
-mod fake_registries;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use common::{TestDb, fresh_db, require_postgres};
-use fake_registries::{FakeRegistries, FakeRegistryOptions};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use upkeep::jobs::crawl::Crawl;
@@ -28,6 +22,9 @@ use upkeep::jobs::{self, Job, JobError, Placement};
 use upkeep::services::Services;
 use upkeep::store::Store;
 use upkeep_resolvers::Ecosystem;
+
+use crate::support::app::{self, TestDb, fresh_db, require_postgres};
+use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions};
 
 /// Test jobs: each kind does one thing a test watches.
 macro_rules! test_job {
@@ -100,8 +97,8 @@ impl Job for Count {
 }
 
 fn services(db: &TestDb) -> Services {
-    common::install_crypto();
-    Services::from_config(&common::test_config(&db.url), db.store.clone()).expect("services")
+    app::install_crypto();
+    Services::from_config(&app::test_config(&db.url), db.store.clone()).expect("services")
 }
 
 /// A row as an older or foreign writer might have left it (no typed job builds such rows).
@@ -882,8 +879,8 @@ async fn package_in_use(store: &Store, name: &str) -> i64 {
 
 /// Services whose npm registry is `fakes`, with a `lease_seconds` job lease.
 fn registry_services(db: &TestDb, fakes: &FakeRegistries, lease_seconds: u64) -> Services {
-    common::install_crypto();
-    let mut config = common::test_config(&db.url);
+    app::install_crypto();
+    let mut config = app::test_config(&db.url);
     config.registries.extend(fakes.base_urls());
     config.job_lease_seconds = lease_seconds;
     Services::from_config(&config, db.store.clone()).expect("services")

@@ -2,20 +2,17 @@
 //! pagination, rate limits, GitHub App tokens), organisation import and incoming webhooks
 //! through the API. Runs on SQLite, or PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set.
 
-mod common;
-#[path = "support/fake_github.rs"]
-mod fake_github;
-
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_TOKEN, TestApp};
-use fake_github::{FakeGithub, git_blob_sha};
 use serde_json::{Value, json};
 use sqlx::Row;
 use upkeep::config::Secret;
 use upkeep::github::{
     Conditional, GithubAuth, GithubClient, GithubConfig, GithubError, GithubTuning,
 };
+
+use crate::support::app::{self, ADMIN_TOKEN, TestApp};
+use crate::support::fake_github::{FakeGithub, git_blob_sha};
 
 /// A throwaway RSA key for the GitHub App tests (generated for this test; grants nothing).
 const TEST_APP_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAxEAAdFCGIRymn2/e1ZkfgemQVGeWNI5QsU+vYR9bzEKERHL0\nJGn24cgu2VoD88KS8CLRbkf/QkZMEIfuj5lQW9ytBkgLgqtNgIZSDA1gtuBVYqfl\n2AeHr8QVb3J8ovmfjitNeb6SmDsWBa5obY3TLCArLK0ROHRruAoGhZ2A2jqMvzlZ\ndl8UruJo6URceeAaDjZeJnnr3WZhi6J/PCYQaCuZyKbc9ZG8tZ0AsQq5jRqaRK6w\nUb9A0Hsnoi3euymMz648f3vj7o6Hyh/Zl/Yz3d+2Dai2yth+G98VIxb4wgtBErfa\nv9g4hljTh3hQFm//UastY0TQv/tEnC8AWaUnTwIDAQABAoIBABChQciZeDw/EsmI\n78+W2aonEiFs47gRZToZQAnRX/SHoHCycwjQ5+hLD9lAPPx/fPcXZDrdo/5IObLe\n6fLGMZ6PLSROn5cTkA43k6VMzujASswA4UO0o6VbztsyTuh6kbA48ChEY2S+AQg7\nNsMt1Pq0wSPYiJCJoQUn6FSTO7OCQ5qKnSlbT7aNSoa1wwjTexHEUSNuQy2J+09J\nx+BECbcKoslRKreGepz84t34Xd+6QlLFnQUvUQ1Y9ScicaDqEU82YnnsoX2i8UzV\n6y83MpPIBlfqG3XFl+QdJhr1BvibPBMmWlDW60qL/ot/8KlzK6wyoxYswZC8cUb2\nE9hwuz0CgYEA6uFEM2QyGh062gWReJbklEVAiqJCoAhOw7CzAmlqVU+ge31tLF5/\nPe3LUERGM+fS28Md8dpCa4n3iwvT4XA6YBCI7gkXXFa2yt3Du1w9lfZH37IemhA3\ngZ5+EY1gJlPEKkd6aD1DQUEko66V6lCH5Abh0S+Ie+dTFZE5fBFKUDUCgYEA1eWB\n63W/IFQpLfKBdn6JTIVjIHDn6X5UinV+qFBIWc3rTspFX7Q4OCNp+jueD63NVMIO\n4AjioKXpWQ0GIHLAynRvvpo0hgN1matUcSfb2DIDGXRjWbKsteHwFtNRFs9BpCfm\nALXsVjtZVj8PJnyko068lALhSkpa4N3cGmWZkfMCgYARtGE7rnXIWiOxg3HvsRAR\nzRaMXKbBAV9OiOc1a1TEkXf7Vvz/ty/IL0CAEGVqTDMstYxwSo9vI7sxE/coqxj7\nXMO1jaHhJ/gnWogCe3V49FN+nSKJYmeMsbG3CP0SZoYG2dR0PwnuxUZJwEM0olVb\n7tjet8KF9G3i1kuK+pKrcQKBgHDPxC7wgiZF3RYrsdZSNI3USAzDH72JcIM6JtwU\nw6QBtBpxGhe40HHjU7CzotC4JPSQCRJl/UknWCQsd0/D1iSxNoJ7iDoqNusebsHj\neNLUxce2F/QmBWtER8FyIHF8TC2NEYTMbmKomJyhU5dD4/1xuIoD3ti00KuKt9yA\nO3e7AoGBAJIvOjY0VGOkDf2F6YNdguy4UYlDd6zywNiWKjJ1ouhZeIU6E6x1tBlL\nol7qXLiOCL8YiJcBRX2VhxZ/sfONr3yx++Ma7tsjD7Vb0ABEVXw9GDAVNANBiZFh\nV3SkTWMJ/RH4+iaBGdf/yyz7uNvXd7pQjiFRkfKhJbf6uFRYzBWh\n-----END RSA PRIVATE KEY-----";
@@ -512,7 +509,7 @@ async fn importing_an_organisation_registers_unarchived_repositories() {
 const WEBHOOK_SECRET: &str = "webhook-secret-for-tests";
 
 fn sign(secret: &str, body: &[u8]) -> String {
-    common::sha256_signature(secret, body)
+    app::sha256_signature(secret, body)
 }
 
 fn push_payload(git_ref: &str) -> Vec<u8> {

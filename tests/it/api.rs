@@ -1,12 +1,10 @@
 //! The HTTP API at its boundary: the app on a real port and a fresh database (SQLite, or
 //! PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set).
 
-mod common;
-#[path = "support/git.rs"]
-mod git_support;
-
-use common::{ADMIN_TOKEN, TestApp};
 use serde_json::{Value, json};
+
+use crate::support::app::{ADMIN_TOKEN, TestApp};
+use crate::support::git;
 
 async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.expect("JSON body")
@@ -112,11 +110,8 @@ async fn register_list_get_and_delete_repositories() {
     let app = TestApp::spawn().await;
     let token = app.team_token("acme").await;
     // Registration checks the repository exists, so these are real (local) git repositories.
-    let first_repo = git_support::GitRepo::with_files(&[]);
-    let others = [
-        git_support::GitRepo::with_files(&[]),
-        git_support::GitRepo::with_files(&[]),
-    ];
+    let first_repo = git::GitRepo::with_files(&[]);
+    let others = [git::GitRepo::with_files(&[]), git::GitRepo::with_files(&[])];
     let created = app
         .client
         .post(app.url("/api/v1/repositories"))
@@ -337,7 +332,7 @@ async fn teams_are_isolated() {
     let app = TestApp::spawn().await;
     let a = app.team_token("team-a").await;
     let b = app.team_token("team-b").await;
-    let secret = git_support::GitRepo::with_files(&[]);
+    let secret = git::GitRepo::with_files(&[]);
     let repo = json_of(
         app.client
             .post(app.url("/api/v1/repositories"))

@@ -5,28 +5,21 @@
 //! with nothing changed makes one conditional GitHub request per GitHub repository and emits no
 //! event. SQLite by default, PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set.
 
-mod common;
-#[path = "support/fake_github.rs"]
-mod fake_github;
-#[path = "support/fake_registries.rs"]
-mod fake_registries;
-#[path = "support/git.rs"]
-mod git_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use common::TestApp;
-use fake_github::FakeGithub;
-use fake_registries::{FakeRegistries, FakeRegistryOptions};
-use git_support::GitRepo;
 use serde_json::{Value, json};
 use sqlx::Row;
 use upkeep::config::Config;
 use upkeep::jobs::crawl::Crawl;
 use upkeep_resolvers::Ecosystem;
+
+use crate::support::app::{self, TestApp};
+use crate::support::fake_github::FakeGithub;
+use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions};
+use crate::support::git::GitRepo;
 
 const WEB_PACKAGE_JSON: &str = "{\n  \"name\": \"web\",\n  \"dependencies\": {\"left-pad\": \"^1.0.0\", \"express\": \"4.17.0\"}\n}\n";
 const WEB_PACKAGE_LOCK: &str = "{\"name\": \"web\", \"lockfileVersion\": 3, \"packages\": {\"\": {\"name\": \"web\"}, \"node_modules/left-pad\": {\"version\": \"1.0.0\"}, \"node_modules/express\": {\"version\": \"4.17.0\"}}}\n";
@@ -347,7 +340,7 @@ async fn webhook_ids(hook: &Receiver, want: &BTreeSet<String>) -> BTreeSet<Strin
             let signature = request.headers["x-upkeep-signature-256"].to_str().unwrap();
             assert_eq!(
                 signature,
-                common::sha256_signature(WEBHOOK_SECRET, &request.body),
+                app::sha256_signature(WEBHOOK_SECRET, &request.body),
                 "every delivery is signed with HMAC-SHA256 of its body"
             );
             let body: Value = serde_json::from_slice(&request.body).unwrap();

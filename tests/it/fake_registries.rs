@@ -2,18 +2,16 @@
 //! what the adapters resolve, validators turn a second resolution into `304`s, overrides and new
 //! releases show up, and latency injection delays every request.
 
-#[path = "support/fake_registries.rs"]
-mod fake_registries;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use fake_registries::{FakeRegistries, FakeRegistryOptions};
 use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::http::{HttpClient, HttpConfig, install_crypto_provider};
 use upkeep_resolvers::registry::{
     DEFAULT_BASE_URLS, Registries, RegistryConfig, RegistryError, ReleaseSet,
 };
+
+use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions};
 
 /// Packages resolved per ecosystem: plain, scoped, mixed-case, short, coordinates, official images.
 const PACKAGES: &[(Ecosystem, &[&str])] = &[

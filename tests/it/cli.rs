@@ -4,8 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git;
 
 fn upkeep(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_upkeep"));
@@ -97,7 +96,7 @@ fn teams_tokens_and_repositories_from_the_command_line() {
     ]));
     assert_eq!(code, 1);
     assert!(stderr.contains("cannot read the repository"), "{stderr}");
-    let repo_dir = git_support::GitRepo::with_files(&[("README.md", "hello\n")]);
+    let repo_dir = git::GitRepo::with_files(&[("README.md", "hello\n")]);
     let path = repo_dir.path();
     let (code, stdout, stderr) =
         run(upkeep(dir.path()).args(["repo", "add", path, "--team", "acme"]));

@@ -1,14 +1,9 @@
-//! Shared test support: a fresh database per test on the backend CI selects, and the app spawned
+//! The app under test: a fresh database per test on the backend CI selects, and the app spawned
 //! on port 0.
 //!
 //! Backend: SQLite (a temporary file) unless `UPKEEP_TEST_DATABASE_URL` names a PostgreSQL server;
 //! then every test gets its own new database `upkeep_t_<uuid>` on that server (`.ci/run` drops
 //! them afterwards).
-
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the support module"
-)]
 
 use std::net::SocketAddr;
 

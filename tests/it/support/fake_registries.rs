@@ -26,14 +26,8 @@
 //! crate with `RegistryConfig { base_urls: fake.base_urls().into_iter().collect(), .. }`.
 //! The server stops when [`FakeRegistries::stop`] is awaited or the value is dropped.
 
-#![allow(
-    dead_code,
-    reason = "each test binary and the benchmark use a different part of the fake"
-)]
-
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -231,7 +225,6 @@ impl Shared {
 
 /// The running fake. Dropping it stops the server.
 pub struct FakeRegistries {
-    addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -275,7 +268,6 @@ impl FakeRegistries {
             }
         });
         FakeRegistries {
-            addr,
             shared,
             shutdown: Some(shutdown),
             task: Some(task),
@@ -294,10 +286,6 @@ impl FakeRegistries {
         {
             task.abort();
         }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// `http://127.0.0.1:<port>`, without a trailing `/`.

@@ -1,0 +1,19 @@
+//! upkeep's integration tests: one test binary, one module per boundary (HTTP API, CLI, crawl,
+//! event stream, GitHub, job queue, the real binary under faults, pipeline, resolve,
+//! `upkeep scan`, store), and [`support`]: the app and a fresh database per test, the fake
+//! GitHub, the fake registries and git repositories. Every test runs on SQLite, and on PostgreSQL
+//! when `UPKEEP_TEST_DATABASE_URL` is set; PostgreSQL-only tests are `#[ignore]`d unless run with `--include-ignored`.
+
+mod api;
+mod cli;
+mod crawl;
+mod events;
+mod fake_registries;
+mod faults;
+mod github;
+mod jobs;
+mod pipeline;
+mod resolve;
+mod scan_cli;
+mod store;
+mod support;
