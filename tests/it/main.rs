@@ -2,7 +2,8 @@
 //! event stream, GitHub, job queue, the real binary under faults, pipeline, resolve,
 //! `upkeep scan`, store), and [`support`]: the app and a fresh database per test, the fake
 //! GitHub, the fake registries and git repositories. Every test runs on SQLite, and on PostgreSQL
-//! when `UPKEEP_TEST_DATABASE_URL` is set; PostgreSQL-only tests are `#[ignore]`d unless run with `--include-ignored`.
+//! when `UPKEEP_TEST_DATABASE_URL` is set; PostgreSQL-only tests are `#[ignore]`d unless run
+//! with `--include-ignored`.
 
 mod api;
 mod cli;
