@@ -29,7 +29,8 @@ pub async fn enqueue_due(store: &Store, crawl_interval: Duration) -> crate::stor
 
 /// Enqueue `resolve_package` for up to `limit` packages in use whose releases are older than
 /// `release_ttl` (the periodic refresh that finds new releases of packages no crawl touched;
-/// jobs already pending are not duplicated). Returns how many jobs were new.
+/// jobs already pending are not duplicated, and a package a job is looking up right now is left
+/// to that job). Returns how many jobs were new.
 pub async fn enqueue_stale_packages(
     store: &Store,
     release_ttl: Duration,

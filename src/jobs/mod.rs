@@ -77,6 +77,11 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
         0
     }
 
+    /// The share of one worker process's slots that jobs of this kind may hold at once, in percent
+    /// (always at least one slot): a kind that waits on outside services cannot fill every slot
+    /// while they are slow. A worker does not claim jobs of a kind that holds its share.
+    const WORKER_SLOTS_PERCENT: u8 = 100;
+
     /// Attempts before a failing job ends `failed`.
     fn max_attempts(&self) -> u32 {
         DEFAULT_MAX_ATTEMPTS
@@ -84,6 +89,21 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// Do the work.
     fn run(self, services: &Services) -> impl Future<Output = Result<(), JobError>> + Send;
+
+    /// Called with every renewal of the job's lease while [`Job::run`] runs (the heartbeat):
+    /// renew whatever the job holds beyond its place on the queue. Nothing by default.
+    fn renew(&self, services: &Services) -> impl Future<Output = ()> + Send {
+        let _ = services;
+        std::future::ready(())
+    }
+
+    /// Called after the worker gave the job back unfinished (shutdown; [`Job::run`] was stopped
+    /// part-way): let go of whatever the job held, so its next run finds it free. Nothing by
+    /// default.
+    fn given_back(&self, services: &Services) -> impl Future<Output = ()> + Send {
+        let _ = services;
+        std::future::ready(())
+    }
 }
 
 /// Where a job goes on the queue, when its enqueuer overrides what the kind says.

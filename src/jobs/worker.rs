@@ -2,13 +2,22 @@
 //! from the durable queue in the store, run each as its typed job ([`JobTable`]), and record the
 //! outcome: done, retried with backoff, or given up (`failed` at once with its reason).
 //!
-//! Invariants: a lease is renewed while a job runs; a worker that dies stops renewing, and the job
-//! is claimed again once its lease expires. On shutdown a worker gives its running job back, the
-//! attempt not counted.
+//! Invariants: a lease is renewed while a job runs (and with it what the job holds, [`Job::renew`]);
+//! a worker that dies stops renewing, and the job is claimed again once its lease expires. On
+//! shutdown a worker gives its running job back, the attempt not counted, and the job lets go of
+//! what it held ([`Job::given_back`]). A kind with a [`Job::WORKER_SLOTS_PERCENT`] below 100 holds
+//! at most that share of the process's slots: while it holds them, the process claims other kinds
+//! only, so slow outside services cannot stop the rest of the pipeline.
+//!
+//! [`Job::renew`]: super::Job::renew
+//! [`Job::given_back`]: super::Job::given_back
+//! [`Job::WORKER_SLOTS_PERCENT`]: super::Job::WORKER_SLOTS_PERCENT
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Mutex, watch};
 use tracing::{Instrument, info, warn};
 
 use super::dispatch::JobTable;
@@ -16,6 +25,14 @@ use super::{JobError, worker_name};
 use crate::services::Services;
 use crate::store::Store;
 use crate::store::jobs::ClaimedJob;
+
+/// The longest a worker waits for [`Job::renew`] or [`Job::given_back`]: what they renew or let
+/// go of expires by itself, so a hook that waits (on a row another connection of a stopped job
+/// still locks, say) must not hold up the heartbeat or the shutdown.
+///
+/// [`Job::renew`]: super::Job::renew
+/// [`Job::given_back`]: super::Job::given_back
+pub const HOOK_LIMIT: Duration = Duration::from_secs(5);
 
 /// Settings of one process's workers.
 #[derive(Debug, Clone)]
@@ -36,6 +53,7 @@ pub async fn run(
 ) {
     let name = worker_name();
     info!(worker = %name, concurrency = settings.concurrency, "workers started");
+    let slots = Arc::new(Slots::new(&table, settings.concurrency.max(1)));
     let mut loops = tokio::task::JoinSet::new();
     for n in 0..settings.concurrency.max(1) {
         let worker = format!("{name}/{n}");
@@ -43,6 +61,7 @@ pub async fn run(
             services.clone(),
             table.clone(),
             settings.clone(),
+            Arc::clone(&slots),
             worker,
             shutdown.clone(),
         ));
@@ -51,10 +70,65 @@ pub async fn run(
     info!(worker = %name, "workers stopped");
 }
 
+/// The slots of one process's workers that limited kinds hold (see the module notes).
+struct Slots {
+    /// Slots each limited kind may hold.
+    limits: HashMap<&'static str, usize>,
+    /// Slots each limited kind holds now; locked across a claim, so two loops never both take
+    /// a kind's last slot.
+    held: Mutex<HashMap<&'static str, usize>>,
+}
+
+impl Slots {
+    fn new(table: &JobTable, slots: usize) -> Slots {
+        Slots {
+            limits: table.slot_limits(slots),
+            held: Mutex::default(),
+        }
+    }
+
+    /// Claim the next job of a kind that has a slot free, and take its slot.
+    async fn claim(
+        &self,
+        store: &Store,
+        worker: &str,
+        lease_ms: i64,
+    ) -> crate::store::Result<Option<ClaimedJob>> {
+        if self.limits.is_empty() {
+            return store.claim(worker, lease_ms).await;
+        }
+        let mut held = self.held.lock().await;
+        let full: Vec<&str> = self
+            .limits
+            .iter()
+            .filter(|(kind, limit)| held.get(*kind).copied().unwrap_or(0) >= **limit)
+            .map(|(kind, _)| *kind)
+            .collect();
+        let job = store.claim_excluding(worker, lease_ms, &full).await?;
+        if let Some(job) = &job
+            && let Some((kind, _)) = self.limits.get_key_value(job.kind.as_str())
+        {
+            *held.entry(kind).or_default() += 1;
+        }
+        Ok(job)
+    }
+
+    /// Free the slot `kind` took.
+    async fn free(&self, kind: &str) {
+        if let Some((kind, _)) = self.limits.get_key_value(kind) {
+            let mut held = self.held.lock().await;
+            if let Some(n) = held.get_mut(kind) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+}
+
 async fn worker_loop(
     services: Services,
     table: JobTable,
     settings: WorkerSettings,
+    slots: Arc<Slots>,
     worker: String,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -62,7 +136,7 @@ async fn worker_loop(
     let lease_ms = crate::store::duration_ms(settings.lease);
     while !*shutdown.borrow() {
         let _ = store.fail_exhausted_leases().await;
-        let claimed = match store.claim(&worker, lease_ms).await {
+        let claimed = match slots.claim(store, &worker, lease_ms).await {
             Ok(job) => job,
             Err(error) => {
                 warn!(%worker, %error, "claiming a job failed");
@@ -76,11 +150,13 @@ async fn worker_loop(
             }
             continue;
         };
+        let kind = job.kind.clone();
         let span =
             tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
         run_one(&services, &table, &settings, &worker, job, &mut shutdown)
             .instrument(span)
             .await;
+        slots.free(&kind).await;
     }
 }
 
@@ -106,6 +182,9 @@ async fn run_one(
                     warn!("lost the lease; abandoning the job");
                     return;
                 }
+                if tokio::time::timeout(HOOK_LIMIT, table.renew(&job.kind, &job.payload, services)).await.is_err() {
+                    warn!("renewing what the job holds took too long; it will expire unless renewed");
+                }
             }
             _ = shutdown.changed() => break None,
         }
@@ -124,6 +203,15 @@ async fn run_one(
             info!("shutting down: giving the job back");
             if let Err(error) = store.release(job.id, worker).await {
                 warn!(%error, "releasing a job failed; its lease will expire");
+            }
+            if tokio::time::timeout(
+                HOOK_LIMIT,
+                table.given_back(&job.kind, &job.payload, services),
+            )
+            .await
+            .is_err()
+            {
+                warn!("letting go of what the job held took too long; it will expire");
             }
         }
     }

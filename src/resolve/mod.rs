@@ -14,6 +14,11 @@
 //!   crawl while its lookup runs is still asked for once. The dependencies that second crawl
 //!   added are covered either way: its own `recommend_repository` job computes them once the
 //!   releases are stored, and the running lookup's recomputation sees them otherwise.
+//!   The lookup lease lasts one job lease (`job_lease_seconds`) and is renewed with the job's
+//!   heartbeat ([`renew_lookup`]) for as long as the lookup runs, so a slow registry never lets a
+//!   second job ask too; a job given back on shutdown lets go of it ([`give_back_lookup`]), so
+//!   the job's next run, in this process or another, looks the package up instead of finding
+//!   the lease taken. A lease left by a dead worker expires.
 //!   Lookup failures are recorded in `packages.last_error`: an unknown package, a lookup the
 //!   adapter skips, or a definitive client error (4xx other than 408/429, an oversized answer)
 //!   ends the job successfully and counts as checked; transient failures (transport errors,
@@ -34,7 +39,7 @@ pub mod plan;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use upkeep_resolvers::registry::{RegistryError, Release};
 
 use crate::events::{Event, RecommendationPayload};
@@ -104,6 +109,30 @@ pub async fn resolve_package(services: &Services, package_id: i64) -> Result<(),
             .map_err(|e| store_error(&e))?;
     }
     outcome
+}
+
+/// The heartbeat of a `resolve_package` job: extend the package's lookup lease by one job lease
+/// while it is held. Only the holder runs long enough to have a heartbeat (a job that finds the
+/// lease held ends at once), and a lease that ended stays ended.
+pub async fn renew_lookup(services: &Services, package_id: i64) {
+    let lease_ms = duration_ms(Duration::from_secs(services.config.job_lease_seconds));
+    if let Err(error) = services
+        .store
+        .renew_package_lookup(package_id, now_ms().saturating_add(lease_ms))
+        .await
+    {
+        warn!(package_id, %error, "renewing the package lookup lease failed");
+    }
+}
+
+/// A `resolve_package` job was given back part-way (shutdown): end the package's lookup lease
+/// and leave the package due, so the job's next run does the whole lookup again. The lease has
+/// no holder column: a job given back in the instant between its start and finding the lease
+/// held by another job would end that lease too, which costs at most one more registry lookup.
+pub async fn give_back_lookup(services: &Services, package_id: i64) {
+    if let Err(error) = services.store.release_held_package_lookup(package_id).await {
+        warn!(package_id, %error, "letting go of the package lookup lease failed; it will expire");
+    }
 }
 
 /// The claimed part of [`resolve_package`]: the lookup, the merge and the recomputation.

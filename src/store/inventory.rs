@@ -16,6 +16,10 @@ use super::{Result, Store, Tx, now_ms, to_text, typed_column, typed_optional_col
 use crate::events::{CrawlPayload, DependencyPayload, Event};
 use crate::keys;
 
+/// The error of a crawl whose worker stopped before it finished (another crawl of the repository
+/// took over).
+pub const ABANDONED: &str = "abandoned: the worker stopped before the crawl finished";
+
 /// A manifest row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredManifest {
@@ -283,16 +287,64 @@ impl Store {
         Ok(())
     }
 
-    /// Open a crawl record in state `running`.
+    /// Open a crawl record in state `running`. The caller holds the repository's crawl lease, so
+    /// any other crawl of the repository still `running` lost its worker (killed mid-crawl, its
+    /// lease expired): it ends `failed` with [`ABANDONED`] as its error and a `crawl_failed`
+    /// event, in the same transaction.
     pub async fn start_crawl(&self, repository_id: i64) -> Result<i64> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO crawls (repository_id, status, started_at) VALUES ($1, 'running', $2) RETURNING id",
         )
         .bind(repository_id)
-        .bind(now_ms())
-        .fetch_one(self.pool())
+        .bind(now)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(row.try_get("id")?)
+        let crawl_id: i64 = row.try_get("id")?;
+        let abandoned = sqlx::query(
+            "UPDATE crawls SET status = 'failed', error = $1, finished_at = $2 \
+             WHERE repository_id = $3 AND status = 'running' AND id <> $4 RETURNING id",
+        )
+        .bind(ABANDONED)
+        .bind(now)
+        .bind(repository_id)
+        .bind(crawl_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !abandoned.is_empty() {
+            let team_id: i64 = sqlx::query_scalar("SELECT team_id FROM repositories WHERE id = $1")
+                .bind(repository_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut ids = abandoned
+                .iter()
+                .map(|r| r.try_get::<i64, _>("id"))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            ids.sort_unstable();
+            for id in ids {
+                let payload = CrawlPayload {
+                    repository_id,
+                    crawl_id: id,
+                    commit: None,
+                    manifests_read: 0,
+                    dependencies_added: 0,
+                    dependencies_changed: 0,
+                    dependencies_removed: 0,
+                    warnings: 0,
+                    error: Some(ABANDONED.to_owned()),
+                };
+                events::append(
+                    &mut tx,
+                    self.backend(),
+                    Event::CrawlFailed(payload)
+                        .into_new(Some(team_id), keys::repository(repository_id)),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(crawl_id)
     }
 
     /// The head did not move: close the crawl as `unchanged`, keep a new ETag, stamp
@@ -322,7 +374,7 @@ impl Store {
         Ok(())
     }
 
-    /// Close the crawl as `failed` and append `crawl_failed`.
+    /// Close the crawl as `failed` and append `crawl_failed` (nothing when it was closed already).
     pub async fn fail_crawl(
         &self,
         team_id: i64,
@@ -335,14 +387,19 @@ impl Store {
             .filter(|e| !e.trim().is_empty())
             .unwrap_or_else(|| "crawl failed".to_owned());
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE crawls SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3",
+        let closed = sqlx::query(
+            "UPDATE crawls SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3 AND status = 'running'",
         )
         .bind(&error)
         .bind(now_ms())
         .bind(crawl_id)
         .execute(&mut *tx)
         .await?;
+        if closed.rows_affected() == 0 {
+            // Already closed as abandoned by the crawl that took the repository over, with its
+            // event: one crawl ends once.
+            return Ok(());
+        }
         let subject = keys::repository(payload.repository_id);
         events::append(
             &mut tx,

@@ -6,6 +6,10 @@
 //! (its worker died). PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so concurrent workers never
 //! take the same row; SQLite has one writer at a time (`BEGIN IMMEDIATE`), so the same statement
 //! without the locking clause is already exclusive.
+//!
+//! Going back to `pending` (a retry after a failure, a give-back on shutdown) merges into the
+//! job's pending twin when one was queued meanwhile, so the unique index on pending dedup keys
+//! never leaves a job stuck `running` ([`BackToPending`]).
 
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
@@ -56,6 +60,23 @@ pub fn backoff_ms(attempt: i64) -> i64 {
     base + rand::random_range(0..=base / 4)
 }
 
+/// Times a transition back to `pending` is tried when it races with an insert of its pending twin
+/// (PostgreSQL; on SQLite the transition holds the write lock and never races).
+pub const UNIQUE_RACE_ATTEMPTS: u32 = 3;
+
+/// How a running job goes back to `pending` (a retry after a failure, or a give-back on
+/// shutdown). When a pending job with the same kind and dedup key exists (its *twin*: queued while
+/// this one ran), the unique index `jobs_dedup_pending` allows only one of them, so the two merge:
+/// the twin stays, due at the earlier `run_at`, with the higher priority, the larger attempt count
+/// and allowance, and this run's error as `last_error`; the running row is deleted.
+struct BackToPending<'a> {
+    run_at: i64,
+    /// The failure to record; `None` on a give-back.
+    error: Option<&'a str>,
+    /// A failed attempt counts; an attempt given back on shutdown does not.
+    attempt_counts: bool,
+}
+
 /// [`Store::insert_job`] inside a transaction the caller commits, so the job exists exactly when the
 /// work that asked for it does. On PostgreSQL a pending job with the same dedup key that another
 /// open transaction is inserting makes this wait for that transaction; callers that enqueue
@@ -93,7 +114,24 @@ impl Store {
 
     /// Lease the next due job to `worker` for `lease_ms`.
     pub async fn claim(&self, worker: &str, lease_ms: i64) -> Result<Option<ClaimedJob>> {
+        self.claim_excluding(worker, lease_ms, &[]).await
+    }
+
+    /// [`Store::claim`], passing over jobs of the kinds in `excluded`.
+    pub async fn claim_excluding(
+        &self,
+        worker: &str,
+        lease_ms: i64,
+        excluded: &[&str],
+    ) -> Result<Option<ClaimedJob>> {
         let now = now_ms();
+        let not_in = if excluded.is_empty() {
+            String::new()
+        } else {
+            let placeholders: Vec<String> =
+                (4..4 + excluded.len()).map(|n| format!("${n}")).collect();
+            format!(" AND kind NOT IN ({})", placeholders.join(", "))
+        };
         let lock = if self.backend() == Backend::Postgres {
             "FOR UPDATE SKIP LOCKED"
         } else {
@@ -102,17 +140,19 @@ impl Store {
         let sql = format!(
             "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id = (SELECT id FROM jobs \
-                 WHERE (state = 'pending' AND run_at <= $3) OR (state = 'running' AND locked_until < $3) \
+                 WHERE ((state = 'pending' AND run_at <= $3) OR (state = 'running' AND locked_until < $3)){not_in} \
                  ORDER BY priority DESC, run_at, id LIMIT 1 {lock}) \
              RETURNING id, kind, payload, attempts, max_attempts"
         );
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(worker)
             .bind(now + lease_ms)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
+            .bind(now);
+        for kind in excluded {
+            query = query.bind(*kind);
+        }
+        let mut tx = self.begin().await?;
+        let row = query.fetch_optional(&mut *tx).await?;
         tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
         let payload: String = row.try_get("payload")?;
@@ -180,20 +220,20 @@ impl Store {
         } else {
             error
         };
-        let state = if final_failure { "failed" } else { "pending" };
-        let run_at = if final_failure {
-            now
-        } else {
-            now + backoff_ms(job.attempts)
-        };
+        if !final_failure {
+            let back = BackToPending {
+                run_at: now + backoff_ms(job.attempts),
+                error: Some(error),
+                attempt_counts: true,
+            };
+            return self.back_to_pending(job.id, worker, &back).await;
+        }
         sqlx::query(
-            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $4 \
-             WHERE id = $5 AND locked_by = $6 AND state = 'running'",
+            "UPDATE jobs SET state = 'failed', run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL, updated_at = $1 \
+             WHERE id = $3 AND locked_by = $4 AND state = 'running'",
         )
-        .bind(state)
-        .bind(run_at)
-        .bind(error)
         .bind(now)
+        .bind(error)
         .bind(job.id)
         .bind(worker)
         .execute(self.pool())
@@ -201,17 +241,130 @@ impl Store {
         Ok(())
     }
 
-    /// Give a job back unfinished (shutdown): pending again, the attempt not counted.
+    /// Give a job back unfinished (shutdown): pending again, the attempt not counted (merged
+    /// into a pending twin when one exists, see [`BackToPending`]).
     pub async fn release(&self, id: i64, worker: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE jobs SET state = 'pending', attempts = attempts - 1, locked_by = NULL, locked_until = NULL, updated_at = $1 \
-             WHERE id = $2 AND locked_by = $3 AND state = 'running'",
-        )
-        .bind(now_ms())
+        let back = BackToPending {
+            run_at: now_ms(),
+            error: None,
+            attempt_counts: false,
+        };
+        self.back_to_pending(id, worker, &back).await
+    }
+
+    /// Move a job `worker` holds back to `pending`, or merge it into its pending twin. On
+    /// PostgreSQL a twin inserted by another transaction between the look-up and the update makes
+    /// the update fail on `jobs_dedup_pending`; the transition is then tried again (it finds the
+    /// twin this time), at most [`UNIQUE_RACE_ATTEMPTS`] times.
+    async fn back_to_pending(&self, id: i64, worker: &str, back: &BackToPending<'_>) -> Result<()> {
+        let mut attempt = 1;
+        loop {
+            match self.try_back_to_pending(id, worker, back).await {
+                Err(error) if error.is_unique_violation() && attempt < UNIQUE_RACE_ATTEMPTS => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_back_to_pending(
+        &self,
+        id: i64,
+        worker: &str,
+        back: &BackToPending<'_>,
+    ) -> Result<()> {
+        let lock = if self.backend() == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let Some(running) = sqlx::query(AssertSqlSafe(format!(
+            "SELECT kind, dedup_key, priority, attempts, max_attempts, last_error FROM jobs \
+             WHERE id = $1 AND locked_by = $2 AND state = 'running'{lock}"
+        )))
         .bind(id)
         .bind(worker)
-        .execute(self.pool())
-        .await?;
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            // Not ours any more (the lease expired and another worker took it): nothing to do.
+            return Ok(());
+        };
+        let kind: String = running.try_get("kind")?;
+        let dedup_key: Option<String> = running.try_get("dedup_key")?;
+        let mut attempts: i64 = running.try_get("attempts")?;
+        if !back.attempt_counts {
+            attempts = (attempts - 1).max(0);
+        }
+        let last_error = back
+            .error
+            .map(str::to_owned)
+            .or(running.try_get("last_error")?);
+        let twin = match &dedup_key {
+            Some(key) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT id, priority, run_at, attempts, max_attempts, last_error FROM jobs \
+                     WHERE kind = $1 AND dedup_key = $2 AND state = 'pending'{lock}"
+                )))
+                .bind(&kind)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            None => None,
+        };
+        if let Some(twin) = twin {
+            // One job for the work: the twin, due as early and as urgent as either, with the
+            // attempts and the error of the run that ends here.
+            let twin_id: i64 = twin.try_get("id")?;
+            let twin_error: Option<String> = twin.try_get("last_error")?;
+            let priority = twin
+                .try_get::<i64, _>("priority")?
+                .max(running.try_get("priority")?);
+            let run_at = twin.try_get::<i64, _>("run_at")?.min(back.run_at);
+            let attempts = twin.try_get::<i64, _>("attempts")?.max(attempts);
+            let max_attempts = twin
+                .try_get::<i64, _>("max_attempts")?
+                .max(running.try_get("max_attempts")?);
+            let last_error = if back.error.is_some() {
+                last_error
+            } else {
+                twin_error.or(last_error)
+            };
+            sqlx::query(
+                "UPDATE jobs SET priority = $1, run_at = $2, attempts = $3, max_attempts = $4, last_error = $5, updated_at = $6 \
+                 WHERE id = $7",
+            )
+            .bind(priority)
+            .bind(run_at)
+            .bind(attempts)
+            .bind(max_attempts)
+            .bind(last_error.as_deref())
+            .bind(now)
+            .bind(twin_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM jobs WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "UPDATE jobs SET state = 'pending', run_at = $1, attempts = $2, last_error = $3, locked_by = NULL, \
+                 locked_until = NULL, updated_at = $4 WHERE id = $5",
+            )
+            .bind(back.run_at)
+            .bind(attempts)
+            .bind(last_error.as_deref())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

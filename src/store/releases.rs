@@ -181,6 +181,32 @@ impl Store {
         Ok(())
     }
 
+    /// Extend a held lookup lease until `lease_until` (the job's heartbeat); a lease that ended
+    /// (the lookup finished or failed) is left ended.
+    pub async fn renew_package_lookup(&self, id: i64, lease_until: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE packages SET resolving_until = $1 WHERE id = $2 AND resolving_until IS NOT NULL",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// [`Store::release_package_lookup`] if the lease is still held (a job given back part-way
+    /// through its lookup); a package whose lookup ended keeps its `checked_at`.
+    pub async fn release_held_package_lookup(&self, id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE packages SET resolving_until = NULL, checked_at = NULL \
+             WHERE id = $1 AND resolving_until IS NOT NULL",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Record a failed lookup. `definitive` (not found, skipped) also sets `checked_at`, so the
     /// package is not asked again before its TTL; a transient failure leaves it due. Either way
     /// the lookup lease ends.
@@ -214,17 +240,20 @@ impl Store {
 
     /// Ids of packages used by at least one dependency that is looked up (no skip reason: not a
     /// path, workspace or unresolved-variable dependency) whose last lookup is older than
-    /// `checked_before` (or never happened), oldest first, at most `limit`.
+    /// `checked_before` (or never happened) and that no job is looking up right now (an
+    /// unexpired lookup lease), oldest first, at most `limit`.
     pub async fn stale_packages(&self, checked_before: i64, limit: i64) -> Result<Vec<i64>> {
         let rows = sqlx::query(
             "SELECT p.id FROM packages p \
              WHERE (p.checked_at IS NULL OR p.checked_at < $1) \
+               AND (p.resolving_until IS NULL OR p.resolving_until < $3) \
                AND EXISTS (SELECT 1 FROM dependencies d \
                            WHERE d.package_id = p.id AND d.skip_reason IS NULL) \
              ORDER BY p.checked_at IS NOT NULL, p.checked_at, p.id LIMIT $2",
         )
         .bind(checked_before)
         .bind(limit.clamp(1, 100_000))
+        .bind(now_ms())
         .fetch_all(self.pool())
         .await?;
         rows.iter()
