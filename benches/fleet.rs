@@ -290,7 +290,7 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
     config.github_api_url = github.url();
     config.workers = WORKERS;
     config.cache_dir = dir.path().join("cache");
-    let services = Services::from_config(&config, store.clone())?;
+    let services = Services::from_config(&config, store.clone()).map_err(|e| e.to_string())?;
 
     eprintln!("fleet: generating {repos} repositories");
     let team = store
@@ -302,7 +302,8 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
     for n in 0..repos {
         let name = format!("repo-{n}");
         github.add_repo("fleet", &name, "main", &repository_files(n, &mut draw));
-        let url = RepositoryUrl::parse(&format!("https://github.com/fleet/{name}"))?;
+        let url = RepositoryUrl::parse(&format!("https://github.com/fleet/{name}"))
+            .map_err(|e| e.to_string())?;
         let repository = store
             .add_repository(team.id, &url, Some("main"))
             .await

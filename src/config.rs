@@ -456,7 +456,7 @@ impl Values<'_> {
 fn database_url(values: &Values) -> Result<String, ConfigError> {
     let database_url = values.required("database_url")?;
     crate::store::DatabaseUrl::parse(&database_url)
-        .map_err(|e| ConfigError::new("database_url", e))?;
+        .map_err(|e| ConfigError::new("database_url", e.0))?;
     Ok(database_url)
 }
 
@@ -485,7 +485,7 @@ fn secret_key(values: &Values) -> Result<Option<Secret>, ConfigError> {
         return Ok(None);
     };
     crate::secret_box::parse_key(&key)
-        .map_err(|problem| ConfigError::new("secret_key", problem))?;
+        .map_err(|problem| ConfigError::new("secret_key", problem.0))?;
     Ok(Some(Secret::new(key)))
 }
 

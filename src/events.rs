@@ -244,19 +244,41 @@ pub fn is_known_type(kind: &str) -> bool {
     Event::TYPES.iter().any(|(_, k)| *k == kind)
 }
 
+/// Why the events' JSON Schema could not be generated: a defect of the event types, which the
+/// schema drift test finds before a release.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot generate the event schema: {0}")]
+pub struct SchemaError(String);
+
+impl From<&str> for SchemaError {
+    fn from(problem: &str) -> Self {
+        SchemaError(problem.to_owned())
+    }
+}
+
+impl From<String> for SchemaError {
+    fn from(problem: String) -> Self {
+        SchemaError(problem)
+    }
+}
+
+impl From<serde_json::Error> for SchemaError {
+    fn from(error: serde_json::Error) -> Self {
+        SchemaError(error.to_string())
+    }
+}
+
 /// The JSON Schema (draft 2020-12) of every event envelope: a `oneOf` with one branch per `type`,
 /// each fixing `stream` and `type` and giving that type's `payload` schema. Generated from the
 /// utoipa schemas of [`Event`] and the journal envelope (`store::events::StoredEvent`); shared
 /// component schemas are under `$defs`.
-pub fn json_schema() -> Result<serde_json::Value, String> {
+pub fn json_schema() -> Result<serde_json::Value, SchemaError> {
     use serde_json::{Map, Value, json};
     use utoipa::{PartialSchema, ToSchema};
 
     use crate::store::events::StoredEvent;
 
-    let to_value = |schema| {
-        serde_json::to_value(schema).map_err(|e| format!("cannot serialise a schema: {e}"))
-    };
+    let to_value = |schema| serde_json::to_value(schema).map_err(SchemaError::from);
     let mut components = Vec::new();
     <Event as ToSchema>::schemas(&mut components);
     <StoredEvent as ToSchema>::schemas(&mut components);
@@ -311,9 +333,9 @@ pub fn json_schema() -> Result<serde_json::Value, String> {
         }));
     }
     if let Some(extra) = payloads.keys().next() {
-        return Err(format!(
+        return Err(SchemaError(format!(
             "event type `{extra}` has a variant but is missing from Event::TYPES"
-        ));
+        )));
     }
 
     let mut document = json!({
@@ -328,10 +350,9 @@ pub fn json_schema() -> Result<serde_json::Value, String> {
 }
 
 /// [`json_schema`] as the checked-in file holds it: pretty-printed, with a final newline.
-pub fn json_schema_text() -> Result<String, String> {
+pub fn json_schema_text() -> Result<String, SchemaError> {
     let schema = json_schema()?;
-    let mut text = serde_json::to_string_pretty(&schema)
-        .map_err(|e| format!("cannot serialise the schema: {e}"))?;
+    let mut text = serde_json::to_string_pretty(&schema)?;
     text.push('\n');
     Ok(text)
 }

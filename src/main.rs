@@ -92,15 +92,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|e| {
                     Failure::Runtime(format!("cannot listen on {}: {e}", config.listen))
                 })?;
-            let services =
-                Services::from_config(&config, store.clone()).map_err(Failure::Runtime)?;
+            let services = Services::from_config(&config, store.clone())
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
             server::serve(services, listener, server::shutdown_signal())
                 .await
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
         }
         Command::Worker => {
-            let services =
-                Services::from_config(&config, store.clone()).map_err(Failure::Runtime)?;
+            let services = Services::from_config(&config, store.clone())
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
             server::warn_if_secrets_unsealed(&services);
             let shutdown = server::shutdown_signal();
             let delivery = server::spawn_delivery(&services, &shutdown);
@@ -165,8 +165,8 @@ async fn repo(config: &Config, store: &Store, command: RepoCommand) -> Result<()
             let team = team_named(team).await?;
             let url =
                 RepositoryUrl::parse(&url).map_err(|e| Failure::Runtime(format!("url: {e}")))?;
-            let services =
-                Services::from_config(config, store.clone()).map_err(Failure::Runtime)?;
+            let services = Services::from_config(config, store.clone())
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
             let repo = upkeep::crawler::registration::register(&services, team.id, &url)
                 .await
                 .map_err(|e| match e {

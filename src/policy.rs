@@ -113,8 +113,13 @@ struct UpkeepToml {
     policy: RepoPolicy,
 }
 
+/// Why `.upkeep.toml` does not hold a policy: the message names the key and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PolicyFileError(pub String);
+
 /// Parse `.upkeep.toml`; the error names the offending key and line.
-pub fn parse_repo_policy(text: &str) -> Result<RepoPolicy, String> {
+pub fn parse_repo_policy(text: &str) -> Result<RepoPolicy, PolicyFileError> {
     let parsed: UpkeepToml = toml::from_str(text).map_err(|e| {
         let line = unknown_key_line(text, e.message()).or_else(|| {
             e.span().map(|span| {
@@ -125,15 +130,15 @@ pub fn parse_repo_policy(text: &str) -> Result<RepoPolicy, String> {
                     .max(1)
             })
         });
-        match line {
+        PolicyFileError(match line {
             Some(line) => format!(".upkeep.toml line {line}: {}", e.message()),
             None => format!(".upkeep.toml: {}", e.message()),
-        }
+        })
     })?;
     parsed
         .policy
         .validate()
-        .map_err(|e| format!(".upkeep.toml: policy.{e}"))?;
+        .map_err(|e| PolicyFileError(format!(".upkeep.toml: policy.{e}")))?;
     Ok(parsed.policy)
 }
 
@@ -306,20 +311,20 @@ versions = ">=19"
     #[test]
     fn unknown_keys_are_named() {
         let error = parse_repo_policy("[policy]\nalow_major = true\n").expect_err("typo");
-        assert!(error.contains("alow_major"), "{error}");
-        assert!(error.contains("line 2"), "{error}");
+        assert!(error.0.contains("alow_major"), "{error}");
+        assert!(error.0.contains("line 2"), "{error}");
         let error = parse_repo_policy("[polcy]\n").expect_err("typo");
-        assert!(error.contains("polcy"), "{error}");
+        assert!(error.0.contains("polcy"), "{error}");
         let error =
             parse_repo_policy("[[policy.ignore_versions]]\nname = \"a\"\nversion = \"1\"\n")
                 .expect_err("typo");
-        assert!(error.contains("version"), "{error}");
+        assert!(error.0.contains("version"), "{error}");
         let error = parse_repo_policy("[policy]\nrange_strategy = \"pin\"\n").expect_err("bad");
-        assert!(error.contains("pin"), "{error}");
+        assert!(error.0.contains("pin"), "{error}");
         let error = parse_repo_policy("[policy]\ncooldown_days = 400\n").expect_err("range");
-        assert!(error.contains("policy.cooldown_days"), "{error}");
+        assert!(error.0.contains("policy.cooldown_days"), "{error}");
         let error = parse_repo_policy("[policy]\nignore = [\" \"]\n").expect_err("empty");
-        assert!(error.contains("policy.ignore[0]"), "{error}");
+        assert!(error.0.contains("policy.ignore[0]"), "{error}");
     }
 
     #[test]

@@ -57,6 +57,24 @@ pub enum LocalPathError {
     OutsideRoots,
 }
 
+/// Why a text is not a repository location upkeep accepts; the message completes the sentence
+/// "the URL …" (it names the problem, never a host's or a path's state on this server).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidRepositoryUrl(pub String);
+
+impl From<&str> for InvalidRepositoryUrl {
+    fn from(message: &str) -> Self {
+        InvalidRepositoryUrl(message.to_owned())
+    }
+}
+
+impl From<String> for InvalidRepositoryUrl {
+    fn from(message: String) -> Self {
+        InvalidRepositoryUrl(message)
+    }
+}
+
 impl RepositoryUrl {
     /// Accepts `https://github.com/owner/repo(.git)` and `git@github.com:owner/repo.git` (read
     /// through the GitHub API), other `https://` and `ssh://` git remotes and scp-style
@@ -64,7 +82,7 @@ impl RepositoryUrl {
     /// `file://` URLs. Local paths are only parsed here: [`RepositoryUrl::confine`] resolves them
     /// and checks them against the allowed roots. Other schemes (`http://`, `git://`, …) are
     /// refused: they carry neither integrity nor authentication.
-    pub fn parse(input: &str) -> Result<RepositoryUrl, String> {
+    pub fn parse(input: &str) -> Result<RepositoryUrl, InvalidRepositoryUrl> {
         let input = input.trim();
         if input.is_empty() {
             return Err("must not be empty".into());
@@ -91,9 +109,9 @@ impl RepositoryUrl {
             "https" => Scheme::Https,
             "ssh" => Scheme::Ssh,
             other => {
-                return Err(format!(
+                return Err(InvalidRepositoryUrl(format!(
                     "scheme `{other}` is not supported (use https://, ssh://, user@host:path or a local path)"
-                ));
+                )));
             }
         };
         if parsed.password().is_some() || (!parsed.username().is_empty() && scheme != Scheme::Ssh) {
@@ -133,11 +151,13 @@ impl RepositoryUrl {
         })
     }
 
-    fn local(path: &str) -> Result<RepositoryUrl, String> {
+    fn local(path: &str) -> Result<RepositoryUrl, InvalidRepositoryUrl> {
         let path = path.trim_end_matches('/');
         let path = if path.is_empty() { "/" } else { path };
         if !Path::new(path).is_absolute() {
-            return Err(format!("local path `{path}` must be absolute"));
+            return Err(InvalidRepositoryUrl(format!(
+                "local path `{path}` must be absolute"
+            )));
         }
         Ok(RepositoryUrl {
             provider: Provider::Local,
@@ -151,10 +171,10 @@ impl RepositoryUrl {
         user: Option<&str>,
         host: &str,
         path: &str,
-    ) -> Result<RepositoryUrl, String> {
+    ) -> Result<RepositoryUrl, InvalidRepositoryUrl> {
         let host = host.to_ascii_lowercase();
         if host.is_empty() || host.starts_with('-') || !host.bytes().all(host_byte) {
-            return Err(format!("host `{host}` is not valid"));
+            return Err(InvalidRepositoryUrl(format!("host `{host}` is not valid")));
         }
         let path = path.trim_matches('/');
         let path = path
@@ -168,12 +188,16 @@ impl RepositoryUrl {
             .split('/')
             .any(|part| part.is_empty() || part == "." || part == ".." || part.starts_with('-'))
         {
-            return Err(format!("repository path `{path}` is not valid"));
+            return Err(InvalidRepositoryUrl(format!(
+                "repository path `{path}` is not valid"
+            )));
         }
         if host == "github.com" || host == "www.github.com" {
             let parts: Vec<&str> = path.split('/').collect();
             let [owner, repo] = parts.as_slice() else {
-                return Err(format!("`{path}` is not a GitHub `owner/repository`"));
+                return Err(InvalidRepositoryUrl(format!(
+                    "`{path}` is not a GitHub `owner/repository`"
+                )));
             };
             let full_name = format!(
                 "{}/{}",
@@ -195,7 +219,9 @@ impl RepositoryUrl {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
                 {
-                    return Err(format!("user name `{user}` is not valid"));
+                    return Err(InvalidRepositoryUrl(format!(
+                        "user name `{user}` is not valid"
+                    )));
                 }
                 format!("ssh://{user}@{host}/{path}")
             }
@@ -291,8 +317,8 @@ mod tests {
             "ftp://host/x",
         ] {
             let error = RepositoryUrl::parse(input).unwrap_err();
-            assert!(error.contains("not supported"), "{input}: {error}");
-            assert!(error.contains("https://"), "{input}: {error}");
+            assert!(error.0.contains("not supported"), "{input}: {error}");
+            assert!(error.0.contains("https://"), "{input}: {error}");
         }
         for input in [
             "ssh://-oProxyCommand=x/a/b",

@@ -30,7 +30,7 @@ pub async fn run(args: &ScanArgs, config_file: Option<&Path>) -> Result<String, 
         });
     }
     let config = scan_config(config_file)?;
-    let registries = crate::services::registries_from_config(&config)?;
+    let registries = crate::services::registries_from_config(&config).map_err(|e| e.to_string())?;
     let show_progress = std::io::stderr().is_terminal();
     let resolutions = resolve(&registries, &mut report, show_progress).await;
     Ok(match args.format {

@@ -53,21 +53,26 @@ impl std::fmt::Debug for SecretBox {
     }
 }
 
+/// Why a `secret_key` value is not a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidKey(pub String);
+
 /// Parse a `secret_key` value: 32 bytes as 64 hexadecimal characters, or as standard base64.
-pub fn parse_key(text: &str) -> Result<[u8; 32], String> {
+pub fn parse_key(text: &str) -> Result<[u8; 32], InvalidKey> {
     let text = text.trim();
     let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        hex::decode(text).map_err(|e| e.to_string())?
+        hex::decode(text).map_err(|e| InvalidKey(e.to_string()))?
     } else {
         STANDARD
             .decode(text)
-            .map_err(|_| "must be 32 bytes as 64 hex characters or base64".to_owned())?
+            .map_err(|_| InvalidKey("must be 32 bytes as 64 hex characters or base64".to_owned()))?
     };
     <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-        format!(
+        InvalidKey(format!(
             "must be 32 bytes (64 hex characters or base64); this is {} bytes",
             bytes.len()
-        )
+        ))
     })
 }
 
@@ -191,6 +196,7 @@ mod tests {
         assert!(
             parse_key(&STANDARD.encode([7u8; 16]))
                 .unwrap_err()
+                .0
                 .contains("16 bytes")
         );
     }

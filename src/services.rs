@@ -25,9 +25,18 @@ pub struct Services {
     pub secrets: SecretBox,
 }
 
+/// Why the shared clients could not be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ServicesError {
+    #[error("cannot build the registry HTTP client: {0}")]
+    Http(#[source] upkeep_resolvers::http::HttpError),
+    #[error("cannot build the GitHub client: {0}")]
+    Github(#[source] crate::forge::github::GithubError),
+}
+
 impl Services {
     /// Build the shared clients from configuration.
-    pub fn from_config(config: &Config, store: Store) -> Result<Services, String> {
+    pub fn from_config(config: &Config, store: Store) -> Result<Services, ServicesError> {
         Ok(Services {
             store,
             config: Arc::new(config.clone()),
@@ -53,7 +62,7 @@ fn secret_box(config: &Config) -> SecretBox {
 /// Enterprise Server serves them too), the GitHub token, the persistent HTTP cache in
 /// `config.cache_dir/http`, and `config.private_registries` exempt from the address guard
 /// besides the registry base URLs.
-pub fn registries_from_config(config: &Config) -> Result<Registries, String> {
+pub fn registries_from_config(config: &Config) -> Result<Registries, ServicesError> {
     use upkeep_resolvers::http::{HttpClient, HttpConfig};
     use upkeep_resolvers::registry::RegistryConfig;
 
@@ -65,8 +74,7 @@ pub fn registries_from_config(config: &Config) -> Result<Registries, String> {
     for host in &config.private_registries {
         http = http.with_allowed_host(host);
     }
-    let http =
-        HttpClient::new(http).map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
+    let http = HttpClient::new(http).map_err(ServicesError::Http)?;
     let mut base_urls = config.registries.clone();
     base_urls
         .entry("github".to_owned())
@@ -82,7 +90,7 @@ pub fn registries_from_config(config: &Config) -> Result<Registries, String> {
 }
 
 /// The GitHub client when the configuration names credentials (anonymous access otherwise).
-fn github_client(config: &Config) -> Result<Option<GithubClient>, String> {
+fn github_client(config: &Config) -> Result<Option<GithubClient>, ServicesError> {
     use crate::forge::github::{GithubAuth, GithubConfig};
 
     let auth = match (
@@ -102,5 +110,5 @@ fn github_client(config: &Config) -> Result<Option<GithubClient>, String> {
         auth,
     })
     .map(Some)
-    .map_err(|e| format!("cannot build the GitHub client: {e}"))
+    .map_err(ServicesError::Github)
 }

@@ -236,8 +236,9 @@ fn to_sse(event: &StoredEvent) -> SseEvent {
 }
 
 /// The generated schema, computed once.
-fn schema_document() -> &'static Result<serde_json::Value, String> {
-    static SCHEMA: OnceLock<Result<serde_json::Value, String>> = OnceLock::new();
+fn schema_document() -> &'static Result<serde_json::Value, crate::events::SchemaError> {
+    static SCHEMA: OnceLock<Result<serde_json::Value, crate::events::SchemaError>> =
+        OnceLock::new();
     SCHEMA.get_or_init(crate::events::json_schema)
 }
 

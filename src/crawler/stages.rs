@@ -174,7 +174,7 @@ pub(super) async fn read_policy_file(
                 match read_text(forge, file).await? {
                     Ok(text) => match crate::policy::parse_repo_policy(&text) {
                         Ok(policy) => new_policy = Some(serde_json::to_string(&policy)?),
-                        Err(problem) => warnings.push(Warning::new(problem)),
+                        Err(problem) => warnings.push(Warning::new(problem.0)),
                     },
                     Err(problem) => warnings.push(problem),
                 }

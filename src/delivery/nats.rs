@@ -93,12 +93,12 @@ async fn session(
     poll: Duration,
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Duration,
-) -> Result<(), String> {
+) -> Result<(), PublishError> {
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(5))
         .connect(url)
         .await
-        .map_err(|e| format!("cannot connect to NATS: {e}"))?;
+        .map_err(PublishError::Connect)?;
     let mut context = jetstream::new(client);
     context.set_timeout(ACK_TIMEOUT);
     ensure_stream(&context, STREAM, SUBJECTS).await?;
@@ -111,7 +111,10 @@ async fn session(
         let position = lease
             .hold(store)
             .await
-            .map_err(|e| format!("reading the NATS position: {e}"))?;
+            .map_err(|source| PublishError::Store {
+                step: "reading the NATS position".into(),
+                source,
+            })?;
         let events = match position {
             Some(after) => store
                 .events_after(&EventFilter {
@@ -120,7 +123,10 @@ async fn session(
                     ..EventFilter::default()
                 })
                 .await
-                .map_err(|e| format!("reading the journal: {e}"))?,
+                .map_err(|source| PublishError::Store {
+                    step: "reading the journal".into(),
+                    source,
+                })?,
             // Another process publishes; wait to take over if it stops.
             None => Vec::new(),
         };
@@ -133,11 +139,12 @@ async fn session(
         }
         let mut messages = Vec::with_capacity(events.len());
         for event in &events {
-            messages.push(
-                messages_of(store, event)
-                    .await
-                    .map_err(|e| format!("reading the teams of event {}: {e}", event.id))?,
-            );
+            messages.push(messages_of(store, event).await.map_err(|source| {
+                PublishError::Store {
+                    step: format!("reading the teams of event {}", event.id),
+                    source,
+                }
+            })?);
         }
         let published = publish_batch(&context, &events, &messages).await;
         let acked = match &published {
@@ -148,7 +155,10 @@ async fn session(
             && !lease
                 .advance(store, last.seq)
                 .await
-                .map_err(|e| format!("saving the NATS position: {e}"))?
+                .map_err(|source| PublishError::Store {
+                    step: "saving the NATS position".into(),
+                    source,
+                })?
         {
             debug!("lost the NATS publisher lease");
         }
@@ -157,6 +167,32 @@ async fn session(
             Err((_, error)) => return Err(error),
         }
     }
+}
+
+/// Why a publishing session ended; the publisher logs it and reconnects with backoff, resuming
+/// from the durable position.
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    #[error("cannot connect to NATS: {0}")]
+    Connect(#[source] async_nats::ConnectError),
+    #[error("cannot create or find the JetStream stream {name}: {detail}")]
+    Stream { name: String, detail: String },
+    #[error("{step}: {source}")]
+    Store {
+        step: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("cannot serialise event {id}: {source}")]
+    Serialise {
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("publishing event {id}: {detail}")]
+    Publish { id: String, detail: String },
+    #[error("no ack for event {id}: {detail}")]
+    Ack { id: String, detail: String },
 }
 
 /// One message to publish: subject and `Nats-Msg-Id`.
@@ -185,7 +221,7 @@ async fn ensure_stream(
     context: &jetstream::Context,
     name: &str,
     subjects: &str,
-) -> Result<(), String> {
+) -> Result<(), PublishError> {
     context
         .get_or_create_stream(jetstream::stream::Config {
             name: name.to_owned(),
@@ -194,7 +230,10 @@ async fn ensure_stream(
             ..jetstream::stream::Config::default()
         })
         .await
-        .map_err(|e| format!("cannot create or find the JetStream stream {name}: {e}"))?;
+        .map_err(|e| PublishError::Stream {
+            name: name.to_owned(),
+            detail: e.to_string(),
+        })?;
     Ok(())
 }
 
@@ -205,7 +244,7 @@ async fn publish_batch<'a>(
     context: &jetstream::Context,
     events: &'a [StoredEvent],
     messages: &[Vec<Message>],
-) -> Result<(), (Option<&'a StoredEvent>, String)> {
+) -> Result<(), (Option<&'a StoredEvent>, PublishError)> {
     // (event, whether this is its last message, the ack).
     let mut pending = Vec::with_capacity(events.len());
     let mut failure = None;
@@ -213,7 +252,10 @@ async fn publish_batch<'a>(
         let body = match serde_json::to_vec(event) {
             Ok(body) => body,
             Err(e) => {
-                failure = Some(format!("cannot serialise event {}: {e}", event.id));
+                failure = Some(PublishError::Serialise {
+                    id: event.id.clone(),
+                    source: e,
+                });
                 break;
             }
         };
@@ -227,7 +269,10 @@ async fn publish_batch<'a>(
             {
                 Ok(ack) => pending.push((event, n + 1 == messages.len(), ack)),
                 Err(e) => {
-                    failure = Some(format!("publishing event {}: {e}", event.id));
+                    failure = Some(PublishError::Publish {
+                        id: event.id.clone(),
+                        detail: e.to_string(),
+                    });
                     break 'events;
                 }
             }
@@ -244,7 +289,15 @@ async fn publish_batch<'a>(
                     acked = Some(event);
                 }
             }
-            Err(e) => return Err((acked, format!("no ack for event {}: {e}", event.id))),
+            Err(e) => {
+                return Err((
+                    acked,
+                    PublishError::Ack {
+                        id: event.id.clone(),
+                        detail: e.to_string(),
+                    },
+                ));
+            }
         }
     }
     match failure {

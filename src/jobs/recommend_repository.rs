@@ -53,6 +53,6 @@ impl Job for RecommendRepository {
             self.dependency_ids.as_deref(),
         )
         .await
-        .map_err(JobError::Retry)
+        .map_err(|e| JobError::Retry(e.to_string()))
     }
 }

@@ -33,7 +33,7 @@ impl Job for ResolvePackage {
     async fn run(self, services: &Services) -> Result<(), JobError> {
         crate::resolve::resolve_package(services, self.package_id)
             .await
-            .map_err(JobError::Retry)
+            .map_err(|e| JobError::Retry(e.to_string()))
     }
 
     async fn renew(&self, services: &Services) {

@@ -54,8 +54,19 @@ use crate::store::releases::releases_of;
 use crate::store::{Backend, Store, StoreError, Tx, duration_ms, events, now_ms};
 use plan::Change;
 
-fn store_error(error: &StoreError) -> String {
-    format!("store: {error}")
+/// Why a lookup or a recomputation did not finish; every variant is worth retrying (a lookup
+/// that can never succeed is recorded on the package and ends the job normally).
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("looking up {ecosystem} `{name}`: {source}")]
+    Lookup {
+        ecosystem: upkeep_resolvers::Ecosystem,
+        name: String,
+        #[source]
+        source: RegistryError,
+    },
 }
 
 /// Is this lookup failure worth retrying?
@@ -70,13 +81,9 @@ fn transient(error: &RegistryError) -> bool {
 }
 
 /// The `resolve_package` job (see the module notes).
-pub async fn resolve_package(services: &Services, package_id: i64) -> Result<(), String> {
+pub async fn resolve_package(services: &Services, package_id: i64) -> Result<(), ResolveError> {
     let store = &services.store;
-    let Some(package) = store
-        .package(package_id)
-        .await
-        .map_err(|e| store_error(&e))?
-    else {
+    let Some(package) = store.package(package_id).await? else {
         debug!(package_id, "package no longer exists");
         return Ok(());
     };
@@ -89,8 +96,7 @@ pub async fn resolve_package(services: &Services, package_id: i64) -> Result<(),
             now.saturating_sub(ttl_ms),
             now.saturating_add(lease_ms),
         )
-        .await
-        .map_err(|e| store_error(&e))?;
+        .await?;
     if !claimed {
         debug!(
             package_id,
@@ -103,10 +109,7 @@ pub async fn resolve_package(services: &Services, package_id: i64) -> Result<(),
         // Give the lease back and leave the package due, so the queue's retry does the whole job
         // again, recomputation included, even when the failure came after the releases were
         // stored (a conditional lookup then costs one `304`).
-        store
-            .release_package_lookup(package_id)
-            .await
-            .map_err(|e| store_error(&e))?;
+        store.release_package_lookup(package_id).await?;
     }
     outcome
 }
@@ -139,7 +142,7 @@ pub async fn give_back_lookup(services: &Services, package_id: i64) {
 async fn look_up_and_recommend(
     services: &Services,
     package: &crate::store::releases::Package,
-) -> Result<(), String> {
+) -> Result<(), ResolveError> {
     let store = &services.store;
     let package_id = package.id;
     match services
@@ -148,10 +151,7 @@ async fn look_up_and_recommend(
         .await
     {
         Ok(set) => {
-            let changes = store
-                .apply_release_set(package_id, &set)
-                .await
-                .map_err(|e| store_error(&e))?;
+            let changes = store.apply_release_set(package_id, &set).await?;
             info!(
                 ecosystem = %package.ecosystem,
                 name = %package.name,
@@ -167,22 +167,19 @@ async fn look_up_and_recommend(
             let retry = transient(&error);
             store
                 .record_package_error(package_id, &message, !retry)
-                .await
-                .map_err(|e| store_error(&e))?;
+                .await?;
             if retry {
-                return Err(format!(
-                    "looking up {} `{}`: {message}",
-                    package.ecosystem, package.name
-                ));
+                return Err(ResolveError::Lookup {
+                    ecosystem: package.ecosystem,
+                    name: package.name.clone(),
+                    source: error,
+                });
             }
             info!(ecosystem = %package.ecosystem, name = %package.name, error = %message, "package not resolved");
             return Ok(());
         }
     }
-    let dependents = store
-        .dependents_of_package(package_id)
-        .await
-        .map_err(|e| store_error(&e))?;
+    let dependents = store.dependents_of_package(package_id).await?;
     let mut by_repository: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for (repository_id, dependency_id) in dependents {
         by_repository
@@ -191,9 +188,7 @@ async fn look_up_and_recommend(
             .push(dependency_id);
     }
     for (repository_id, ids) in by_repository {
-        recommend_dependencies(store, repository_id, Some(&ids))
-            .await
-            .map_err(|e| store_error(&e))?;
+        recommend_dependencies(store, repository_id, Some(&ids)).await?;
     }
     Ok(())
 }
@@ -203,11 +198,11 @@ pub async fn recommend_repository(
     services: &Services,
     repository_id: i64,
     dependency_ids: Option<&[i64]>,
-) -> Result<(), String> {
+) -> Result<(), ResolveError> {
     recommend_dependencies(&services.store, repository_id, dependency_ids)
         .await
         .map(|_| ())
-        .map_err(|e| store_error(&e))
+        .map_err(ResolveError::from)
 }
 
 /// What one recomputation wrote.

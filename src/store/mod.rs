@@ -52,6 +52,11 @@ pub enum Backend {
 }
 
 /// A database URL that names a supported backend.
+/// Why a text is not a database URL upkeep can open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidDatabaseUrl(pub String);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
     pub backend: Backend,
@@ -60,15 +65,15 @@ pub struct DatabaseUrl {
 
 impl DatabaseUrl {
     /// Accepts `sqlite:FILE`, `sqlite://FILE`, `sqlite::memory:` and `postgres(ql)://…`.
-    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+    pub fn parse(url: &str) -> Result<DatabaseUrl, InvalidDatabaseUrl> {
         let url = url.trim();
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             let path = path.split('?').next().unwrap_or_default();
             if path.is_empty() {
-                return Err(format!(
+                return Err(InvalidDatabaseUrl(format!(
                     "`{url}` names no SQLite file (try sqlite://upkeep.db?mode=rwc)"
-                ));
+                )));
             }
             return Ok(DatabaseUrl {
                 backend: Backend::Sqlite,
@@ -76,20 +81,24 @@ impl DatabaseUrl {
             });
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| format!("`{}` is not a valid URL: {e}", redact(url)))?;
+            let parsed = url::Url::parse(url).map_err(|e| {
+                InvalidDatabaseUrl(format!("`{}` is not a valid URL: {e}", redact(url)))
+            })?;
             if parsed.host_str().is_none_or(str::is_empty) {
-                return Err(format!("`{}` names no host", redact(url)));
+                return Err(InvalidDatabaseUrl(format!(
+                    "`{}` names no host",
+                    redact(url)
+                )));
             }
             return Ok(DatabaseUrl {
                 backend: Backend::Postgres,
                 url: url.to_owned(),
             });
         }
-        Err(format!(
+        Err(InvalidDatabaseUrl(format!(
             "`{}` is not a sqlite: or postgres:// URL",
             redact(url)
-        ))
+        )))
     }
 
     pub fn as_str(&self) -> &str {
@@ -246,7 +255,7 @@ impl Store {
     /// [`Store::connect`] with a pool sized by `size`.
     pub async fn connect_sized(url: &str, size: PoolSize) -> Result<Store> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
-        let parsed = DatabaseUrl::parse(url).map_err(StoreError::InvalidUrl)?;
+        let parsed = DatabaseUrl::parse(url).map_err(|e| StoreError::InvalidUrl(e.0))?;
         let options = AnyConnectOptions::from_str(parsed.as_str())?;
         let backend = parsed.backend;
         let pool = pool_options(backend, size, ACQUIRE_TIMEOUT)

@@ -25,23 +25,32 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Why a text is not a team name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidTeamName(pub String);
+
 /// A team name: 1–64 characters of letters, digits, `-`, `_`, `.`.
-pub fn validate_team_name(name: &str) -> Result<(), String> {
+pub fn validate_team_name(name: &str) -> Result<(), InvalidTeamName> {
     if name.is_empty() || name.len() > 64 {
-        return Err("team name must be 1 to 64 characters".into());
+        return Err(InvalidTeamName(
+            "team name must be 1 to 64 characters".into(),
+        ));
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        return Err("team name may contain only letters, digits, `-`, `_` and `.`".into());
+        return Err(InvalidTeamName(
+            "team name may contain only letters, digits, `-`, `_` and `.`".into(),
+        ));
     }
     Ok(())
 }
 
 impl Store {
     pub async fn create_team(&self, name: &str) -> Result<Team> {
-        validate_team_name(name).map_err(StoreError::Invalid)?;
+        validate_team_name(name).map_err(|e| StoreError::Invalid(e.0))?;
         let row = sqlx::query("INSERT INTO teams (name, created_at) VALUES ($1, $2) RETURNING id")
             .bind(name)
             .bind(now_ms())

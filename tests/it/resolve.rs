@@ -711,7 +711,7 @@ async fn registry_failures_are_recorded_on_the_package() {
     let error = resolve_package(&failing, flaky)
         .await
         .expect_err("a registry outage fails the job for a retry");
-    assert!(error.contains("503"), "{error}");
+    assert!(error.to_string().contains("503"), "{error}");
     let stored = store.package(flaky).await.expect("row").expect("exists");
     assert!(
         stored
@@ -893,7 +893,7 @@ async fn a_recomputation_that_fails_after_the_lookup_is_redone_by_the_retry() {
     let error = resolve_package(&services, pkg)
         .await
         .expect_err("the recomputation fails");
-    assert!(error.contains("injected failure"), "{error}");
+    assert!(error.to_string().contains("injected failure"), "{error}");
     assert_eq!(
         store.releases(pkg).await.expect("releases").len(),
         2,
