@@ -139,32 +139,6 @@ impl App {
             .unwrap()
     }
 
-    /// Wait (bounded) until no job is pending or running, so the journal stops growing (the
-    /// lookups and recommendations a crawl queues append events after `crawl_completed`).
-    async fn wait_idle(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
-        loop {
-            let busy: i64 = self
-                .db
-                .store
-                .job_counts()
-                .await
-                .unwrap()
-                .iter()
-                .filter(|(_, state, _)| state == "pending" || state == "running")
-                .map(|(_, _, n)| n)
-                .sum();
-            if busy == 0 {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{busy} jobs still pending or running"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
     /// Wait until the journal holds a `crawl_completed` event for each of `repositories`.
     async fn wait_for_crawls(&self, repositories: &[i64]) {
         let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
@@ -442,7 +416,7 @@ async fn a_team_reads_only_its_own_events_and_releases_of_packages_it_uses() {
     tx.commit().await.unwrap();
 
     // The crawler stores the repository's team on what it writes.
-    app.wait_idle().await;
+    crate::support::app::wait_for_idle_queue(&app.db.store, Duration::from_mins(1)).await;
     let journal = app.journal().await;
     let team_of_repo = BTreeMap::from([(acme_repo, acme_id), (globex_repo, globex_id)]);
     let crawler_events: Vec<&StoredEvent> = journal

@@ -200,11 +200,7 @@ impl Pipeline {
 
     /// Jobs pending or running.
     async fn busy_jobs(&self) -> i64 {
-        sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('pending', 'running')")
-            .fetch_one(self.app.db.store.pool())
-            .await
-            .unwrap()
-            .get("n")
+        crate::support::app::busy_jobs(&self.app.db.store).await
     }
 
     async fn failed_jobs(&self) -> Vec<(String, String)> {
@@ -256,14 +252,7 @@ impl Pipeline {
 
     /// Wait (bounded) until no job is pending or running.
     async fn wait_idle(&self) {
-        let deadline = tokio::time::Instant::now() + SETTLE;
-        while self.busy_jobs().await > 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "jobs did not finish in time"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::support::app::wait_for_idle_queue(&self.app.db.store, SETTLE).await;
     }
 
     /// The team's events by cursor, following `next_after` to the end.

@@ -195,3 +195,31 @@ pub fn sha256_signature(secret: &str, body: &[u8]) -> String {
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
+
+/// Jobs pending or running in `store`'s queue.
+pub async fn busy_jobs(store: &Store) -> i64 {
+    store
+        .job_counts()
+        .await
+        .expect("job counts")
+        .iter()
+        .filter(|(_, state, _)| state == "pending" || state == "running")
+        .map(|(_, _, n)| n)
+        .sum()
+}
+
+/// Wait (at most `within`) until no job is pending or running, so the journal stops growing.
+pub async fn wait_for_idle_queue(store: &Store, within: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let busy = busy_jobs(store).await;
+        if busy == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{busy} jobs still pending or running"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
