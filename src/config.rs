@@ -156,6 +156,11 @@ pub const KEYS: &[Key] = &[
         help: "Comma-separated hosts (`host` or `host:port`) of private registries that manifests may name (image registries, module hosts, repositories). Only they and the registry base URLs may be reached on loopback or private addresses; every other host a manifest names must resolve to a public address.",
     },
     Key {
+        name: "git_private_hosts",
+        default: None,
+        help: "Comma-separated hosts (`host` or `host:port`) of git servers on loopback or private addresses that `https://` and `ssh://` remotes may name (an on-premises GitLab, say). Hosts with `git_https_credentials` count as named. Every other remote host must resolve to public addresses only; git is pinned to the address checked and follows no redirect.",
+    },
+    Key {
         name: "webhook_allow_private_targets",
         default: Some("false"),
         help: "Allow outgoing webhook subscriptions to loopback/private addresses (tests, on-premises receivers).",
@@ -205,6 +210,9 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// `private_registries`: hosts (`host` or `host:port`) exempt from the address guard.
     pub private_registries: Vec<String>,
+    /// `git_private_hosts`: git remote hosts (`host` or `host:port`) that may be on loopback or
+    /// private addresses.
+    pub git_private_hosts: Vec<String>,
     pub webhook_allow_private_targets: bool,
 }
 
@@ -368,7 +376,14 @@ impl Config {
             crawl_interval_seconds: values.number("crawl_interval_seconds", 10, 7 * 86_400)?,
             release_ttl_seconds: values.number("release_ttl_seconds", 0, 7 * 86_400)?,
             nats_url: nats_url(&values)?,
-            private_registries: private_registries(values.get("private_registries").as_deref())?,
+            private_registries: host_list(
+                "private_registries",
+                values.get("private_registries").as_deref(),
+            )?,
+            git_private_hosts: host_list(
+                "git_private_hosts",
+                values.get("git_private_hosts").as_deref(),
+            )?,
             webhook_allow_private_targets: values.boolean("webhook_allow_private_targets")?,
         })
     }
@@ -611,8 +626,9 @@ fn nats_url(values: &Values) -> Result<Option<String>, ConfigError> {
     }
 }
 
-/// The `private_registries` list: comma-separated `host` or `host:port` entries, lower-cased.
-fn private_registries(text: Option<&str>) -> Result<Vec<String>, ConfigError> {
+/// A list of hosts (`private_registries`, `git_private_hosts`): comma-separated `host` or
+/// `host:port` entries, lower-cased.
+fn host_list(key: &'static str, text: Option<&str>) -> Result<Vec<String>, ConfigError> {
     let mut hosts = Vec::new();
     for entry in text.unwrap_or_default().split(',').map(str::trim) {
         if entry.is_empty() {
@@ -628,7 +644,7 @@ fn private_registries(text: Option<&str>) -> Result<Vec<String>, ConfigError> {
         });
         if !plain {
             return Err(ConfigError::new(
-                "private_registries",
+                key,
                 format!("`{entry}` is not a host or host:port"),
             ));
         }

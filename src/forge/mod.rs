@@ -120,6 +120,7 @@ impl Forge {
                     &location.url,
                     &config.git_https_credentials,
                     &config.git_ssh_command,
+                    &config.git_private_hosts,
                 )?;
                 Ok(Forge::git(&location.url, access))
             }

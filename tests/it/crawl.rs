@@ -689,6 +689,32 @@ async fn remote_errors_name_no_host_or_port() {
 }
 
 #[tokio::test]
+async fn remotes_on_the_servers_own_network_are_never_contacted() {
+    // A listener on loopback stands for a git server inside the operator's network: registering
+    // it answers the generic error and git never connects.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    for url in [
+        format!("https://127.0.0.1:{port}/team/app.git"),
+        format!("https://localhost:{port}/team/app.git"),
+        format!("ssh://git@127.0.0.1:{port}/team/app.git"),
+    ] {
+        let (status, body) = post_repository(&app, &token, &url).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(body["error"]["message"], "url: cannot read this repository");
+    }
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "git connected to the loopback listener: {accepted:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn remotes_other_than_https_and_ssh_are_refused_with_a_reason() {
     let app = TestApp::spawn().await;
     let token = app.team_token("acme").await;
@@ -728,6 +754,7 @@ async fn ssh_remotes_keep_their_scheme_and_are_read_over_ssh() {
     let app = TestApp::spawn_with(move |config| {
         config.local_repository_roots = Vec::new();
         config.git_ssh_command = command;
+        config.git_private_hosts = vec!["localhost".to_owned()];
     })
     .await;
     let token = app.team_token("acme").await;
