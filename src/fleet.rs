@@ -3,8 +3,8 @@
 //! use a package (optionally below a version). The HTTP API (`crate::api::fleet`) turns the
 //! answers into its payloads; the reads are the store's.
 //!
-//! A dependency's recommendations in a listing are planned the way the recomputation job plans
-//! them (`crate::resolve::plan`), under the repository's stored policy, so they follow a policy
+//! A dependency's recommendations in a listing are planned by the function the recomputation job
+//! and `upkeep scan` use (`crate::resolve::plan::assess`), under the repository's stored policy, so they follow a policy
 //! change at once, before the job has rewritten the stored rows; `security` recommendations,
 //! which the planner does not own, are listed as stored.
 
@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use upkeep_resolvers::Ecosystem;
-use upkeep_resolvers::recommend::{Evaluation, evaluate};
+use upkeep_resolvers::problem::Problem;
+use upkeep_resolvers::recommend::Evaluation;
 use upkeep_resolvers::registry::Release;
 
 use crate::policy::RepoPolicy;
 use crate::recommendation_kind::RecommendationKind;
-use crate::resolve::plan::{self, Desired};
+use crate::resolve::plan::{self, Context, Desired};
 use crate::store::inventory::DependencyRecord;
 use crate::store::recommendations::DependencyWithRecommendations;
 use crate::store::repositories::Page;
@@ -31,6 +32,9 @@ pub struct ListedDependency {
     pub evaluation: Evaluation,
     /// What the policy recommends (patch/minor first, then major), then stored `security` ones.
     pub recommendations: Vec<Desired>,
+    /// Why there is no answer: the package's last lookup failed, or no release satisfies the
+    /// requirement.
+    pub problem: Option<Problem>,
 }
 
 /// A repository's dependencies by id after `after`, at most `limit`, as of `now`.
@@ -53,10 +57,11 @@ pub async fn dependencies(
     package_ids.sort_unstable();
     package_ids.dedup();
     let releases = store.releases_for(&package_ids).await?;
+    let problems = store.package_problems(&package_ids).await?;
     let items = page
         .items
         .into_iter()
-        .map(|item| listed(item, &releases, &policy, now))
+        .map(|item| listed(item, &releases, &problems, &policy, now))
         .collect();
     Ok(Page {
         items,
@@ -64,9 +69,29 @@ pub async fn dependencies(
     })
 }
 
+/// How many of a repository's dependencies have a problem (as their listing shows it), as of
+/// `now`.
+pub async fn dependencies_with_problems(
+    store: &Store,
+    repository_id: i64,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let mut count = 0;
+    let mut after = 0;
+    loop {
+        let page = dependencies(store, repository_id, after, 500, now).await?;
+        count += page.items.iter().filter(|d| d.problem.is_some()).count();
+        match page.next {
+            Some(next) => after = next,
+            None => return Ok(i64::try_from(count).unwrap_or(i64::MAX)),
+        }
+    }
+}
+
 fn listed(
     item: DependencyWithRecommendations,
     releases: &HashMap<i64, Vec<Release>>,
+    problems: &HashMap<i64, Problem>,
     policy: &RepoPolicy,
     now: DateTime<Utc>,
 ) -> ListedDependency {
@@ -74,15 +99,9 @@ fn listed(
     let releases = releases
         .get(&dependency.package_id)
         .map_or(&[][..], Vec::as_slice);
-    let evaluation = evaluate(
-        dependency.ecosystem,
-        dependency.requirement.as_deref(),
-        dependency.locked.as_deref(),
-        releases,
-        &policy.for_package(&dependency.name),
-        now,
-    );
-    let mut recommendations = plan::desired(&dependency, releases, policy, now).desired;
+    let assessment = plan::assess((&dependency).into(), releases, &Context { policy, now });
+    let evaluation = assessment.evaluation;
+    let mut recommendations = assessment.plan.desired;
     recommendations.extend(
         item.recommendations
             .into_iter()
@@ -95,10 +114,20 @@ fn listed(
     );
     // Majors last, as a repository's safe upgrades come first.
     recommendations.sort_by_key(|r| r.kind == RecommendationKind::Major);
+    // A skipped dependency is not looked up, so no lookup of its package concerns it.
+    let problem = if dependency.skip_reason.is_some() {
+        None
+    } else {
+        problems
+            .get(&dependency.package_id)
+            .cloned()
+            .or(assessment.problem)
+    };
     ListedDependency {
         dependency,
         evaluation,
         recommendations,
+        problem,
     }
 }
 

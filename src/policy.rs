@@ -118,6 +118,23 @@ struct UpkeepToml {
 #[error("{0}")]
 pub struct PolicyFileError(pub String);
 
+/// The policy file's name, read from a repository's root (by crawls and by `upkeep scan`).
+pub const POLICY_FILE: &str = ".upkeep.toml";
+
+/// The policy file of the tree at `root`: `Ok(None)` when there is none (the default policy
+/// applies), an error naming the key and line when it does not hold a valid policy or cannot be
+/// read. `upkeep scan` reads it here; a crawl reads the blob and calls [`parse_repo_policy`].
+pub fn read_policy_file(root: &std::path::Path) -> Result<Option<RepoPolicy>, PolicyFileError> {
+    let path = root.join(POLICY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_repo_policy(&text).map(Some),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(PolicyFileError(format!(
+            "{POLICY_FILE}: cannot be read: {error}"
+        ))),
+    }
+}
+
 /// Parse `.upkeep.toml`; the error names the offending key and line.
 pub fn parse_repo_policy(text: &str) -> Result<RepoPolicy, PolicyFileError> {
     let parsed: UpkeepToml = toml::from_str(text).map_err(|e| {

@@ -1,6 +1,9 @@
 //! `upkeep scan PATH`: extract every manifest under `PATH`, then (unless `--offline`) look every
 //! non-skipped dependency up in its registry, each unique package once, and print what is
-//! current, what is latest, what the default policy recommends and the kind of each update.
+//! current, what is latest, what the tree's policy (`.upkeep.toml` at `PATH`, read by
+//! [`crate::policy::read_policy_file`]) recommends and the kind of each update. The
+//! recommendation is the service's: one function ([`crate::resolve::plan::assess`]) answers
+//! for both, so a scan and the service agree on one tree.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal as _;
@@ -8,12 +11,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use upkeep_resolvers::lookup::{DEFAULT_CONCURRENCY, LookupProgress, lookup_all};
-use upkeep_resolvers::recommend::{Policy, evaluate};
+use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::registry::Registries;
 use upkeep_resolvers::scan::{ScanOptions, ScanReport, ScanWarning, scan};
 
 use crate::cli::{ScanArgs, ScanFormat};
 use crate::config::Config;
+use crate::policy::{POLICY_FILE, RepoPolicy, read_policy_file};
+use crate::resolve::plan::{Context, Subject, assess};
 use crate::scan_output::{self, Resolution};
 
 /// Runs the scan and returns the text to print on stdout. `config_file` is `--config`; a missing
@@ -23,6 +28,7 @@ pub async fn run(args: &ScanArgs, config_file: Option<&Path>) -> Result<String, 
     options.skip_dirs.retain(|d| !args.include_dirs.contains(d));
     let mut report = scan(&args.path, &options)
         .map_err(|e| format!("cannot scan {}: {e}", args.path.display()))?;
+    let policy = tree_policy(&args.path, &mut report);
     if args.offline {
         return Ok(match args.format {
             ScanFormat::Json => scan_output::to_json(&report),
@@ -32,7 +38,7 @@ pub async fn run(args: &ScanArgs, config_file: Option<&Path>) -> Result<String, 
     let config = scan_config(config_file)?;
     let registries = crate::services::registries_from_config(&config).map_err(|e| e.to_string())?;
     let show_progress = std::io::stderr().is_terminal();
-    let resolutions = resolve(&registries, &mut report, show_progress).await;
+    let resolutions = resolve(&registries, &mut report, &policy, show_progress).await;
     Ok(match args.format {
         ScanFormat::Json => scan_output::to_json_resolved(&report, &resolutions),
         ScanFormat::Table => scan_output::to_table_resolved(&report, &resolutions),
@@ -60,13 +66,34 @@ pub fn scan_config(config_file: Option<&Path>) -> Result<Config, String> {
     }
 }
 
-/// Looks up every non-skipped dependency of `report` (each unique package once) and evaluates
-/// it under the default policy. Returns one [`Resolution`] per dependency, in order; a failed
-/// lookup adds a warning `"<name>: <error>"` on the dependency's manifest (once per manifest and
-/// package) and leaves that dependency unresolved.
+/// The policy of the scanned tree: its `.upkeep.toml` when `path` is a directory holding a valid
+/// one; the default policy otherwise, with a warning on the file when it is invalid (as a crawl
+/// keeps a warning on it).
+fn tree_policy(path: &Path, report: &mut ScanReport) -> RepoPolicy {
+    if !path.is_dir() {
+        return RepoPolicy::default();
+    }
+    match read_policy_file(path) {
+        Ok(policy) => policy.unwrap_or_default(),
+        Err(problem) => {
+            report.warnings.push(ScanWarning {
+                manifest: POLICY_FILE.to_owned(),
+                line: None,
+                message: format!("{problem}; the default policy applies"),
+            });
+            RepoPolicy::default()
+        }
+    }
+}
+
+/// Looks up every non-skipped dependency of `report` (each unique package once) and assesses
+/// it under `policy`. Returns one [`Resolution`] per dependency, in order; a failed lookup
+/// leaves that dependency unresolved with its problem, and adds a warning `"<name>: <error>"`
+/// on the dependency's manifest (once per manifest and package).
 pub async fn resolve(
     registries: &Registries,
     report: &mut ScanReport,
+    policy: &RepoPolicy,
     show_progress: bool,
 ) -> Vec<Resolution> {
     let packages = report
@@ -103,8 +130,10 @@ pub async fn resolve(
         bar.finish_and_clear();
     }
 
-    let policy = Policy::default();
-    let now = chrono::Utc::now();
+    let context = Context {
+        policy,
+        now: chrono::Utc::now(),
+    };
     let mut warned = HashSet::new();
     let mut warnings = Vec::new();
     let resolutions = report
@@ -117,21 +146,24 @@ pub async fn resolve(
             }
             match results.get(&(d.ecosystem, d.name.clone())) {
                 Some(Ok(set)) => {
-                    let e = evaluate(
-                        d.ecosystem,
-                        d.requirement.as_deref(),
-                        d.locked.as_deref(),
-                        &set.releases,
-                        &policy,
-                        now,
-                    );
+                    let subject = Subject {
+                        ecosystem: d.ecosystem,
+                        name: &d.name,
+                        requirement: d.requirement.as_deref(),
+                        locked: d.locked.as_deref(),
+                        skipped: false,
+                    };
+                    let assessment = assess(subject, &set.releases, &context);
+                    let recommended = assessment.recommended().map(|r| r.target_version.clone());
+                    let e = assessment.evaluation;
                     Resolution {
                         resolved: true,
                         current: e.current,
                         latest: e.latest,
-                        recommended: e.recommended,
+                        recommended,
                         update: e.update,
                         published_at: e.latest_published_at,
+                        problem: assessment.problem,
                     }
                 }
                 Some(Err(error)) => {
@@ -142,7 +174,10 @@ pub async fn resolve(
                             message: format!("{}: {error}", d.name),
                         });
                     }
-                    Resolution::default()
+                    Resolution {
+                        problem: Some(Problem::from_lookup(error)),
+                        ..Resolution::default()
+                    }
                 }
                 None => Resolution::default(),
             }

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::scan::{ScanReport, ScannedDependency};
 use upkeep_resolvers::versioning::UpdateKind;
 
@@ -17,12 +18,15 @@ pub struct Resolution {
     pub current: Option<String>,
     /// The newest stable non-yanked release (a prerelease only when `current` is one).
     pub latest: Option<String>,
-    /// What the default policy would upgrade to; `None` when nothing newer is allowed.
+    /// What the tree's policy recommends (the in-major target first, as the service does);
+    /// `None` when nothing newer is allowed.
     pub recommended: Option<String>,
     /// The kind of the change `current` → `latest`; `None` when already current or unknown.
     pub update: Option<UpdateKind>,
     /// When `latest` was published, when the registry says.
     pub published_at: Option<DateTime<Utc>>,
+    /// Why there is no answer: the lookup failed, or no release satisfies the requirement.
+    pub problem: Option<Problem>,
 }
 
 #[derive(Serialize)]
@@ -32,6 +36,7 @@ struct JsonResolution<'a> {
     recommended: Option<&'a str>,
     update: Option<&'static str>,
     published_at: Option<String>,
+    problem: Option<&'a Problem>,
 }
 
 #[derive(Serialize)]
@@ -68,7 +73,7 @@ pub fn to_json(report: &ScanReport) -> String {
 }
 
 /// The scan with its registry lookups as one JSON object: every entry also carries `current`,
-/// `latest`, `recommended`, `update` and `published_at`. `resolutions` is parallel to
+/// `latest`, `recommended`, `update`, `published_at` and `problem` (`{code, message}` or null). `resolutions` is parallel to
 /// `report.dependencies`; a missing entry counts as not looked up.
 pub fn to_json_resolved(report: &ScanReport, resolutions: &[Resolution]) -> String {
     json(report, Some(resolutions))
@@ -100,6 +105,7 @@ fn json(report: &ScanReport, resolutions: Option<&[Resolution]>) -> String {
                         published_at: r
                             .published_at
                             .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+                        problem: r.problem.as_ref(),
                     }
                 }),
             })
@@ -165,8 +171,10 @@ pub fn to_table_resolved(report: &ScanReport, resolutions: &[Resolution]) -> Str
         let requirement = d.requirement.as_deref().unwrap_or("-");
         let status = if let Some(skip) = d.skip {
             format!("[skipped: {}]", skip.as_str())
+        } else if let Some(problem) = r.problem.as_ref().filter(|_| !r.resolved) {
+            format!("[{}: {}]", problem.code, problem.message)
         } else if !r.resolved {
-            "[lookup failed, see warnings]".to_owned()
+            "[not looked up]".to_owned()
         } else {
             let current = r.current.as_deref().unwrap_or("?");
             match (r.latest.as_deref(), r.update) {
@@ -176,11 +184,21 @@ pub fn to_table_resolved(report: &ScanReport, resolutions: &[Resolution]) -> Str
                         UpdateKind::Minor => 1,
                         UpdateKind::Patch => 2,
                     }] += 1;
-                    format!("{current} \u{2192} {latest}  ({})", kind.as_str())
+                    let recommended = match r.recommended.as_deref() {
+                        Some(target) if target != latest => format!(", recommended {target}"),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "{current} \u{2192} {latest}  ({}{recommended})",
+                        kind.as_str()
+                    )
                 }
                 (Some(latest), None) if r.current.is_none() => format!("? \u{2192} {latest}"),
                 (Some(_), None) => format!("{current}  (up to date)"),
-                (None, _) => format!("{current}  (no usable release)"),
+                (None, _) => match &r.problem {
+                    Some(problem) => format!("{current}  [{}: {}]", problem.code, problem.message),
+                    None => format!("{current}  (no usable release)"),
+                },
             }
         };
         let _ = writeln!(

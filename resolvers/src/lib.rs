@@ -18,6 +18,7 @@ pub mod ecosystem;
 pub mod http;
 pub mod lookup;
 pub mod manager;
+pub mod problem;
 pub mod recommend;
 pub mod registry;
 pub mod scan;

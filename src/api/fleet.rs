@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::manager::{DependencyKind, Manager, SkipReason};
+use upkeep_resolvers::problem::{Problem, ProblemCode};
 use upkeep_resolvers::versioning::UpdateKind;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -76,6 +77,27 @@ impl From<Desired> for RecommendationBrief {
     }
 }
 
+/// Why a dependency has no answer.
+#[derive(Serialize, ToSchema)]
+pub struct DependencyProblem {
+    /// `not_found` (the registry does not know the package), `unreachable` (transport error,
+    /// 5xx, rate limit), `unauthorised` (401/403), `registry_error` (another unusable answer),
+    /// `not_looked_up` (a name the registry cannot have, a refused address) or
+    /// `no_matching_release` (releases exist, none satisfies the requirement).
+    #[schema(value_type = String)]
+    pub code: ProblemCode,
+    pub message: String,
+}
+
+impl From<Problem> for DependencyProblem {
+    fn from(problem: Problem) -> Self {
+        DependencyProblem {
+            code: problem.code,
+            message: problem.message,
+        }
+    }
+}
+
 /// One dependency of a repository.
 #[derive(Serialize, ToSchema)]
 pub struct DependencyItem {
@@ -107,6 +129,9 @@ pub struct DependencyItem {
     pub recommended: Option<String>,
     /// Every stored recommendation (majors are reported separately from patch/minor ones).
     pub recommendations: Vec<RecommendationBrief>,
+    /// Why there is no answer (`latest` is then usually `null`): the package's last lookup
+    /// failed, or no release satisfies the requirement; `null` when there is none.
+    pub problem: Option<DependencyProblem>,
 }
 
 impl From<ListedDependency> for DependencyItem {
@@ -131,6 +156,7 @@ impl From<ListedDependency> for DependencyItem {
             update: evaluation.update,
             recommended: recommendations.first().map(|r| r.target_version.clone()),
             recommendations,
+            problem: listed.problem.map(Into::into),
         }
     }
 }

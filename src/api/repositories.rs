@@ -1,9 +1,14 @@
-//! Registering, listing and removing repositories.
+//! Registering, listing and removing repositories; one repository with its last crawl, the
+//! warnings on its files and how many dependencies have a problem.
+
+use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use upkeep_resolvers::manager::Warning;
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, page_limit};
 use crate::api::auth::Principal;
@@ -86,18 +91,97 @@ pub async fn list(
     }))
 }
 
-/// One repository.
+/// A warning the last crawl left on a file of the repository (a manifest that could not be
+/// parsed, an invalid `.upkeep.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+pub struct CrawlWarning {
+    /// The file's path in the repository.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// The newest crawl of a repository.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LastCrawl {
+    /// `running`, `completed` (a new commit was read), `unchanged` or `failed`.
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    /// `null` while the crawl runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How long it took, in milliseconds; `null` while it runs.
+    pub duration_ms: Option<i64>,
+    /// The commit it read (an unchanged crawl: the commit it found unchanged).
+    pub commit: Option<String>,
+    /// Why it failed, for a failed crawl.
+    pub error: Option<String>,
+}
+
+/// One repository, with its last crawl, the warnings on its files and how many dependencies have
+/// a problem.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RepositoryDetail {
+    #[serde(flatten)]
+    pub repository: Repository,
+    /// `null` until the first crawl starts.
+    pub last_crawl: Option<LastCrawl>,
+    /// The warnings on the repository's files as the last successful crawl left them.
+    pub warnings: Vec<CrawlWarning>,
+    /// Dependencies whose `problem` is set in `GET /api/v1/repositories/{id}/dependencies`.
+    pub dependencies_with_problems: i64,
+}
+
+/// One repository, with its last crawl and its problems.
 #[utoipa::path(get, path = "/api/v1/repositories/{id}", tag = "repositories",
     params(("id" = i64, Path, description = "Repository id")),
-    responses((status = 200, body = Repository), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
+    responses((status = 200, body = RepositoryDetail), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Repository>, ApiError> {
-    Ok(Json(principal.visible_repository(state.store(), id).await?))
+) -> Result<Json<RepositoryDetail>, ApiError> {
+    let repository = principal.visible_repository(state.store(), id).await?;
+    let store = state.store();
+    let head = store.crawl_state(id).await?.and_then(|s| s.head_commit);
+    let last_crawl = store.last_crawl(id).await?.map(|crawl| LastCrawl {
+        commit: crawl.commit_sha.or_else(|| {
+            (crawl.status == "unchanged")
+                .then(|| head.clone())
+                .flatten()
+        }),
+        duration_ms: crawl
+            .finished_at
+            .map(|end| (end - crawl.started_at).num_milliseconds()),
+        status: crawl.status,
+        started_at: crawl.started_at,
+        finished_at: crawl.finished_at,
+        error: crawl.error,
+    });
+    let mut warnings = BTreeSet::new();
+    for manifest in store.manifests_of(id).await? {
+        // Stored by the crawl as a JSON array of `{line, message}`.
+        let Ok(found) = serde_json::from_str::<Vec<Warning>>(&manifest.warnings) else {
+            continue;
+        };
+        for warning in found {
+            warnings.insert(CrawlWarning {
+                file: manifest.path.clone(),
+                line: warning.line,
+                message: warning.message,
+            });
+        }
+    }
+    let dependencies_with_problems =
+        crate::fleet::dependencies_with_problems(store, id, Utc::now()).await?;
+    Ok(Json(RepositoryDetail {
+        repository,
+        last_crawl,
+        warnings: warnings.into_iter().collect(),
+        dependencies_with_problems,
+    }))
 }
 
 /// Remove a repository and everything crawled from it.

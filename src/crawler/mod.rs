@@ -29,7 +29,7 @@ pub mod registration;
 mod stages;
 
 /// The repository policy file, read from the repository root.
-pub const POLICY_FILE: &str = ".upkeep.toml";
+pub use crate::policy::POLICY_FILE;
 /// The `manager` column of the policy file's row in `manifests` (it carries its warnings).
 pub const POLICY_MANAGER: &str = "upkeep";
 

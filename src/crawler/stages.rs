@@ -191,7 +191,12 @@ pub(super) async fn read_policy_file(
     } else if stored_policy.is_some() && current_policy != DEFAULT_POLICY {
         new_policy = Some(DEFAULT_POLICY.to_owned());
     }
-    Ok(new_policy.filter(|p| p != current_policy))
+    // A file that says what the stored policy already says (the defaults, written out) changes
+    // nothing and recomputes nothing.
+    Ok(new_policy.filter(|p| {
+        crate::policy::RepoPolicy::from_stored(p)
+            != crate::policy::RepoPolicy::from_stored(current_policy)
+    }))
 }
 
 /// Stage 4: pair lockfiles over every current manifest, then key each dependency (the
@@ -298,7 +303,7 @@ pub(super) async fn commit(
         i64::try_from(crawled.blobs_read).unwrap_or(i64::MAX),
     )
     .await?;
-    enqueue_follow_ups(&mut tx, id, &changes).await?;
+    enqueue_follow_ups(&mut tx, id, &changes, crawled.new_policy.is_some()).await?;
     let something_changed = changes.dependency_changes() > 0
         || changes.manifests_changed
         || crawled.new_policy.is_some();
@@ -333,13 +338,15 @@ pub(super) async fn commit(
 }
 
 /// Resolve every package of an added or changed dependency that can be updated, and recommend for
-/// the added and changed dependencies: queued inside the crawl's transaction, so they exist
-/// exactly when its inventory changes do. Packages are queued in id order (see
-/// [`crate::jobs::enqueue_in`]).
+/// the added and changed dependencies, or for every dependency when the crawl changed the stored
+/// policy (a `.upkeep.toml` change recomputes as a policy change through the API does): queued
+/// inside the crawl's transaction, so they exist exactly when its inventory changes do. Packages
+/// are queued in id order (see [`crate::jobs::enqueue_in`]).
 async fn enqueue_follow_ups(
     tx: &mut crate::store::Tx,
     repository_id: i64,
     changes: &Changes,
+    policy_changed: bool,
 ) -> Result<(), CrawlError> {
     let touched: Vec<_> = changes.added.iter().chain(&changes.changed).collect();
     let packages: BTreeSet<i64> = touched
@@ -350,7 +357,9 @@ async fn enqueue_follow_ups(
     for package_id in packages {
         enqueue_in(tx, &ResolvePackage { package_id }).await?;
     }
-    if !touched.is_empty() {
+    if policy_changed {
+        enqueue_in(tx, &RecommendRepository::all(repository_id)).await?;
+    } else if !touched.is_empty() {
         let ids: Vec<i64> = touched.iter().map(|d| d.id).collect();
         enqueue_in(tx, &RecommendRepository::dependencies(repository_id, ids)).await?;
     }

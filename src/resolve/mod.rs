@@ -19,7 +19,9 @@
 //!   second job ask too; a job given back on shutdown lets go of it ([`give_back_lookup`]), so
 //!   the job's next run, in this process or another, looks the package up instead of finding
 //!   the lease taken. A lease left by a dead worker expires.
-//!   Lookup failures are recorded in `packages.last_error`: an unknown package, a lookup the
+//!   Lookup failures are recorded in `packages.last_error` with their code
+//!   (`last_error_code`, [`upkeep_resolvers::problem::ProblemCode`]), which the dependency
+//!   listings show as each dependency's `problem`: an unknown package, a lookup the
 //!   adapter skips, or a definitive client error (4xx other than 408/429, an oversized answer)
 //!   ends the job successfully and counts as checked; transient failures (transport errors,
 //!   5xx, 408, 429, malformed answers) fail the job so the queue retries with backoff.
@@ -40,6 +42,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use tracing::{debug, info, warn};
+use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::registry::{RegistryError, Release};
 
 use crate::events::{Event, RecommendationPayload};
@@ -163,10 +166,10 @@ async fn look_up_and_recommend(
             );
         }
         Err(error) => {
-            let message = error.to_string();
+            let problem = Problem::from_lookup(&error);
             let retry = transient(&error);
             store
-                .record_package_error(package_id, &message, !retry)
+                .record_package_error(package_id, &problem, !retry)
                 .await?;
             if retry {
                 return Err(ResolveError::Lookup {
@@ -175,7 +178,7 @@ async fn look_up_and_recommend(
                     source: error,
                 });
             }
-            info!(ecosystem = %package.ecosystem, name = %package.name, error = %message, "package not resolved");
+            info!(ecosystem = %package.ecosystem, name = %package.name, code = %problem.code, error = %problem.message, "package not resolved");
             return Ok(());
         }
     }

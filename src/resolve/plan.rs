@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::recommend::{self, Evaluation};
 use upkeep_resolvers::registry::Release;
 use upkeep_resolvers::versioning::{UpdateKind, VersionScheme};
@@ -44,6 +45,86 @@ pub struct DependencyPlan {
     pub desired: Vec<Desired>,
 }
 
+/// What the planner needs to know of one dependency, wherever it comes from (a stored
+/// dependency of the service, a scanned one of `upkeep scan`).
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub ecosystem: Ecosystem,
+    pub name: &'a str,
+    pub requirement: Option<&'a str>,
+    pub locked: Option<&'a str>,
+    /// Not updated at all (git source, local path, ...).
+    pub skipped: bool,
+}
+
+impl<'a> From<&'a DependencyRecord> for Subject<'a> {
+    fn from(dependency: &'a DependencyRecord) -> Self {
+        Subject {
+            ecosystem: dependency.ecosystem,
+            name: &dependency.name,
+            requirement: dependency.requirement.as_deref(),
+            locked: dependency.locked.as_deref(),
+            skipped: dependency.skip_reason.is_some(),
+        }
+    }
+}
+
+/// What a dependency is assessed under: the repository's policy and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub policy: &'a RepoPolicy,
+    pub now: DateTime<Utc>,
+}
+
+/// The one answer about a dependency that `upkeep scan`, the fleet API and the recomputation
+/// job all give: the facts (current, latest, the kind of that update) and the recommendations
+/// the policy allows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Assessment {
+    /// Current, latest and the update kind between them (the package's version filters of the
+    /// policy applied; majors are not filtered out of `latest`).
+    pub evaluation: Evaluation,
+    /// What the dependency should carry under the policy.
+    pub plan: DependencyPlan,
+    /// Why the answer cannot be trusted although the package has releases (none satisfies the
+    /// requirement); a failed lookup is the caller's to report, as only it knows.
+    pub problem: Option<Problem>,
+}
+
+impl Assessment {
+    /// The one recommended target: the in-major (`patch`/`minor`) recommendation when there is
+    /// one, else the `major` one.
+    pub fn recommended(&self) -> Option<&Desired> {
+        self.plan
+            .desired
+            .iter()
+            .find(|d| d.kind != RecommendationKind::Major)
+            .or_else(|| self.plan.desired.first())
+    }
+}
+
+/// Assess `subject` against its package's `releases` under `context` (see [`Assessment`]).
+pub fn assess(subject: Subject<'_>, releases: &[Release], context: &Context<'_>) -> Assessment {
+    let evaluation = recommend::evaluate(
+        subject.ecosystem,
+        subject.requirement,
+        subject.locked,
+        releases,
+        &context.policy.for_package(subject.name),
+        context.now,
+    );
+    let problem = if subject.skipped {
+        None
+    } else {
+        Problem::no_matching_release(subject.ecosystem, subject.requirement, releases)
+    };
+    Assessment {
+        evaluation,
+        plan: plan_for(subject, releases, context.policy, context.now),
+        problem,
+    }
+}
+
 fn nonempty(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
@@ -52,12 +133,12 @@ fn nonempty(value: Option<&str>) -> Option<&str> {
 fn new_requirement(
     scheme: &dyn VersionScheme,
     strategy: RangeStrategy,
-    dependency: &DependencyRecord,
+    subject: Subject<'_>,
     target: &str,
 ) -> Option<String> {
-    let requirement = nonempty(dependency.requirement.as_deref())?;
+    let requirement = nonempty(subject.requirement)?;
     let inside = scheme.satisfies(target, requirement);
-    let locked = nonempty(dependency.locked.as_deref()).is_some();
+    let locked = nonempty(subject.locked).is_some();
     if inside && locked && strategy == RangeStrategy::LockfileOnly {
         return None;
     }
@@ -73,19 +154,28 @@ pub fn desired(
     policy: &RepoPolicy,
     now: DateTime<Utc>,
 ) -> DependencyPlan {
-    let ecosystem = dependency.ecosystem;
+    plan_for(dependency.into(), releases, policy, now)
+}
+
+fn plan_for(
+    subject: Subject<'_>,
+    releases: &[Release],
+    policy: &RepoPolicy,
+    now: DateTime<Utc>,
+) -> DependencyPlan {
+    let ecosystem = subject.ecosystem;
     let scheme = ecosystem.versioning().scheme();
     let evaluate = |policy: &recommend::Policy| -> Evaluation {
         recommend::evaluate(
             ecosystem,
-            dependency.requirement.as_deref(),
-            dependency.locked.as_deref(),
+            subject.requirement,
+            subject.locked,
             releases,
             policy,
             now,
         )
     };
-    let package_policy = policy.for_package(&dependency.name);
+    let package_policy = policy.for_package(subject.name);
     let in_major = evaluate(&recommend::Policy {
         allow_major: false,
         ..package_policy.clone()
@@ -94,7 +184,7 @@ pub fn desired(
         current: in_major.current.clone(),
         desired: Vec::new(),
     };
-    if dependency.skip_reason.is_some() || policy.ignores(&dependency.name) {
+    if subject.skipped || policy.ignores(subject.name) {
         return plan;
     }
     let Some(current) = in_major.current.as_deref() else {
@@ -104,7 +194,7 @@ pub fn desired(
         plan.desired.push(Desired {
             kind: kind.into(),
             target_version: target.to_owned(),
-            new_requirement: new_requirement(scheme, policy.range_strategy, dependency, target),
+            new_requirement: new_requirement(scheme, policy.range_strategy, subject, target),
         });
     };
     if let Some(target) = in_major.recommended.as_deref()

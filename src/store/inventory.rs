@@ -5,6 +5,7 @@
 //! Writes that belong to one crawl take the caller's transaction (`&mut Tx`), so a repository's
 //! whole change and its events commit together (see `crate::crawler::reconcile`).
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -145,6 +146,32 @@ pub struct CrawlRecord {
     pub dependencies_removed: i64,
     pub warnings: i64,
     pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// `None` while the crawl runs.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const CRAWL_COLUMNS: &str = "id, repository_id, status, commit_sha, manifests_read, blobs_read, \
+     dependencies_added, dependencies_changed, dependencies_removed, warnings, error, started_at, \
+     finished_at";
+
+fn crawl_from_row(row: &AnyRow) -> Result<CrawlRecord> {
+    let finished_at: Option<i64> = row.try_get("finished_at")?;
+    Ok(CrawlRecord {
+        id: row.try_get("id")?,
+        repository_id: row.try_get("repository_id")?,
+        status: row.try_get("status")?,
+        commit_sha: row.try_get("commit_sha")?,
+        manifests_read: row.try_get("manifests_read")?,
+        blobs_read: row.try_get("blobs_read")?,
+        dependencies_added: row.try_get("dependencies_added")?,
+        dependencies_changed: row.try_get("dependencies_changed")?,
+        dependencies_removed: row.try_get("dependencies_removed")?,
+        warnings: row.try_get("warnings")?,
+        error: row.try_get("error")?,
+        started_at: events::from_ms(row.try_get("started_at")?),
+        finished_at: finished_at.map(events::from_ms),
+    })
 }
 
 impl Store {
@@ -207,31 +234,24 @@ impl Store {
 
     /// The crawls of a repository, newest first.
     pub async fn crawls_of(&self, repository_id: i64) -> Result<Vec<CrawlRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, repository_id, status, commit_sha, manifests_read, blobs_read, dependencies_added, \
-             dependencies_changed, dependencies_removed, warnings, error FROM crawls \
-             WHERE repository_id = $1 ORDER BY id DESC",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CRAWL_COLUMNS} FROM crawls WHERE repository_id = $1 ORDER BY id DESC"
+        )))
         .bind(repository_id)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CrawlRecord {
-                    id: row.try_get("id")?,
-                    repository_id: row.try_get("repository_id")?,
-                    status: row.try_get("status")?,
-                    commit_sha: row.try_get("commit_sha")?,
-                    manifests_read: row.try_get("manifests_read")?,
-                    blobs_read: row.try_get("blobs_read")?,
-                    dependencies_added: row.try_get("dependencies_added")?,
-                    dependencies_changed: row.try_get("dependencies_changed")?,
-                    dependencies_removed: row.try_get("dependencies_removed")?,
-                    warnings: row.try_get("warnings")?,
-                    error: row.try_get("error")?,
-                })
-            })
-            .collect()
+        rows.iter().map(crawl_from_row).collect()
+    }
+
+    /// The newest crawl of a repository (running, or how it ended), if it was ever crawled.
+    pub async fn last_crawl(&self, repository_id: i64) -> Result<Option<CrawlRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CRAWL_COLUMNS} FROM crawls WHERE repository_id = $1 ORDER BY id DESC LIMIT 1"
+        )))
+        .bind(repository_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(crawl_from_row).transpose()
     }
 
     /// Head commit, ETag and policy JSON of a repository.

@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::problem::{Problem, ProblemCode};
 use upkeep_resolvers::registry::{Release, ReleaseSet};
 
 use super::events::{self, from_ms};
@@ -210,32 +211,70 @@ impl Store {
     /// Record a failed lookup. `definitive` (not found, skipped) also sets `checked_at`, so the
     /// package is not asked again before its TTL; a transient failure leaves it due. Either way
     /// the lookup lease ends.
-    pub async fn record_package_error(&self, id: i64, error: &str, definitive: bool) -> Result<()> {
-        let error = if error.trim().is_empty() {
+    pub async fn record_package_error(
+        &self,
+        id: i64,
+        problem: &Problem,
+        definitive: bool,
+    ) -> Result<()> {
+        let error = if problem.message.trim().is_empty() {
             "registry lookup failed"
         } else {
-            error
+            problem.message.as_str()
         };
         if definitive {
             sqlx::query(
-                "UPDATE packages SET last_error = $1, checked_at = $2, resolving_until = NULL \
-                 WHERE id = $3",
+                "UPDATE packages SET last_error = $1, last_error_code = $2, checked_at = $3, \
+                 resolving_until = NULL WHERE id = $4",
             )
             .bind(error)
+            .bind(problem.code.as_str())
             .bind(now_ms())
             .bind(id)
             .execute(self.pool())
             .await?;
         } else {
             sqlx::query(
-                "UPDATE packages SET last_error = $1, resolving_until = NULL WHERE id = $2",
+                "UPDATE packages SET last_error = $1, last_error_code = $2, resolving_until = NULL \
+                 WHERE id = $3",
             )
             .bind(error)
+            .bind(problem.code.as_str())
             .bind(id)
             .execute(self.pool())
             .await?;
         }
         Ok(())
+    }
+
+    /// The last lookup problem of each of `package_ids` that has one (an unknown stored code
+    /// reads as `registry_error`).
+    pub async fn package_problems(&self, package_ids: &[i64]) -> Result<HashMap<i64, Problem>> {
+        let mut problems = HashMap::new();
+        for chunk in package_ids.chunks(IN_CHUNK) {
+            let mut query = sqlx::query(AssertSqlSafe(format!(
+                "SELECT id, last_error, last_error_code FROM packages \
+                 WHERE last_error IS NOT NULL AND id IN ({})",
+                placeholders(1, chunk.len())
+            )));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                let code: Option<String> = row.try_get("last_error_code")?;
+                problems.insert(
+                    row.try_get::<i64, _>("id")?,
+                    Problem {
+                        code: code
+                            .as_deref()
+                            .and_then(ProblemCode::parse)
+                            .unwrap_or(ProblemCode::RegistryError),
+                        message: row.try_get("last_error")?,
+                    },
+                );
+            }
+        }
+        Ok(problems)
     }
 
     /// Ids of packages used by at least one dependency that is looked up (no skip reason: not a
@@ -294,7 +333,7 @@ impl Store {
         let changes = merge(&mut tx, package_id, &existing, set).await?;
         sqlx::query(
             "UPDATE packages SET source_url = $1, homepage = $2, changelog_url = $3, checked_at = $4, \
-             last_error = NULL, resolving_until = NULL WHERE id = $5",
+             last_error = NULL, last_error_code = NULL, resolving_until = NULL WHERE id = $5",
         )
         .bind(nonempty(set.source_url.as_ref()).or(package.source_url.clone()))
         .bind(nonempty(set.homepage.as_ref()).or(package.homepage.clone()))

@@ -6,6 +6,7 @@
 //! on PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set; PostgreSQL-only tests are `#[ignore]`d
 //! unless run with `--include-ignored`.
 
+mod answers;
 mod api;
 mod cli;
 mod crawl;

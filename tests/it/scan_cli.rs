@@ -353,7 +353,8 @@ async fn scan_resolves_each_package_once_then_revalidates_without_downloading() 
         ),
     );
     // Not locked: current is the lowest version the requirement allows; 21.1.0 is yanked and
-    // 15.0.0a1 a prerelease, neither matters here.
+    // 15.0.0a1 a prerelease, neither matters here. Recommended is what the service recommends:
+    // the newest release of the current major first (26.1.0 is the separate major).
     assert_resolution(
         &doc,
         "requirements.txt",
@@ -361,7 +362,7 @@ async fn scan_resolves_each_package_once_then_revalidates_without_downloading() 
         (
             "21.3",
             "26.1.0",
-            "26.1.0",
+            "21.4.0",
             Some("major"),
             Some("2026-03-19T14:22:23.645947Z"),
         ),
@@ -411,6 +412,16 @@ async fn scan_resolves_each_package_once_then_revalidates_without_downloading() 
         assert!(failed["skipped"].is_null());
         assert!(failed["latest"].is_null() && failed["recommended"].is_null());
     }
+    // ... and each says why on the dependency itself.
+    assert_eq!(
+        entry(&doc, "requirements.txt", "internal-toolkit")["problem"]["code"],
+        "not_found"
+    );
+    assert_eq!(
+        entry(&doc, "package.json", "corp-build-tools")["problem"]["code"],
+        "registry_error"
+    );
+    assert!(entry(&doc, "Cargo.toml", "semver")["problem"].is_null());
 
     // Each unique package was requested exactly once, the index config once.
     let served = registries.take();
