@@ -222,6 +222,24 @@ fn answers(items: &[Value]) -> Vec<(String, Value, Value)> {
     out
 }
 
+/// `name` → (current, latest, update) of every entry of `items`: the facts, which do not depend
+/// on the policy.
+fn facts(items: &[Value]) -> Vec<(String, Value, Value, Value)> {
+    let mut out: Vec<(String, Value, Value, Value)> = items
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap_or_default().to_owned(),
+                d["current"].clone(),
+                d["latest"].clone(),
+                d["update"].clone(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_and_the_service_recommend_the_same_versions_under_the_trees_policy() {
     let registries = FakeRegistries::start().await;
@@ -244,8 +262,10 @@ async fn scan_and_the_service_recommend_the_same_versions_under_the_trees_policy
     let id = service.register(&repo).await;
     let listed = service.dependencies(id).await;
 
-    let scan_answers = answers(scanned["dependencies"].as_array().expect("dependencies"));
+    let scanned_items = scanned["dependencies"].as_array().expect("dependencies");
+    let scan_answers = answers(scanned_items);
     assert_eq!(scan_answers, answers(&listed), "scan {scanned:#}");
+    assert_eq!(facts(scanned_items), facts(&listed), "scan {scanned:#}");
     // And the answers are the service's: the newest release of the current major first, the
     // ignored package left alone.
     assert_eq!(
