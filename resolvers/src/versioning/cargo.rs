@@ -289,6 +289,12 @@ mod tests {
             (">1.0", "2.3.0", Some(">=2.3")),
             ("<2", "3.1.0", Some("<4")),
             ("<=1.5", "2.3.0", Some("<=2.3")),
+            // Comma-separated comparators must all match (Cargo book, "Multiple version
+            // requirements"): an upper bound that already admits the target stays as written.
+            (">=1.0.0, <=2.0.0", "1.5.0", Some(">=1.5.0, <=2.0.0")),
+            (">=0.1.21, <=0.2.0", "0.1.24", Some(">=0.1.24, <=0.2.0")),
+            (">=1.0, <3", "1.5.0", Some(">=1.5, <3")),
+            ("<=1.5", "1.2.0", Some("<=1.5")),
             ("1.*", "2.3.0", Some("2.*")),
             ("1.2.*", "1.4.0", Some("1.4.*")),
             ("^0.2", "0.3.1", Some("^0.3")),

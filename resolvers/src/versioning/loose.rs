@@ -528,6 +528,10 @@ mod tests {
             ("=1.21", "1.23.4", Some("=1.23")),
             (">=18", "22.1.0", Some(">=22")),
             (">=18 <21", "22.1.0", Some(">=22 <23")),
+            // Space-separated clauses must all hold (as in npm ranges): an upper bound that
+            // already admits the target stays as written.
+            (">=18 <=22", "20.1.0", Some(">=20 <=22")),
+            (">=18 <23", "20.1.0", Some(">=20 <23")),
             ("^18 || ^20", "22.1.0", Some("^18 || ^20 || ^22")),
             ("18.x", "20.1.0", Some("20.x")),
             ("3.12", "3.13.0rc1", Some("3.13.0rc1")),

@@ -441,7 +441,10 @@ pub(crate) fn splice(text: &str, edits: &[(std::ops::Range<usize>, String)]) -> 
 }
 
 /// Rewrite one alternative of a requirement for `target`; the returned text covers exactly the
-/// alternative's byte range.
+/// alternative's byte range. `admits(requirement)` says whether a requirement of the scheme
+/// admits the target: an upper bound that already does is kept as written, so a bump never
+/// narrows what the requirement admits above the target (`>=0.1.21 <=0.2.0` → 0.1.24 keeps
+/// `<=0.2.0`).
 fn rewrite_group(
     requirement: &str,
     span: &std::ops::Range<usize>,
@@ -449,6 +452,7 @@ fn rewrite_group(
     target: &Target<'_>,
     full: bool,
     style: &BumpStyle<'_>,
+    admits: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     let mut edits = Vec::new();
     for clause in clauses {
@@ -456,6 +460,16 @@ fn rewrite_group(
             continue;
         }
         let written_text = requirement.get(clause.version.clone())?;
+        // The upper bound alone, spelled the same way in every scheme that has one (hyphen
+        // upper ends are inclusive, like `<=`).
+        let upper = match clause.role {
+            Role::Upper => Some("<"),
+            Role::UpperInclusive => Some("<="),
+            _ => None,
+        };
+        if upper.is_some_and(|op| admits(&format!("{op}{written_text}"))) {
+            continue;
+        }
         let w = parse_written(written_text)?;
         let Some(new) = rewrite_version(clause.role, &w, target, full, style) else {
             continue;
@@ -494,7 +508,9 @@ pub(crate) fn bump_parsed(
     let index = admitting.unwrap_or(parsed.groups.len() - 1);
     let (span, clauses) = parsed.groups.get(index)?;
     for full in [false, true] {
-        let Some(new_group) = rewrite_group(requirement, span, clauses, target, full, style) else {
+        let Some(new_group) =
+            rewrite_group(requirement, span, clauses, target, full, style, &admits)
+        else {
             continue;
         };
         let result = if append {

@@ -362,6 +362,14 @@ mod tests {
             ("^1.0.0", "2.0.0-rc.1", Some("^2.0.0-rc.1")),
             ("v1.2.3", "1.4.0", Some("v1.4.0")),
             ("~0.2", "0.4.0", Some("~0.4")),
+            // A bump never narrows what the range already admits above the target: an upper
+            // bound that admits it stays as written (node-semver: a range is the intersection of
+            // its comparators, so only the lower bound needs to move).
+            (">= 0.1.21 <= 0.2.0", "0.1.24", Some(">= 0.1.24 <= 0.2.0")),
+            (">=1.0.0 <=2.0.0", "1.5.0", Some(">=1.5.0 <=2.0.0")),
+            (">=1.0.0 <3.0.0", "1.5.0", Some(">=1.5.0 <3.0.0")),
+            ("1.0.0 - 2.3.4", "1.5.0", Some("1.0.0 - 2.3.4")),
+            (">=1.0.0 <=2.0.0", "2.5.0", Some(">=2.5.0 <=2.5.0")),
             ("latest", "1.0.0", None),
             ("^1.0.0", "garbage", None),
         ];

@@ -414,6 +414,12 @@ mod tests {
             (">=1.0,!=2.0", "2.0", None),
             ("<=1.9", "2.3", Some("<=2.3")),
             ("<=1.9", "2.3.1", Some("<=2.3.1")),
+            // PEP 440 "Inclusive ordered comparison": `<=1.3.0` already admits 0.9.2, and a
+            // comma-separated specifier set is the intersection of its clauses, so the upper
+            // clause stays as written.
+            ("<=1.3.0", "0.9.2", Some("<=1.3.0")),
+            (">=1.0,<=2.0", "1.5", Some(">=1.5,<=2.0")),
+            (">=1.0,<3", "1.5", Some(">=1.5,<3")),
             (">1.0", "2.0", Some(">=2.0")),
             (">=1.0", "2.0rc1", Some(">=2.0rc1")),
             ("^1.2", "2.4.1", Some("^2.4")),
