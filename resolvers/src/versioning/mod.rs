@@ -200,6 +200,19 @@ pub(crate) fn kind_between(from: &[u64], to: &[u64]) -> UpdateKind {
     UpdateKind::Patch
 }
 
+/// The kind of change between two `major.minor.patch` triples under caret compatibility (Cargo
+/// book, "Default requirements"; node-semver's `^`): the left-most non-zero component of `from`
+/// is its major, so any change at or before it is breaking (`0.10.1` → `0.13.0` and
+/// `0.0.3` → `0.0.4` are major), and later components keep their usual meaning relative to it
+/// (`0.2.1` → `0.2.5` is a patch). From 1.0.0 on this is [`kind_between`].
+pub(crate) fn caret_kind(from: [u64; 3], to: [u64; 3]) -> UpdateKind {
+    let significant = from.iter().position(|n| *n != 0).unwrap_or(2);
+    if from.get(..=significant) != to.get(..=significant) {
+        return UpdateKind::Major;
+    }
+    kind_between(&from, &to)
+}
+
 /// Compare release-number lists, padding the shorter with zeros.
 pub(crate) fn cmp_release(a: &[u64], b: &[u64]) -> Ordering {
     let len = a.len().max(b.len());
@@ -759,5 +772,22 @@ mod tests {
             UpdateKind::Patch
         );
         assert_eq!(kind_between(&[1], &[1, 0, 0]), UpdateKind::Patch);
+        // Cargo book, "Default requirements": `^0.2.3` is `>=0.2.3, <0.3.0` and `^0.0.3` is
+        // `>=0.0.3, <0.0.4`; the left-most non-zero component is the major.
+        let caret = [
+            ([0, 10, 2], [0, 13, 0], UpdateKind::Major),
+            ([0, 7, 3], [0, 10, 0], UpdateKind::Major),
+            ([0, 0, 3], [0, 0, 4], UpdateKind::Major),
+            ([0, 0, 0], [0, 0, 1], UpdateKind::Major),
+            ([0, 2, 1], [0, 2, 5], UpdateKind::Patch),
+            ([0, 9, 0], [1, 0, 0], UpdateKind::Major),
+            ([1, 2, 3], [1, 3, 0], UpdateKind::Minor),
+            ([1, 2, 3], [1, 2, 4], UpdateKind::Patch),
+            ([1, 2, 3], [2, 0, 0], UpdateKind::Major),
+            ([0, 3, 0], [0, 3, 0], UpdateKind::Patch),
+        ];
+        for (from, to, kind) in caret {
+            assert_eq!(caret_kind(from, to), kind, "{from:?} -> {to:?}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::ops::Range as Span;
 use nodejs_semver::{Range, Version};
 
 use super::{
-    BumpStyle, Clause, Parsed, Role, Target, UpdateKind, VersionScheme, bump_parsed, kind_between,
+    BumpStyle, Clause, Parsed, Role, Target, UpdateKind, VersionScheme, bump_parsed, caret_kind,
     order_by, split_ranges,
 };
 
@@ -167,10 +167,11 @@ impl VersionScheme for Npm {
 
     fn update_kind(&self, from: &str, to: &str) -> Option<UpdateKind> {
         let (from, to) = (parse(from)?, parse(to)?);
+        // node-semver's caret: below 1.0.0 the left-most non-zero component is the major.
         (to > from).then(|| {
-            kind_between(
-                &[from.major(), from.minor(), from.patch()],
-                &[to.major(), to.minor(), to.patch()],
+            caret_kind(
+                [from.major(), from.minor(), from.patch()],
+                [to.major(), to.minor(), to.patch()],
             )
         })
     }
@@ -329,6 +330,12 @@ mod tests {
             ("1.2.3", "1.3.0", Some(Minor)),
             ("1.2.3", "1.2.4", Some(Patch)),
             ("0.1.0", "0.1.1", Some(Patch)),
+            // node-semver caret ranges: "allows changes that do not modify the left-most
+            // non-zero element" (`^0.2.3` := `>=0.2.3 <0.3.0-0`, `^0.0.3` := `>=0.0.3 <0.0.4-0`).
+            ("0.2.3", "0.3.0", Some(Major)),
+            ("0.0.3", "0.0.4", Some(Major)),
+            ("0.10.0", "0.13.2", Some(Major)),
+            ("0.9.9", "1.0.0", Some(Major)),
             ("1.0.0-rc.1", "1.0.0", Some(Patch)),
             ("1.0.0", "1.0.0", None),
             ("1.0.0", "0.9.0", None),
