@@ -17,12 +17,16 @@ use super::{
 pub struct Maven;
 
 /// One token of a parsed version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Item {
     /// Digits without leading zeros (`"0"` for zero), so numbers of any size compare.
     Int(String),
-    /// A qualifier, lower-cased and with aliases applied (`ga`, `final`, `release` → `""`).
+    /// A qualifier, lower-cased, `cr` written `rc`. `ga`, `final` and `release` stay as written
+    /// (they rank as the release but are not null, MNG-7714).
     Str(String),
+    /// Letters directly followed by digits (`rc1`, `alpha-2`, `sp1`): the qualifier (with the
+    /// `a`/`b`/`m` abbreviations expanded) and its number, ordered as one item.
+    Combination(String, String),
     /// The tokens after a hyphen or a digit/letter transition.
     List(Vec<Item>),
 }
@@ -51,132 +55,216 @@ fn int_item(digits: &str) -> Item {
     })
 }
 
-fn str_item(text: &str, followed_by_digit: bool) -> Item {
-    let expanded = match text {
+/// A qualifier as Maven keeps it: `cr` is `rc`; a single `a`/`b`/`m` directly followed by a
+/// number is `alpha`/`beta`/`milestone`.
+fn qualifier(text: &str, followed_by_digit: bool) -> String {
+    match text {
         "a" if followed_by_digit => "alpha",
         "b" if followed_by_digit => "beta",
         "m" if followed_by_digit => "milestone",
-        "ga" | "final" | "release" => "",
         "cr" => "rc",
         other => other,
-    };
-    Item::Str(expanded.to_owned())
+    }
+    .to_owned()
+}
+
+/// One token: a number, a qualifier, or a qualifier with its number (`rc1`, `alpha-2`).
+fn parse_item(combination: bool, digits: bool, text: &str) -> Item {
+    if combination {
+        let joined: String = text.chars().filter(|c| *c != '-').collect();
+        let split = joined
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(joined.len());
+        let (letters, number) = joined.split_at(split);
+        let Item::Int(number) = int_item(number) else {
+            return Item::Str(qualifier(letters, false));
+        };
+        Item::Combination(qualifier(letters, true), number)
+    } else if digits {
+        int_item(text)
+    } else {
+        Item::Str(qualifier(text, false))
+    }
 }
 
 fn is_null(item: &Item) -> bool {
     match item {
         Item::Int(n) => n == "0",
         Item::Str(s) => s.is_empty(),
+        Item::Combination(..) => false,
         Item::List(l) => l.is_empty(),
     }
 }
 
-/// Remove trailing null items, looking through nested lists.
+/// Remove null items (`0`, empty lists) that end the list or stand before a qualifier, so
+/// `2.0.0.alpha` = `2.0-alpha` = `2-alpha` while `1.0.1` ≠ `1.1` (Maven 4's normalization).
 fn normalize(list: &mut Vec<Item>) {
     let mut i = list.len();
     while i > 0 {
         i -= 1;
-        match list.get(i) {
-            Some(item) if is_null(item) => {
-                list.remove(i);
+        if !list.get(i).is_some_and(is_null) {
+            continue;
+        }
+        let removable = match list.get(i + 1) {
+            None | Some(Item::Str(_)) => true,
+            Some(Item::List(next)) => {
+                matches!(next.first(), Some(Item::Str(_) | Item::Combination(..)))
             }
-            Some(Item::List(_)) => {}
-            _ => break,
+            Some(_) => false,
+        };
+        if removable {
+            list.remove(i);
         }
     }
 }
 
+/// The rank of a qualifier: the known ones in order, `ga`/`final`/`release` as the release
+/// (`""`), any other after all of them, alphabetically.
 fn qualifier_rank(q: &str) -> String {
+    let q = match q {
+        "ga" | "final" | "release" => "",
+        other => other,
+    };
     QUALIFIERS
         .iter()
         .position(|k| *k == q)
         .map_or_else(|| format!("{}-{q}", QUALIFIERS.len()), |i| i.to_string())
 }
 
-/// Parse any string into ComparableVersion items (total: every string has an order).
-fn items(version: &str) -> Vec<Item> {
-    let version = version.trim().to_ascii_lowercase();
-    let mut stack: Vec<Vec<Item>> = vec![Vec::new()];
-    let mut start = 0;
-    let mut is_digit = false;
-    let token = |from: usize, to: usize| version.get(from..to).unwrap_or_default();
-    let push = |stack: &mut Vec<Vec<Item>>, item: Item| {
-        if let Some(list) = stack.last_mut() {
+/// The parser's open lists: the top-level list and each nested list, innermost last.
+struct Lists(Vec<Vec<Item>>);
+
+impl Lists {
+    fn current_is_empty(&self) -> bool {
+        self.0.last().is_none_or(Vec::is_empty)
+    }
+
+    fn push(&mut self, item: Item) {
+        if let Some(list) = self.0.last_mut() {
             list.push(item);
         }
-    };
+    }
+
+    /// Open a list nested in the current one (closed when parsing ends).
+    fn nest(&mut self) {
+        self.0.push(Vec::new());
+    }
+
+    fn finish(mut self) -> Vec<Item> {
+        while self.0.len() > 1 {
+            let mut inner = self.0.pop().unwrap_or_default();
+            normalize(&mut inner);
+            self.push(Item::List(inner));
+        }
+        let mut top = self.0.pop().unwrap_or_default();
+        normalize(&mut top);
+        top
+    }
+}
+
+/// Parse any string into ComparableVersion items (total: every string has an order). Maven 4
+/// (and 3.8.8/3.9, MNG-7644): `.X` before a qualifier opens a new list just as `-X` does, so
+/// `1.0.0.RC1` < `1.0.0-RC2`; a qualifier directly followed by a number, or by `-` and a
+/// number, is one item (`alpha-2` = `alpha2`).
+fn items(version: &str) -> Vec<Item> {
+    let version = version.trim().to_ascii_lowercase();
+    let bytes = version.as_bytes();
+    let mut lists = Lists(vec![Vec::new()]);
+    let mut start = 0;
+    let mut digits = false;
+    let mut combination = false;
+    let token = |from: usize, to: usize| version.get(from..to).unwrap_or_default();
     for (i, c) in version.char_indices() {
-        if c == '.' || c == '-' {
-            let item = if i == start {
-                int_item("0")
-            } else if is_digit {
-                int_item(token(start, i))
-            } else {
-                str_item(token(start, i), false)
-            };
-            push(&mut stack, item);
-            start = i + 1;
-            if c == '-' {
-                stack.push(Vec::new());
+        match c {
+            '.' => {
+                lists.push(if i == start {
+                    int_item("0")
+                } else {
+                    parse_item(combination, digits, token(start, i))
+                });
+                combination = false;
+                start = i + 1;
             }
-        } else if c.is_ascii_digit() {
-            if !is_digit && i > start {
-                push(&mut stack, str_item(token(start, i), true));
-                start = i;
-                stack.push(Vec::new());
+            '-' => {
+                if i == start {
+                    lists.push(int_item("0"));
+                } else {
+                    if !digits && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                        // `alpha-2` is read as `alpha2`.
+                        combination = true;
+                        continue;
+                    }
+                    lists.push(parse_item(combination, digits, token(start, i)));
+                }
+                start = i + 1;
+                if !lists.current_is_empty() {
+                    lists.nest();
+                }
+                combination = false;
             }
-            is_digit = true;
-        } else {
-            if is_digit && i > start {
-                push(&mut stack, int_item(token(start, i)));
-                start = i;
-                stack.push(Vec::new());
+            '0'..='9' => {
+                if !digits && i > start {
+                    combination = true;
+                    if !lists.current_is_empty() {
+                        lists.nest();
+                    }
+                }
+                digits = true;
             }
-            is_digit = false;
+            _ => {
+                if digits && i > start {
+                    lists.push(parse_item(combination, true, token(start, i)));
+                    start = i;
+                    lists.nest();
+                    combination = false;
+                }
+                digits = false;
+            }
         }
     }
     if version.len() > start {
-        let rest = token(start, version.len());
-        push(
-            &mut stack,
-            if is_digit {
-                int_item(rest)
-            } else {
-                str_item(rest, false)
-            },
-        );
+        // A trailing `.X` qualifier orders like `-X`.
+        if !digits && !lists.current_is_empty() {
+            lists.nest();
+        }
+        lists.push(parse_item(combination, digits, token(start, version.len())));
     }
-    while stack.len() > 1 {
-        let mut inner = stack.pop().unwrap_or_default();
-        normalize(&mut inner);
-        push(&mut stack, Item::List(inner));
-    }
-    let mut top = stack.pop().unwrap_or_default();
-    normalize(&mut top);
-    top
+    lists.finish()
 }
 
 fn cmp_item(a: &Item, b: Option<&Item>) -> Ordering {
+    use Item::{Combination, Int, List, Str};
     match (a, b) {
-        (Item::Int(x), None) => {
+        (Int(x), None) => {
             if x == "0" {
                 Ordering::Equal
             } else {
                 Ordering::Greater
             }
         }
-        (Item::Int(x), Some(Item::Int(y))) => (x.len(), x).cmp(&(y.len(), y)),
-        (Item::Int(_), Some(_)) | (Item::List(_), Some(Item::Str(_))) => Ordering::Greater,
-        (Item::Str(s), None) => qualifier_rank(s).cmp(&qualifier_rank("")),
-        (Item::Str(s), Some(Item::Str(t))) => qualifier_rank(s).cmp(&qualifier_rank(t)),
-        (Item::Str(_) | Item::List(_), Some(Item::Int(_)))
-        | (Item::Str(_), Some(Item::List(_))) => Ordering::Less,
-        (Item::List(l), None) => l
+        (Int(x), Some(Int(y))) => (x.len(), x).cmp(&(y.len(), y)),
+        (Int(_), Some(_)) => Ordering::Greater,
+        (Str(s) | Combination(s, _), None) => qualifier_rank(s).cmp(&qualifier_rank("")),
+        (Str(s), Some(Str(t))) => qualifier_rank(s).cmp(&qualifier_rank(t)),
+        // `rc` < `rc1`: a qualifier with a number sorts after the bare qualifier.
+        (Str(s), Some(Combination(t, _))) => qualifier_rank(s)
+            .cmp(&qualifier_rank(t))
+            .then(Ordering::Less),
+        (Combination(s, _), Some(Str(t))) => qualifier_rank(s)
+            .cmp(&qualifier_rank(t))
+            .then(Ordering::Greater),
+        (Combination(s, n), Some(Combination(t, m))) => qualifier_rank(s)
+            .cmp(&qualifier_rank(t))
+            .then_with(|| (n.len(), n).cmp(&(m.len(), m))),
+        (Str(_) | Combination(..) | List(_), Some(Int(_)))
+        | (Str(_) | Combination(..), Some(List(_))) => Ordering::Less,
+        (List(_), Some(Str(_) | Combination(..))) => Ordering::Greater,
+        (List(l), None) => l
             .iter()
             .map(|i| cmp_item(i, None))
             .find(|o| o.is_ne())
             .unwrap_or(Ordering::Equal),
-        (Item::List(l), Some(Item::List(r))) => cmp_lists(l, r),
+        (List(l), Some(List(r))) => cmp_lists(l, r),
     }
 }
 
@@ -213,7 +301,7 @@ fn cmp_versions(a: &str, b: &str) -> Ordering {
 fn qualifiers(list: &[Item], out: &mut Vec<String>) {
     for item in list {
         match item {
-            Item::Str(s) => out.push(s.clone()),
+            Item::Str(s) | Item::Combination(s, _) => out.push(s.clone()),
             Item::List(l) => qualifiers(l, out),
             Item::Int(_) => {}
         }
@@ -255,42 +343,84 @@ enum Req {
     Any,
 }
 
-fn parse_ranges(text: &str) -> Option<Vec<Interval>> {
-    let mut out = Vec::new();
+/// Why Maven would reject the version range `requirement` (`[1.1,1.0]`, `(1.0,1.0)`,
+/// `[1.0,1.2),(1.1,1.3]`, `[1.0,,2.0]`, ...), or `None` when it is a well-formed range or no
+/// range at all (a soft version, a Gradle dynamic version). Maven's `VersionRange` rules: a
+/// bound below its lower bound defies version ordering, identical bounds must both be
+/// inclusive, a single version is written `[v]`, and the ranges of a union neither overlap
+/// nor come out of order.
+pub fn range_error(requirement: &str) -> Option<String> {
+    let r = requirement.trim();
+    if !r.starts_with(['[', '(']) {
+        return None;
+    }
+    parse_ranges(r).err()
+}
+
+/// Skip whitespace from `pos`; the new position and the rest.
+fn skip_ws(text: &str, pos: usize) -> (usize, &str) {
+    let rest = text.get(pos..).unwrap_or_default();
+    let trimmed = rest.trim_start();
+    (pos + rest.len() - trimmed.len(), trimmed)
+}
+
+fn parse_ranges(text: &str) -> Result<Vec<Interval>, String> {
+    let mut out: Vec<Interval> = Vec::new();
     let mut pos = 0;
     loop {
-        let rest = text.get(pos..)?;
-        let skipped = rest.len()
-            - rest
-                .trim_start_matches(|c: char| c == ',' || c.is_whitespace())
-                .len();
-        pos += skipped;
-        let rest = text.get(pos..)?;
+        let (at, mut rest) = skip_ws(text, pos);
+        pos = at;
+        if rest.starts_with(',') {
+            if out.is_empty() {
+                return Err(format!("`{text}` starts with a comma"));
+            }
+            (pos, rest) = skip_ws(text, pos + 1);
+            if rest.starts_with(',') {
+                return Err(format!("`{text}` has two commas in a row between ranges"));
+            }
+        }
         let Some(open) = rest.chars().next() else {
             break;
         };
         if open != '[' && open != '(' {
-            return None;
+            return Err(format!(
+                "`{text}`: `{rest}` is not a range (a range starts with `[` or `(`)"
+            ));
         }
-        let close_at = rest.find([']', ')'])?;
-        let close = rest.get(close_at..)?.chars().next()?;
+        let Some(close_at) = rest.find([']', ')']) else {
+            return Err(format!("`{text}`: `{rest}` is not closed with `]` or `)`"));
+        };
+        let written = rest.get(..=close_at).unwrap_or(rest);
+        let close = rest.get(close_at..).and_then(|t| t.chars().next());
         let inner_start = pos + 1;
-        let inner = text.get(inner_start..pos + close_at)?;
-        let bound = |s: &str| -> Option<Option<String>> {
+        let inner = text.get(inner_start..pos + close_at).unwrap_or_default();
+        if inner.contains(['[', '(']) {
+            return Err(format!(
+                "`{text}`: `{written}` is not closed before the next range"
+            ));
+        }
+        if inner.matches(',').count() > 1 {
+            return Err(format!("`{text}`: `{written}` has more than one comma"));
+        }
+        let bound = |s: &str| -> Result<Option<String>, String> {
             let s = s.trim();
             if s.is_empty() {
-                Some(None)
+                Ok(None)
             } else if valid(s) {
-                Some(Some(s.to_owned()))
+                Ok(Some(s.to_owned()))
             } else {
-                None
+                Err(format!("`{text}`: `{s}` is not a version"))
             }
         };
         let interval = match inner.split_once(',') {
             None => {
-                let v = bound(inner)??;
-                if open != '[' || close != ']' {
-                    return None;
+                let Some(v) = bound(inner)? else {
+                    return Err(format!("`{text}`: `{written}` holds no version"));
+                };
+                if open != '[' || close != Some(']') {
+                    return Err(format!(
+                        "`{text}`: a single version is written `[{v}]`, not `{written}`"
+                    ));
                 }
                 let lead = inner.len() - inner.trim_start().len();
                 Interval {
@@ -308,14 +438,45 @@ fn parse_ranges(text: &str) -> Option<Vec<Interval>> {
                     upper_span: upper
                         .as_ref()
                         .map(|_| upper_offset + lead..upper_offset + high.trim_end().len()),
-                    upper: upper.map(|v| (v, close == ']')),
+                    upper: upper.map(|v| (v, close == Some(']'))),
                 }
             }
         };
+        if let (Some((low, low_inclusive)), Some((high, high_inclusive))) =
+            (&interval.lower, &interval.upper)
+        {
+            match cmp_versions(low, high) {
+                Ordering::Greater => {
+                    return Err(format!(
+                        "`{text}`: `{written}` defies version ordering ({low} is above {high})"
+                    ));
+                }
+                Ordering::Equal if !(*low_inclusive && *high_inclusive) => {
+                    return Err(format!(
+                        "`{text}`: `{written}` is empty (identical bounds must both be inclusive)"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(previous) = out.last() {
+            let overlaps = match (&previous.upper, &interval.lower) {
+                (Some((high, _)), Some((low, _))) => cmp_versions(low, high).is_lt(),
+                _ => true,
+            };
+            if overlaps {
+                return Err(format!(
+                    "`{text}`: the ranges overlap or are out of order at `{written}`"
+                ));
+            }
+        }
         out.push(interval);
         pos += close_at + 1;
     }
-    (!out.is_empty()).then_some(out)
+    if out.is_empty() {
+        return Err(format!("`{text}` holds no range"));
+    }
+    Ok(out)
 }
 
 fn parse_req(requirement: &str) -> Option<Req> {
@@ -324,7 +485,7 @@ fn parse_req(requirement: &str) -> Option<Req> {
         return Some(Req::Any);
     }
     if r.starts_with(['[', '(']) {
-        return parse_ranges(r).map(Req::Ranges);
+        return parse_ranges(r).ok().map(Req::Ranges);
     }
     if let Some(prefix) = r.strip_suffix('+') {
         return valid(prefix).then(|| Req::Prefix(prefix.to_owned()));
@@ -573,6 +734,144 @@ mod tests {
         }
     }
 
+    /// MNG-7644 (Maven 3.8.8, 3.9 and 4): a `.X` qualifier orders like `-X` for any string `X`,
+    /// so `1.0.0.X1` < `1.0.0-X2` and `2-X` = `2.0.X` = `2.0.0.X`; and a qualifier still sorts
+    /// below a number after a hyphen (`2.0.X` < `2-1`).
+    #[test]
+    fn mng_7644_dot_qualifiers_order_like_hyphen_qualifiers() {
+        for x in [
+            "abc",
+            "alpha",
+            "a",
+            "beta",
+            "b",
+            "def",
+            "milestone",
+            "m",
+            "RC",
+            "rc",
+            "cr",
+            "sp",
+            "foo",
+            "snapshot",
+            "ga",
+            "final",
+        ] {
+            let dotted = format!("1.0.0.{x}1");
+            let hyphen = format!("1.0.0-{x}2");
+            assert_eq!(
+                S.compare(&dotted, &hyphen),
+                Ordering::Less,
+                "{dotted} < {hyphen}"
+            );
+            assert_eq!(
+                S.compare(&hyphen, &dotted),
+                Ordering::Greater,
+                "{hyphen} > {dotted}"
+            );
+            let forms = [format!("2-{x}"), format!("2.0.{x}"), format!("2.0.0.{x}")];
+            for a in &forms {
+                for b in &forms {
+                    assert_eq!(S.compare(a, b), Ordering::Equal, "{a} = {b}");
+                }
+                assert_eq!(S.compare(a, "2-1"), Ordering::Less, "{a} < 2-1");
+                assert_eq!(S.compare(a, "2.0.1"), Ordering::Less, "{a} < 2.0.1");
+            }
+        }
+        let cases = [
+            ("1.0.0.RC1", "1.0.0-RC2", Ordering::Less),
+            ("1.0.RC2", "1.0-RC3", Ordering::Less),
+            ("1.0-RC3", "1.0.1", Ordering::Less),
+            ("2.0.a", "2-1", Ordering::Less),
+            ("1.foo", "1-foo", Ordering::Equal),
+            ("1.foo", "1.0.foo", Ordering::Equal),
+            ("2-alpha", "2.0.alpha", Ordering::Equal),
+            ("2-alpha", "2.0.0.alpha", Ordering::Equal),
+            ("1.0.0.alpha1", "1.0.0-alpha1", Ordering::Equal),
+            ("1.0.0.beta", "1.0.0", Ordering::Less),
+            ("1.0.0.sp", "1.0.0", Ordering::Greater),
+            ("1.0.0.foo", "1.0.0", Ordering::Greater),
+            ("1.0.0.foo", "1.0.0.1", Ordering::Less),
+            ("1.2.3.RELEASE", "1.2.3", Ordering::Equal),
+            ("1.2.3.Final", "1.2.3-GA", Ordering::Equal),
+        ];
+        for (a, b, o) in cases {
+            assert_eq!(S.compare(a, b), o, "{a} vs {b}");
+            assert_eq!(S.compare(b, a), o.reverse(), "{b} vs {a}");
+        }
+    }
+
+    /// MNG-7714: `final`, `ga` and `release` rank as the release but are not dropped as null
+    /// items, so a service pack of the same release still sorts above it.
+    #[test]
+    fn mng_7714_final_below_service_pack() {
+        for sp in ["1.0-sp1-redhat", "1.0-sp-1-redhat", "1.0-sp.1-redhat"] {
+            assert_eq!(S.compare("1.0.final-redhat", sp), Ordering::Less, "{sp}");
+            assert_eq!(S.compare(sp, "1.0.final-redhat"), Ordering::Greater, "{sp}");
+        }
+        assert_eq!(S.compare("1.0.final", "1.0-sp1"), Ordering::Less);
+        assert_eq!(S.compare("1.0.ga", "1.0"), Ordering::Equal);
+    }
+
+    /// Maven's ComparableVersion spec ("Version Order Specification" in the POM reference):
+    /// qualifier order alpha < beta < milestone < rc = cr < snapshot < "" = ga = final = release
+    /// < sp; `a1`, `b1`, `m1` abbreviate alpha-1, beta-1, milestone-1; a qualifier with a
+    /// number sorts after the bare qualifier; `-` before a number after letters joins them.
+    #[test]
+    fn comparable_version_spec_table() {
+        let ascending = [
+            "1-alpha",
+            "1-alpha1",
+            "1-alpha2",
+            "1-alpha10",
+            "1-beta",
+            "1-b2",
+            "1-milestone1",
+            "1-rc",
+            "1-cr1",
+            "1-rc2",
+            "1-snapshot",
+            "1",
+            "1-sp",
+            "1-sp1",
+            "1-sp2",
+            "1-abc",
+            "1-xyz",
+            "1-0.1",
+            "1-1",
+            "1.0.0.1",
+            "1.0.1",
+            "1.1-alpha",
+            "1.1",
+            "1.1.1",
+            "2",
+        ];
+        for (i, a) in ascending.iter().enumerate() {
+            for b in ascending.iter().skip(i + 1) {
+                assert_eq!(S.compare(a, b), Ordering::Less, "{a} < {b}");
+                assert_eq!(S.compare(b, a), Ordering::Greater, "{b} > {a}");
+            }
+        }
+        let equal = [
+            ["1", "1.0.0"],
+            ["1-alpha-1", "1-a1"],
+            ["1-alpha1", "1.0-alpha-1"],
+            ["1.0-beta-2", "1.0-b2"],
+            ["1-m3", "1-milestone3"],
+            ["1-cr1", "1-rc-1"],
+            ["1-final", "1"],
+            ["1-ga", "1.0.0"],
+            ["1-release", "1-GA"],
+            ["1.0-SNAPSHOT", "1-snapshot"],
+            ["1.0.0-Alpha", "1-ALPHA"],
+            ["1.010", "1.10"],
+        ];
+        for [a, b] in equal {
+            assert_eq!(S.compare(a, b), Ordering::Equal, "{a} = {b}");
+            assert_eq!(S.compare(b, a), Ordering::Equal, "{b} = {a}");
+        }
+    }
+
     #[test]
     fn validity_and_stability() {
         let cases = [
@@ -636,6 +935,58 @@ mod tests {
         }
     }
 
+    /// Maven's `VersionRange.createFromVersionSpec` rejects these ("Range defies version
+    /// ordering", "Range cannot have identical boundaries", "Ranges overlap", "Single version
+    /// must be surrounded by []", "Invalid version range"); so do we, with the reason.
+    #[test]
+    fn ranges_maven_rejects() {
+        let rejected = [
+            ("[1.1,1.0]", "defies version ordering"),
+            ("(2.0,1.0)", "defies version ordering"),
+            ("[1.0.1,1.0]", "defies version ordering"),
+            ("(1.0,1.0)", "is empty"),
+            ("[1.0,1.0)", "is empty"),
+            ("(1.0,1.0]", "is empty"),
+            ("[1.0,1.2),(1.1,1.3]", "overlap or are out of order"),
+            ("[1.2,1.3],[1.0,1.1]", "overlap or are out of order"),
+            ("[1.0,),[2.0,3.0)", "overlap or are out of order"),
+            ("[1.0,2.0),(,3.0]", "overlap or are out of order"),
+            ("[1.0,,2.0]", "more than one comma"),
+            ("[1.0,2.0),,[3.0,4.0)", "two commas in a row"),
+            ("(1.0)", "single version is written `[1.0]`"),
+            ("[1.0,2.0", "not closed"),
+            ("[1.0,2.0]x", "is not a range"),
+            ("[a b,2.0]", "is not a version"),
+            ("[]", "holds no version"),
+        ];
+        for (range, why) in rejected {
+            let error = range_error(range);
+            assert!(
+                error.as_deref().is_some_and(|e| e.contains(why)),
+                "{range}: {error:?} should say {why:?}"
+            );
+            assert!(!S.is_valid_requirement(range), "{range}");
+            assert!(!S.satisfies("1.0", range), "{range}");
+        }
+        for accepted in [
+            "[1.0]",
+            "[1.0,1.0]",
+            "[1.0,2.0)",
+            "(,1.0],[1.2,)",
+            "[1.0,1.2),[1.2,1.3]",
+            "[1.0,1.2],[1.2,1.3]",
+            "[1.0,2.0)[3.0,4.0)",
+            "[1.0,2.0),",
+            "[ 1.0 , 2.0 )",
+            "(,)",
+            "1.0",
+            "1.2.+",
+        ] {
+            assert_eq!(range_error(accepted), None, "{accepted}");
+            assert!(S.is_valid_requirement(accepted), "{accepted}");
+        }
+    }
+
     #[test]
     fn lower_bound() {
         let cases = [
@@ -643,7 +994,8 @@ mod tests {
             ("[1.0,2.0)", Some("1.0")),
             ("[1.2]", Some("1.2")),
             ("[1.5,)", Some("1.5")),
-            ("[2.0,3.0),[1.0,1.5)", Some("1.0")),
+            ("[1.0,1.5),[2.0,3.0)", Some("1.0")),
+            ("[2.0,3.0),[1.0,1.5)", None),
             ("1.2.+", Some("1.2")),
             ("(,1.0]", None),
             ("(1.0,2.0)", None),
