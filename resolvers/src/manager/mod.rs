@@ -425,9 +425,10 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Maven version ranges that Maven itself rejects (`[1.1,1.0]`, `(1.0,1.0)`, overlapping or
-/// out-of-order unions, a double comma), wherever a Maven-scheme requirement is written (POMs,
-/// Gradle, sbt): a warning on the file that names the dependency and says why, and the
-/// dependency is skipped as an invalid requirement rather than compared or bumped.
+/// out-of-order unions, a double comma) and release-train versions that cannot be ordered
+/// (`Hoxton.BUILD-SNAPSHOT`), wherever a Maven-scheme requirement is written (POMs, Gradle,
+/// sbt): a warning on the file that names the dependency and says why, and the dependency is
+/// skipped as an invalid requirement rather than compared or bumped.
 fn flag_rejected_ranges(out: &mut Extraction, text: &str) {
     for dependency in &mut out.dependencies {
         if dependency.ecosystem.versioning() != crate::versioning::Versioning::Maven
@@ -438,17 +439,22 @@ fn flag_rejected_ranges(out: &mut Extraction, text: &str) {
         // Gradle also writes exclusive bounds with reversed brackets (`[1.0, 2.0[`, `]1.0,)`);
         // that notation is Gradle's own, not a range Maven rejects.
         let gradle_notation = |r: &&str| r.trim().starts_with(']') || r.trim().ends_with('[');
-        let Some(why) = dependency
-            .requirement
-            .as_deref()
-            .filter(|r| !gradle_notation(r))
-            .and_then(crate::versioning::maven::range_error)
-        else {
+        let Some(requirement) = dependency.requirement.as_deref() else {
+            continue;
+        };
+        let why = if gradle_notation(&requirement) {
+            None
+        } else if let Some(why) = crate::versioning::maven::range_error(requirement) {
+            Some(format!("invalid version range {why}"))
+        } else {
+            crate::versioning::maven::train_error(requirement)
+        };
+        let Some(why) = why else {
             continue;
         };
         out.warnings.push(Warning {
             line: dependency.span.map(|span| line_of(text, span.start)),
-            message: format!("`{}`: invalid version range {why}", dependency.name),
+            message: format!("`{}`: {why}", dependency.name),
         });
         dependency.skip = Some(SkipReason::InvalidRequirement);
     }
@@ -469,6 +475,13 @@ mod tests {
                 "<project>\n<dependencies>\n<dependency><groupId>g</groupId><artifactId>bad</artifactId><version>[1.1,1.0]</version></dependency>\n<dependency><groupId>g</groupId><artifactId>good</artifactId><version>[1.0,2.0)</version></dependency>\n</dependencies>\n</project>\n",
                 "g:bad",
                 "defies version ordering",
+            ),
+            (
+                Manager::Maven,
+                "pom.xml",
+                "<project>\n<dependencyManagement><dependencies>\n<dependency><groupId>g</groupId><artifactId>good</artifactId><version>Hoxton.SR1</version></dependency>\n<dependency><groupId>g</groupId><artifactId>bad</artifactId><version>Hoxton.BUILD-SNAPSHOT</version></dependency>\n</dependencies></dependencyManagement>\n</project>\n",
+                "g:bad",
+                "cannot be ordered",
             ),
             (
                 Manager::Gradle,

@@ -282,20 +282,116 @@ fn cmp_lists(l: &[Item], r: &[Item]) -> Ordering {
     Ordering::Equal
 }
 
-fn valid(version: &str) -> bool {
-    let version = version.trim();
-    version.starts_with(|c: char| c.is_ascii_digit())
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'))
+/// A release-train version (Spring Cloud's `Hoxton.SR1`, `Greenwich.RELEASE`, `Hoxton.M2`,
+/// `Hoxton.RC1`): the train's name, then its service release. Trains order by their own
+/// convention: by name alphabetically, then M<n> < RC<n> < RELEASE < SR1 < SR2 < ...
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Train {
+    /// Lower-cased train name.
+    name: String,
+    /// (0 milestone, 1 release candidate, 2 release, 3 service release; its number).
+    service: (u8, u64),
 }
 
-fn parse(version: &str) -> Option<Vec<Item>> {
-    valid(version).then(|| items(version))
+/// The parts of a train-shaped version (`Name.Service`): a name of letters, a service text.
+fn train_parts(version: &str) -> Option<(&str, &str)> {
+    let (name, service) = version.trim().split_once('.')?;
+    (name.len() >= 2 && name.chars().all(|c| c.is_ascii_alphabetic())).then_some((name, service))
+}
+
+fn train(version: &str) -> Option<Train> {
+    let (name, service) = train_parts(version)?;
+    let upper = service.to_ascii_uppercase();
+    let numbered = |prefix: &str| -> Option<u64> {
+        let digits = upper.strip_prefix(prefix)?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    };
+    let service = if upper == "RELEASE" {
+        (2, 0)
+    } else if let Some(n) = numbered("SR") {
+        (3, n)
+    } else if let Some(n) = numbered("RC") {
+        (1, n)
+    } else if let Some(n) = numbered("M") {
+        (0, n)
+    } else {
+        return None;
+    };
+    Some(Train {
+        name: name.to_ascii_lowercase(),
+        service,
+    })
+}
+
+/// Why `version` is no Maven version this scheme can order, or `None` when it is one
+/// (`Hoxton.BUILD-SNAPSHOT`: a train snapshot has no place in the train's order).
+pub fn version_error(version: &str) -> Option<String> {
+    let v = version.trim();
+    if valid(v) {
+        return None;
+    }
+    if let Some(why) = train_error(v) {
+        return Some(why);
+    }
+    Some(format!(
+        "`{v}` is not a Maven version: it starts with a digit (or is a release train such as \
+         `Hoxton.SR1`) and holds only letters, digits and `. - _ +`"
+    ))
+}
+
+/// Why a version shaped like a release train (`Name.Service`) is none this scheme can order
+/// (`Hoxton.BUILD-SNAPSHOT`), or `None` (a train it orders, or not train-shaped at all).
+pub fn train_error(version: &str) -> Option<String> {
+    let v = version.trim();
+    let (name, service) = train_parts(v)?;
+    train(v).is_none().then(|| {
+        format!(
+            "`{v}` looks like release train `{name}`, but `{service}` is none of its service \
+             releases M<n>, RC<n>, RELEASE, SR<n>, so it cannot be ordered"
+        )
+    })
+}
+
+fn valid(version: &str) -> bool {
+    let version = version.trim();
+    (version.starts_with(|c: char| c.is_ascii_digit())
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+')))
+        || train(version).is_some()
+}
+
+/// What a valid version is ordered by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    /// A release train: ordered by its own convention, below every numbered version (Spring
+    /// Cloud moved from `Hoxton.SR12` to `2020.0.0`; Maven's own order agrees).
+    Train(Train),
+    Items(Vec<Item>),
+}
+
+fn key(version: &str) -> Key {
+    train(version).map_or_else(|| Key::Items(items(version)), Key::Train)
+}
+
+fn cmp_keys(a: &Key, b: &Key) -> Ordering {
+    match (a, b) {
+        (Key::Train(x), Key::Train(y)) => x.cmp(y),
+        (Key::Train(_), Key::Items(_)) => Ordering::Less,
+        (Key::Items(_), Key::Train(_)) => Ordering::Greater,
+        (Key::Items(x), Key::Items(y)) => cmp_lists(x, y),
+    }
+}
+
+fn parse(version: &str) -> Option<Key> {
+    valid(version).then(|| key(version))
 }
 
 fn cmp_versions(a: &str, b: &str) -> Ordering {
-    cmp_lists(&items(a), &items(b))
+    cmp_keys(&key(a), &key(b))
 }
 
 fn qualifiers(list: &[Item], out: &mut Vec<String>) {
@@ -548,12 +644,14 @@ impl VersionScheme for Maven {
     }
 
     fn compare(&self, a: &str, b: &str) -> Ordering {
-        super::order_by(a, b, parse, |x, y| cmp_lists(x, y))
+        super::order_by(a, b, parse, cmp_keys)
     }
 
     fn is_stable(&self, version: &str) -> bool {
-        let Some(list) = parse(version) else {
-            return false;
+        let list = match parse(version) {
+            None => return false,
+            Some(Key::Train(train)) => return train.service.0 >= 2,
+            Some(Key::Items(list)) => list,
         };
         let mut found = Vec::new();
         qualifiers(&list, &mut found);
@@ -607,6 +705,13 @@ impl VersionScheme for Maven {
     fn update_kind(&self, from: &str, to: &str) -> Option<UpdateKind> {
         if !valid(from) || !valid(to) || !cmp_versions(to, from).is_gt() {
             return None;
+        }
+        // A new train is a major update, a service release of the same train a patch; leaving
+        // trains for numbered versions (Hoxton.SR12 -> 2020.0.0) is major.
+        match (train(from), train(to)) {
+            (Some(f), Some(t)) if f.name == t.name => return Some(UpdateKind::Patch),
+            (Some(_), _) => return Some(UpdateKind::Major),
+            _ => {}
         }
         Some(kind_between(&release_numbers(from), &release_numbers(to)))
     }
@@ -870,6 +975,72 @@ mod tests {
             assert_eq!(S.compare(a, b), Ordering::Equal, "{a} = {b}");
             assert_eq!(S.compare(b, a), Ordering::Equal, "{b} = {a}");
         }
+    }
+
+    /// Release trains (Spring Cloud): ordered by train name, then M<n> < RC<n> < RELEASE <
+    /// SR<n>; below numbered versions; a new train is major, a service release a patch.
+    #[test]
+    fn release_trains() {
+        let ascending = [
+            "Finchley.M9",
+            "Finchley.RC2",
+            "Finchley.RELEASE",
+            "Finchley.SR4",
+            "Greenwich.M1",
+            "Greenwich.RELEASE",
+            "Greenwich.SR6",
+            "Hoxton.M2",
+            "Hoxton.RC1",
+            "Hoxton.RC2",
+            "Hoxton.RELEASE",
+            "Hoxton.SR1",
+            "Hoxton.SR9",
+            "Hoxton.SR10",
+            "0.alpha",
+            "0",
+            "2020.0.0-M1",
+            "2020.0.0",
+        ];
+        for (i, a) in ascending.iter().enumerate() {
+            for b in ascending.iter().skip(i + 1) {
+                assert_eq!(S.compare(a, b), Ordering::Less, "{a} < {b}");
+                assert_eq!(S.compare(b, a), Ordering::Greater, "{b} > {a}");
+            }
+        }
+        assert_eq!(S.compare("Hoxton.SR1", "hoxton.sr1"), Ordering::Equal);
+        for (v, stable) in [
+            ("Hoxton.SR1", true),
+            ("Greenwich.RELEASE", true),
+            ("Hoxton.M2", false),
+            ("Hoxton.RC1", false),
+        ] {
+            assert!(S.is_valid(v), "{v}");
+            assert_eq!(S.is_stable(v), stable, "{v}");
+        }
+        let kinds = [
+            ("Hoxton.SR1", "Hoxton.SR2", Some(Patch)),
+            ("Hoxton.RELEASE", "Hoxton.SR1", Some(Patch)),
+            ("Greenwich.SR6", "Hoxton.SR1", Some(Major)),
+            ("Hoxton.SR12", "2020.0.0", Some(Major)),
+            ("Hoxton.SR2", "Hoxton.SR1", None),
+            ("2020.0.0", "Hoxton.SR1", None),
+        ];
+        for (a, b, kind) in kinds {
+            assert_eq!(S.update_kind(a, b), kind, "{a} -> {b}");
+        }
+        assert!(S.satisfies("Hoxton.SR3", "[Hoxton.SR1,Hoxton.SR5)"));
+        assert!(!S.satisfies("Ilford.M1", "[Hoxton.SR1,Hoxton.SR5)"));
+        assert_eq!(
+            S.bump("Hoxton.SR1", "Hoxton.SR3").as_deref(),
+            Some("Hoxton.SR3")
+        );
+        for bad in ["Hoxton.BUILD-SNAPSHOT", "Hoxton.SR", "Hoxton.SRx"] {
+            assert!(!S.is_valid(bad), "{bad}");
+            let why = version_error(bad).unwrap_or_default();
+            assert!(why.contains("cannot be ordered"), "{bad}: {why}");
+        }
+        assert_eq!(version_error("Hoxton.SR1"), None);
+        assert!(version_error("latest").is_some_and(|why| why.contains("starts with a digit")));
     }
 
     #[test]
