@@ -512,8 +512,10 @@ mod tests {
                 out.dependencies
                     .iter()
                     .find(|d| d.name == name)
-                    .map(|d| d.skip)
-                    .unwrap_or_else(|| panic!("{path}: no {name} in {:?}", out.dependencies))
+                    .map_or_else(
+                        || panic!("{path}: no {name} in {:?}", out.dependencies),
+                        |d| d.skip,
+                    )
             };
             assert_eq!(skip(bad), Some(SkipReason::InvalidRequirement), "{path}");
             assert_eq!(skip("g:good"), None, "{path}");

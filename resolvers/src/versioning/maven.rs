@@ -234,37 +234,39 @@ fn items(version: &str) -> Vec<Item> {
 
 fn cmp_item(a: &Item, b: Option<&Item>) -> Ordering {
     use Item::{Combination, Int, List, Str};
+    let number = |digits: &String| (digits.len(), digits.clone());
     match (a, b) {
-        (Int(x), None) => {
-            if x == "0" {
+        (Int(digits), None) => {
+            if digits == "0" {
                 Ordering::Equal
             } else {
                 Ordering::Greater
             }
         }
-        (Int(x), Some(Int(y))) => (x.len(), x).cmp(&(y.len(), y)),
-        (Int(_), Some(_)) => Ordering::Greater,
-        (Str(s) | Combination(s, _), None) => qualifier_rank(s).cmp(&qualifier_rank("")),
-        (Str(s), Some(Str(t))) => qualifier_rank(s).cmp(&qualifier_rank(t)),
+        (Int(left), Some(Int(right))) => number(left).cmp(&number(right)),
+        (Int(_), Some(_)) | (List(_), Some(Str(_) | Combination(..))) => Ordering::Greater,
+        (Str(word) | Combination(word, _), None) => qualifier_rank(word).cmp(&qualifier_rank("")),
+        (Str(left), Some(Str(right))) => qualifier_rank(left).cmp(&qualifier_rank(right)),
         // `rc` < `rc1`: a qualifier with a number sorts after the bare qualifier.
-        (Str(s), Some(Combination(t, _))) => qualifier_rank(s)
-            .cmp(&qualifier_rank(t))
+        (Str(left), Some(Combination(right, _))) => qualifier_rank(left)
+            .cmp(&qualifier_rank(right))
             .then(Ordering::Less),
-        (Combination(s, _), Some(Str(t))) => qualifier_rank(s)
-            .cmp(&qualifier_rank(t))
+        (Combination(left, _), Some(Str(right))) => qualifier_rank(left)
+            .cmp(&qualifier_rank(right))
             .then(Ordering::Greater),
-        (Combination(s, n), Some(Combination(t, m))) => qualifier_rank(s)
-            .cmp(&qualifier_rank(t))
-            .then_with(|| (n.len(), n).cmp(&(m.len(), m))),
+        (Combination(left, left_number), Some(Combination(right, right_number))) => {
+            qualifier_rank(left)
+                .cmp(&qualifier_rank(right))
+                .then_with(|| number(left_number).cmp(&number(right_number)))
+        }
         (Str(_) | Combination(..) | List(_), Some(Int(_)))
         | (Str(_) | Combination(..), Some(List(_))) => Ordering::Less,
-        (List(_), Some(Str(_) | Combination(..))) => Ordering::Greater,
-        (List(l), None) => l
+        (List(items), None) => items
             .iter()
             .map(|i| cmp_item(i, None))
             .find(|o| o.is_ne())
             .unwrap_or(Ordering::Equal),
-        (List(l), Some(List(r))) => cmp_lists(l, r),
+        (List(left), Some(List(right))) => cmp_lists(left, right),
     }
 }
 
