@@ -205,6 +205,22 @@ mod tests {
         assert_eq!(e.new_requirement.as_deref(), Some("^2.0"));
     }
 
+    /// Cargo's compatibility rule: below 1.0.0 the left-most non-zero component is the major, so
+    /// reqwest 0.10 → 0.13 is a major update and `allow_major = false` keeps to 0.10.x.
+    #[test]
+    fn cargo_zero_major_updates_follow_allow_major() {
+        let rs = releases(&["0.10.4", "0.10.10", "0.11.27", "0.13.1"]);
+        let policy = Policy {
+            allow_major: false,
+            ..Policy::default()
+        };
+        let e = eval(Ecosystem::Cargo, Some("0.10"), Some("0.10.4"), &rs, &policy);
+        assert_eq!(e.latest.as_deref(), Some("0.13.1"));
+        assert_eq!(e.update, Some(UpdateKind::Major));
+        assert_eq!(e.recommended.as_deref(), Some("0.10.10"));
+        assert_eq!(e.new_requirement.as_deref(), Some("0.10"));
+    }
+
     #[test]
     fn current_from_requirement_when_not_locked() {
         let rs = releases(&["1.2.0", "1.4.0"]);

@@ -353,7 +353,7 @@ impl Manager {
                 ..Extraction::default()
             };
         }
-        match self {
+        let mut out = match self {
             Manager::Cargo => cargo::extract(path, text),
             Manager::Npm => npm::extract(path, text),
             Manager::Python => python::extract(path, text),
@@ -364,7 +364,9 @@ impl Manager {
             Manager::Docker => docker::extract(path, text),
             Manager::GithubActions => github_actions::extract(path, text),
             Manager::Toolchains => toolchains::extract(path, text),
-        }
+        };
+        flag_rejected_ranges(&mut out, text);
+        out
     }
 
     /// The name of a [`Property`] defined by another file of this manager (the nearest one up the
@@ -422,9 +424,103 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// Maven version ranges that Maven itself rejects (`[1.1,1.0]`, `(1.0,1.0)`, overlapping or
+/// out-of-order unions, a double comma) and release-train versions that cannot be ordered
+/// (`Hoxton.BUILD-SNAPSHOT`), wherever a Maven-scheme requirement is written (POMs, Gradle,
+/// sbt): a warning on the file that names the dependency and says why, and the dependency is
+/// skipped as an invalid requirement rather than compared or bumped.
+fn flag_rejected_ranges(out: &mut Extraction, text: &str) {
+    for dependency in &mut out.dependencies {
+        if dependency.ecosystem.versioning() != crate::versioning::Versioning::Maven
+            || dependency.skip.is_some()
+        {
+            continue;
+        }
+        // Gradle also writes exclusive bounds with reversed brackets (`[1.0, 2.0[`, `]1.0,)`);
+        // that notation is Gradle's own, not a range Maven rejects.
+        let gradle_notation = |r: &&str| r.trim().starts_with(']') || r.trim().ends_with('[');
+        let Some(requirement) = dependency.requirement.as_deref() else {
+            continue;
+        };
+        let why = if gradle_notation(&requirement) {
+            None
+        } else if let Some(why) = crate::versioning::maven::range_error(requirement) {
+            Some(format!("invalid version range {why}"))
+        } else {
+            crate::versioning::maven::train_error(requirement)
+        };
+        let Some(why) = why else {
+            continue;
+        };
+        out.warnings.push(Warning {
+            line: dependency.span.map(|span| line_of(text, span.start)),
+            message: format!("`{}`: {why}", dependency.name),
+        });
+        dependency.skip = Some(SkipReason::InvalidRequirement);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Manager;
+    use super::{Manager, SkipReason};
+
+    /// A range Maven rejects is a warning naming the dependency and the reason, in every
+    /// manager that writes Maven ranges; a valid range next to it is untouched.
+    #[test]
+    fn rejected_maven_ranges_are_warnings_on_their_dependency() {
+        let files = [
+            (
+                Manager::Maven,
+                "pom.xml",
+                "<project>\n<dependencies>\n<dependency><groupId>g</groupId><artifactId>bad</artifactId><version>[1.1,1.0]</version></dependency>\n<dependency><groupId>g</groupId><artifactId>good</artifactId><version>[1.0,2.0)</version></dependency>\n</dependencies>\n</project>\n",
+                "g:bad",
+                "defies version ordering",
+            ),
+            (
+                Manager::Maven,
+                "pom.xml",
+                "<project>\n<dependencyManagement><dependencies>\n<dependency><groupId>g</groupId><artifactId>good</artifactId><version>Hoxton.SR1</version></dependency>\n<dependency><groupId>g</groupId><artifactId>bad</artifactId><version>Hoxton.BUILD-SNAPSHOT</version></dependency>\n</dependencies></dependencyManagement>\n</project>\n",
+                "g:bad",
+                "cannot be ordered",
+            ),
+            (
+                Manager::Gradle,
+                "build.gradle",
+                "dependencies {\n  implementation 'g:good:[1.0,2.0)'\n  implementation 'g:bad:(1.0,1.0)'\n}\n",
+                "g:bad",
+                "is empty",
+            ),
+            (
+                Manager::Sbt,
+                "build.sbt",
+                "libraryDependencies += \"g\" % \"good\" % \"[1.0,2.0)\"\nlibraryDependencies += \"g\" % \"bad\" % \"[1.0,1.2),(1.1,1.3]\"\n",
+                "g:bad",
+                "overlap",
+            ),
+        ];
+        for (manager, path, text, bad, why) in files {
+            let out = manager.extract(path, text);
+            let warning = out
+                .warnings
+                .iter()
+                .find(|w| w.message.contains(bad))
+                .unwrap_or_else(|| panic!("{path}: no warning for {bad}: {:?}", out.warnings));
+            assert!(warning.message.contains(why), "{path}: {}", warning.message);
+            assert!(warning.line.is_some(), "{path}: {warning:?}");
+            assert_eq!(out.warnings.len(), 1, "{path}: {:?}", out.warnings);
+            let skip = |name: &str| {
+                out.dependencies
+                    .iter()
+                    .find(|d| d.name == name)
+                    .map_or_else(
+                        || panic!("{path}: no {name} in {:?}", out.dependencies),
+                        |d| d.skip,
+                    )
+            };
+            assert_eq!(skip(bad), Some(SkipReason::InvalidRequirement), "{path}");
+            assert_eq!(skip("g:good"), None, "{path}");
+        }
+    }
 
     #[test]
     fn each_manager_declares_its_lockfiles() {

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use semver::{Comparator, Op, Version, VersionReq};
 
 use super::{
-    BumpStyle, Clause, Parsed, Role, Target, UpdateKind, VersionScheme, bump_parsed, kind_between,
+    BumpStyle, Clause, Parsed, Role, Target, UpdateKind, VersionScheme, bump_parsed, caret_kind,
     op_and_version, order_by, split_ranges,
 };
 
@@ -106,10 +106,11 @@ impl VersionScheme for Cargo {
 
     fn update_kind(&self, from: &str, to: &str) -> Option<UpdateKind> {
         let (from, to) = (parse(from)?, parse(to)?);
+        // Cargo's compatibility rule: below 1.0.0 the left-most non-zero component is the major.
         (to > from).then(|| {
-            kind_between(
-                &[from.major, from.minor, from.patch],
-                &[to.major, to.minor, to.patch],
+            caret_kind(
+                [from.major, from.minor, from.patch],
+                [to.major, to.minor, to.patch],
             )
         })
     }
@@ -261,8 +262,15 @@ mod tests {
             ("1.2.3", "2.0.0", Some(Major)),
             ("1.2.3", "1.3.0", Some(Minor)),
             ("1.2.3", "1.2.4", Some(Patch)),
-            ("0.1.0", "0.2.0", Some(Minor)),
-            ("0.0.1", "0.0.2", Some(Patch)),
+            // Cargo book, "Default requirements" (SemVer compatibility): `^0.1.0` stops below
+            // 0.2.0 and `^0.0.1` below 0.0.2, so those moves are breaking, i.e. major.
+            ("0.1.0", "0.2.0", Some(Major)),
+            ("0.0.1", "0.0.2", Some(Major)),
+            ("0.10.1", "0.13.0", Some(Major)),
+            ("0.7.3", "0.10.0", Some(Major)),
+            ("0.9.2", "1.0.0", Some(Major)),
+            ("0.2.1", "0.2.9", Some(Patch)),
+            ("0.13.0-rc.1", "0.13.0", Some(Patch)),
             ("1.0.0-rc.1", "1.0.0", Some(Patch)),
             ("1.2.3", "1.2.3", None),
             ("2.0.0", "1.0.0", None),
@@ -289,6 +297,12 @@ mod tests {
             (">1.0", "2.3.0", Some(">=2.3")),
             ("<2", "3.1.0", Some("<4")),
             ("<=1.5", "2.3.0", Some("<=2.3")),
+            // Comma-separated comparators must all match (Cargo book, "Multiple version
+            // requirements"): an upper bound that already admits the target stays as written.
+            (">=1.0.0, <=2.0.0", "1.5.0", Some(">=1.5.0, <=2.0.0")),
+            (">=0.1.21, <=0.2.0", "0.1.24", Some(">=0.1.24, <=0.2.0")),
+            (">=1.0, <3", "1.5.0", Some(">=1.5, <3")),
+            ("<=1.5", "1.2.0", Some("<=1.5")),
             ("1.*", "2.3.0", Some("2.*")),
             ("1.2.*", "1.4.0", Some("1.4.*")),
             ("^0.2", "0.3.1", Some("^0.3")),

@@ -44,6 +44,9 @@ struct Ver<'a> {
     pre: Option<&'a str>,
     /// Variant suffix (`-tem`), compared case-insensitively for compatibility.
     variant: &'a str,
+    /// One letter directly after the numbers (OpenSSL's `1.1.1w`, `0.8a`), lower-cased: a
+    /// later release of the same numbers (`1.1.1` < `1.1.1a` < `1.1.1w` < `1.1.2`).
+    letter: Option<char>,
     /// `+build` metadata; only breaks ties.
     build: &'a str,
     /// Has a wildcard tail (`18.x`); only in requirements.
@@ -79,6 +82,14 @@ fn parse_any(text: &str) -> Option<Ver<'_>> {
     {
         return None;
     }
+    let mut letters = rest.chars();
+    let letter = match (letters.next(), letters.next()) {
+        (Some(c), None) if c.is_ascii_alphabetic() && !written.nums.is_empty() => {
+            Some(c.to_ascii_lowercase())
+        }
+        _ => None,
+    };
+    let rest = if letter.is_some() { "" } else { rest };
     if rest.len() == 1
         || rest
             .chars()
@@ -97,6 +108,7 @@ fn parse_any(text: &str) -> Option<Ver<'_>> {
         nums: written.nums,
         pre,
         variant,
+        letter,
         build,
         wild: !written.wild.is_empty(),
     })
@@ -120,6 +132,7 @@ fn cmp_pre(a: Option<&str>, b: Option<&str>) -> Ordering {
 
 fn cmp_ver(a: &Ver<'_>, b: &Ver<'_>) -> Ordering {
     cmp_release(&a.nums, &b.nums)
+        .then_with(|| a.letter.cmp(&b.letter))
         .then_with(|| cmp_pre(a.pre, b.pre))
         .then_with(|| a.nums.len().cmp(&b.nums.len()))
         .then_with(|| natural(a.variant, b.variant))
@@ -143,10 +156,16 @@ fn clause_matches(v: &Ver<'_>, op: &str, w: &Ver<'_>) -> bool {
     }
     let p = w.nums.len();
     let prefix = |k: usize| head(&v.nums, k.min(p)) == head(&w.nums, k.min(p));
-    let full = cmp_release(&v.nums, &w.nums).then_with(|| cmp_pre(v.pre, w.pre));
+    let full = cmp_release(&v.nums, &w.nums)
+        .then_with(|| v.letter.cmp(&w.letter))
+        .then_with(|| cmp_pre(v.pre, w.pre));
     let at_precision = cmp_release(&head(&v.nums, p), &w.nums);
     match op {
-        "" | "=" | "==" => prefix(p) && (w.pre.is_none() || cmp_pre(v.pre, w.pre).is_eq()),
+        "" | "=" | "==" => {
+            prefix(p)
+                && (w.letter.is_none() || (v.nums.len() == p && v.letter == w.letter))
+                && (w.pre.is_none() || cmp_pre(v.pre, w.pre).is_eq())
+        }
         ">=" => full.is_ge(),
         ">" => at_precision.is_gt(),
         "<" => full.is_lt(),
@@ -305,7 +324,8 @@ impl VersionScheme for Loose {
         if head(&f.nums, shared) != head(&t.nums, shared) {
             return Some(kind_between(&head(&f.nums, shared), &head(&t.nums, shared)));
         }
-        (cmp_release(&f.nums, &t.nums).is_eq() && f.pre != t.pre).then_some(UpdateKind::Patch)
+        (cmp_release(&f.nums, &t.nums).is_eq() && (f.pre != t.pre || f.letter != t.letter))
+            .then_some(UpdateKind::Patch)
     }
 
     fn is_compatible(&self, current: &str, candidate: &str) -> bool {
@@ -323,7 +343,10 @@ impl VersionScheme for Loose {
         let target = Target {
             release: version.nums.clone(),
             text,
-            plain: version.pre.is_none() && version.variant.is_empty() && version.build.is_empty(),
+            plain: version.pre.is_none()
+                && version.variant.is_empty()
+                && version.letter.is_none()
+                && version.build.is_empty(),
         };
         let groups = clause_ranges(requirement)
             .into_iter()
@@ -399,6 +422,32 @@ mod tests {
             assert_eq!(S.compare(pair[1], pair[0]), Ordering::Greater, "{pair:?}");
         }
         assert_eq!(S.compare("v1.2.3", "1.2.3"), Ordering::Equal);
+        // OpenSSL's letter releases follow the release they letter, before the next number.
+        let letters = [
+            "0.8",
+            "0.8a",
+            "0.8b",
+            "0.9",
+            "1.1.1-rc1",
+            "1.1.1",
+            "1.1.1a",
+            "1.1.1b",
+            "1.1.1w",
+            "1.1.2",
+            "3.0.0",
+        ];
+        for pair in letters.windows(2) {
+            assert_eq!(S.compare(pair[0], pair[1]), Ordering::Less, "{pair:?}");
+            assert_eq!(S.compare(pair[1], pair[0]), Ordering::Greater, "{pair:?}");
+        }
+        assert_eq!(S.compare("1.1.1W", "1.1.1w"), Ordering::Equal);
+        assert!(S.satisfies("1.1.1w", ">=1.1.1a"));
+        assert!(!S.satisfies("1.1.1", ">=1.1.1a"));
+        assert!(S.satisfies("1.1.1w", "1.1.1w"));
+        assert!(!S.satisfies("1.1.1v", "1.1.1w"));
+        assert!(S.satisfies("1.1.1w", "<1.1.2"));
+        assert!(S.is_compatible("1.1.1", "1.1.1w"));
+        assert_eq!(S.bump("1.1.1a", "1.1.1w").as_deref(), Some("1.1.1w"));
         assert_eq!(S.compare("stable", "0.1"), Ordering::Less);
     }
 
@@ -423,6 +472,14 @@ mod tests {
             (">=18", false, false),
             ("", false, false),
             ("1.2 3", false, false),
+            // One-letter suffixes: OpenSSL's letter releases (`1.1.1w`), `0.8a`.
+            ("0.8a", true, true),
+            ("1.1.1w", true, true),
+            ("1.0.2U", true, true),
+            ("v1.1.1w", true, true),
+            ("1.1.1w+5", true, true),
+            ("1.1.1-", false, false),
+            ("a", false, false),
         ];
         for (v, valid, stable) in cases {
             assert_eq!(S.is_valid(v), valid, "{v}");
@@ -496,6 +553,12 @@ mod tests {
             ("1.21.5", "1.21.6", Some(Patch)),
             ("1.21.5", "1.22.0", Some(Minor)),
             ("3.13.0rc1", "3.13.0", Some(Patch)),
+            // A letter release (OpenSSL `1.1.1w`) is a later release of the same numbers.
+            ("1.1.1", "1.1.1w", Some(Patch)),
+            ("1.1.1a", "1.1.1w", Some(Patch)),
+            ("1.1.1w", "1.1.2", Some(Patch)),
+            ("1.1.1w", "3.0.0", Some(Major)),
+            ("1.1.1w", "1.1.1w", None),
             ("3.13.0", "3.13.0", None),
             ("3.13.1", "3.13.0", None),
             ("stable", "1.0", None),
@@ -528,6 +591,10 @@ mod tests {
             ("=1.21", "1.23.4", Some("=1.23")),
             (">=18", "22.1.0", Some(">=22")),
             (">=18 <21", "22.1.0", Some(">=22 <23")),
+            // Space-separated clauses must all hold (as in npm ranges): an upper bound that
+            // already admits the target stays as written.
+            (">=18 <=22", "20.1.0", Some(">=20 <=22")),
+            (">=18 <23", "20.1.0", Some(">=20 <23")),
             ("^18 || ^20", "22.1.0", Some("^18 || ^20 || ^22")),
             ("18.x", "20.1.0", Some("20.x")),
             ("3.12", "3.13.0rc1", Some("3.13.0rc1")),

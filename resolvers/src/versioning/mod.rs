@@ -200,6 +200,19 @@ pub(crate) fn kind_between(from: &[u64], to: &[u64]) -> UpdateKind {
     UpdateKind::Patch
 }
 
+/// The kind of change between two `major.minor.patch` triples under caret compatibility (Cargo
+/// book, "Default requirements"; node-semver's `^`): the left-most non-zero component of `from`
+/// is its major, so any change at or before it is breaking (`0.10.1` → `0.13.0` and
+/// `0.0.3` → `0.0.4` are major), and later components keep their usual meaning relative to it
+/// (`0.2.1` → `0.2.5` is a patch). From 1.0.0 on this is [`kind_between`].
+pub(crate) fn caret_kind(from: [u64; 3], to: [u64; 3]) -> UpdateKind {
+    let significant = from.iter().position(|n| *n != 0).unwrap_or(2);
+    if from.get(..=significant) != to.get(..=significant) {
+        return UpdateKind::Major;
+    }
+    kind_between(&from, &to)
+}
+
 /// Compare release-number lists, padding the shorter with zeros.
 pub(crate) fn cmp_release(a: &[u64], b: &[u64]) -> Ordering {
     let len = a.len().max(b.len());
@@ -441,7 +454,10 @@ pub(crate) fn splice(text: &str, edits: &[(std::ops::Range<usize>, String)]) -> 
 }
 
 /// Rewrite one alternative of a requirement for `target`; the returned text covers exactly the
-/// alternative's byte range.
+/// alternative's byte range. `admits(requirement)` says whether a requirement of the scheme
+/// admits the target: an upper bound that already does is kept as written, so a bump never
+/// narrows what the requirement admits above the target (`>=0.1.21 <=0.2.0` → 0.1.24 keeps
+/// `<=0.2.0`).
 fn rewrite_group(
     requirement: &str,
     span: &std::ops::Range<usize>,
@@ -449,6 +465,7 @@ fn rewrite_group(
     target: &Target<'_>,
     full: bool,
     style: &BumpStyle<'_>,
+    admits: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     let mut edits = Vec::new();
     for clause in clauses {
@@ -456,6 +473,16 @@ fn rewrite_group(
             continue;
         }
         let written_text = requirement.get(clause.version.clone())?;
+        // The upper bound alone, spelled the same way in every scheme that has one (hyphen
+        // upper ends are inclusive, like `<=`).
+        let upper = match clause.role {
+            Role::Upper => Some("<"),
+            Role::UpperInclusive => Some("<="),
+            _ => None,
+        };
+        if upper.is_some_and(|op| admits(&format!("{op}{written_text}"))) {
+            continue;
+        }
         let w = parse_written(written_text)?;
         let Some(new) = rewrite_version(clause.role, &w, target, full, style) else {
             continue;
@@ -494,7 +521,9 @@ pub(crate) fn bump_parsed(
     let index = admitting.unwrap_or(parsed.groups.len() - 1);
     let (span, clauses) = parsed.groups.get(index)?;
     for full in [false, true] {
-        let Some(new_group) = rewrite_group(requirement, span, clauses, target, full, style) else {
+        let Some(new_group) =
+            rewrite_group(requirement, span, clauses, target, full, style, &admits)
+        else {
             continue;
         };
         let result = if append {
@@ -713,6 +742,109 @@ mod tests {
         }
     }
 
+    /// The laws every scheme's `compare` must keep, checked on generated versions (valid and
+    /// not): antisymmetry, transitivity, and equality consistent with the order. No scheme hashes
+    /// versions itself (equal versions are found by `compare`), so the hashing law is checked as
+    /// substitutability: versions that compare equal compare the same against every other one,
+    /// which is what a hash of a canonical form relies on.
+    mod ordering_laws {
+        use proptest::prelude::*;
+
+        use super::super::{Ordering, Versioning};
+
+        fn check(scheme: Versioning, a: &str, b: &str, c: &str) -> Result<(), TestCaseError> {
+            let s = scheme.scheme();
+            let (ab, bc, ac) = (s.compare(a, b), s.compare(b, c), s.compare(a, c));
+            prop_assert_eq!(
+                ab,
+                s.compare(b, a).reverse(),
+                "antisymmetry {:?} {:?}",
+                a,
+                b
+            );
+            prop_assert_eq!(s.compare(a, a), Ordering::Equal, "reflexivity {:?}", a);
+            if ab.is_le() && bc.is_le() {
+                let expected = if ab.is_lt() || bc.is_lt() {
+                    Ordering::Less
+                } else {
+                    Ordering::Equal
+                };
+                prop_assert_eq!(ac, expected, "transitivity {:?} {:?} {:?}", a, b, c);
+            }
+            if ab.is_eq() {
+                prop_assert_eq!(ac, bc, "equal {:?} = {:?} against {:?}", a, b, c);
+                prop_assert_eq!(s.is_valid(a), s.is_valid(b), "validity {:?} {:?}", a, b);
+            }
+            Ok(())
+        }
+
+        /// Junk of the characters versions are written with.
+        const JUNK: &str = "[0-9a-zA-Z.+_-]{0,7}";
+        const SEMVER: &str =
+            "v?[0-2]\\.[0-2]\\.[0-2](-(alpha|beta|rc|0|1|x)(\\.[0-2a-b]){0,2})?(\\+[a-b0-1]{1,2})?";
+        const PEP440: &str = "([0-1]!)?[0-2](\\.[0-2]){0,2}((a|b|rc|c|alpha|pre)[0-2]?)?(\\.post[0-1])?(\\.dev[0-1])?(\\+[a-b0-1]{1,2})?";
+        /// Maven versions as Maven's spec writes them: dotted numbers, hyphen-separated
+        /// qualifiers or numbers, a trailing dotted qualifier. Maven's ComparableVersion is not
+        /// transitive on every string it accepts, by its own rules (`0snapshot` < `0` <
+        /// `0.a-alpha`, yet a list outranks a qualifier, so `0snapshot` > `0.a-alpha`), so the
+        /// law is checked on this shape; text that is no Maven version is mixed in.
+        const MAVEN: &str = "[0-2](\\.[0-2]){0,3}(-([0-2]|(alpha|beta|a|b|m|rc|cr|sp|snapshot|final|ga|release|foo|jre)[0-2]?)){0,2}(\\.(alpha|rc|sp|final|foo|m)[0-2]?)?";
+        const NOT_MAVEN: &str = "[a-zA-Z$][0-9a-zA-Z.+_-]{0,6}";
+        const TRAIN: &str =
+            "(Hoxton|Greenwich|hoxton)\\.(M[0-2]|RC[0-2]|RELEASE|SR[0-2]{1,2}|BUILD-SNAPSHOT)";
+        const GO: &str = "v[0-2]\\.[0-2]\\.[0-2](-(rc|pre|0)(\\.[0-2])?)?(\\+incompatible)?|v0\\.0\\.0-20[0-9]{12}-[0-9a-f]{12}";
+        const DOCKER: &str =
+            "[0-2](\\.[0-2]){0,2}(-(alpine|slim|alpine3\\.[0-2]{1,2}|rc[0-2]|bookworm))?|latest";
+        const LOOSE: &str = "v?[0-2](\\.[0-2]){0,3}([a-c]|-?(rc|beta|alpha|a|b)[0-2]?|-(tem|zulu))?(\\+[0-2]{1,2})?";
+
+        fn versions(shape: &'static str) -> impl Strategy<Value = String> {
+            prop_oneof![4 => shape, 1 => JUNK]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(600))]
+
+            #[test]
+            fn cargo(a in versions(SEMVER), b in versions(SEMVER), c in versions(SEMVER)) {
+                check(Versioning::Cargo, &a, &b, &c)?;
+            }
+
+            #[test]
+            fn npm(a in versions(SEMVER), b in versions(SEMVER), c in versions(SEMVER)) {
+                check(Versioning::Npm, &a, &b, &c)?;
+            }
+
+            #[test]
+            fn pep440(a in versions(PEP440), b in versions(PEP440), c in versions(PEP440)) {
+                check(Versioning::Pep440, &a, &b, &c)?;
+            }
+
+            #[test]
+            fn maven(
+                a in prop_oneof![6 => MAVEN, 2 => TRAIN, 1 => NOT_MAVEN],
+                b in prop_oneof![6 => MAVEN, 2 => TRAIN, 1 => NOT_MAVEN],
+                c in prop_oneof![6 => MAVEN, 2 => TRAIN, 1 => NOT_MAVEN],
+            ) {
+                check(Versioning::Maven, &a, &b, &c)?;
+            }
+
+            #[test]
+            fn go(a in versions(GO), b in versions(GO), c in versions(GO)) {
+                check(Versioning::Go, &a, &b, &c)?;
+            }
+
+            #[test]
+            fn docker(a in versions(DOCKER), b in versions(DOCKER), c in versions(DOCKER)) {
+                check(Versioning::Docker, &a, &b, &c)?;
+            }
+
+            #[test]
+            fn loose(a in versions(LOOSE), b in versions(LOOSE), c in versions(LOOSE)) {
+                check(Versioning::Loose, &a, &b, &c)?;
+            }
+        }
+    }
+
     #[test]
     fn written_versions() {
         let cases = [
@@ -743,5 +875,22 @@ mod tests {
             UpdateKind::Patch
         );
         assert_eq!(kind_between(&[1], &[1, 0, 0]), UpdateKind::Patch);
+        // Cargo book, "Default requirements": `^0.2.3` is `>=0.2.3, <0.3.0` and `^0.0.3` is
+        // `>=0.0.3, <0.0.4`; the left-most non-zero component is the major.
+        let caret = [
+            ([0, 10, 2], [0, 13, 0], UpdateKind::Major),
+            ([0, 7, 3], [0, 10, 0], UpdateKind::Major),
+            ([0, 0, 3], [0, 0, 4], UpdateKind::Major),
+            ([0, 0, 0], [0, 0, 1], UpdateKind::Major),
+            ([0, 2, 1], [0, 2, 5], UpdateKind::Patch),
+            ([0, 9, 0], [1, 0, 0], UpdateKind::Major),
+            ([1, 2, 3], [1, 3, 0], UpdateKind::Minor),
+            ([1, 2, 3], [1, 2, 4], UpdateKind::Patch),
+            ([1, 2, 3], [2, 0, 0], UpdateKind::Major),
+            ([0, 3, 0], [0, 3, 0], UpdateKind::Patch),
+        ];
+        for (from, to, kind) in caret {
+            assert_eq!(caret_kind(from, to), kind, "{from:?} -> {to:?}");
+        }
     }
 }

@@ -7,16 +7,109 @@ use std::ops::Range as Span;
 use nodejs_semver::{Range, Version};
 
 use super::{
-    BumpStyle, Clause, Parsed, Role, Target, UpdateKind, VersionScheme, bump_parsed, kind_between,
+    BumpStyle, Clause, Parsed, Role, Target, UpdateKind, VersionScheme, bump_parsed, caret_kind,
     order_by, split_ranges,
 };
 
 pub struct Npm;
 
+/// A numeric identifier as SemVer 2.0.0 and node-semver write it: `0` or no leading zero.
+fn numeric(text: &str) -> bool {
+    !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'))
+}
+
+/// Dot-separated identifiers after `-` (prerelease: numeric ones without leading zeros) or `+`
+/// (build: any alphanumerics and hyphens).
+fn identifiers(text: &str, prerelease: bool) -> bool {
+    text.split('.').all(|id| {
+        !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && (!prerelease || !id.bytes().all(|b| b.is_ascii_digit()) || numeric(id))
+    })
+}
+
+/// The prerelease and build tail of a version (`-rc.1+sha.5`, or nothing).
+fn strict_tail(tail: &str) -> bool {
+    let (rest, build) = match tail.split_once('+') {
+        Some((rest, build)) => (rest, Some(build)),
+        None => (tail, None),
+    };
+    let pre_ok = match rest.strip_prefix('-') {
+        Some(pre) => identifiers(pre, true),
+        None => rest.is_empty(),
+    };
+    pre_ok && build.is_none_or(|b| identifiers(b, false))
+}
+
+/// node-semver's strict version grammar (its `FULL` pattern): three numbers without leading
+/// zeros, then an optional prerelease and build. `nodejs-semver` accepts `17.04.0` and
+/// `1.2.3foo`, which node-semver rejects.
+fn strict_version(body: &str) -> bool {
+    let end = body.find(['-', '+']).unwrap_or(body.len());
+    let (main, tail) = body.split_at(end);
+    let parts: Vec<&str> = main.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| numeric(p)) && strict_tail(tail)
+}
+
+/// One version inside a range as node-semver's `XRANGEPLAIN` writes it: optional `v`/`=`, then
+/// one to three parts, each a number without leading zeros or `x`/`X`/`*`; a prerelease and
+/// build only after the third part (`1.2.3-rc.1`, `1.x`, `*`).
+fn strict_partial(text: &str) -> bool {
+    let body = text.trim_start_matches(['v', '=']);
+    let end = body.find(['-', '+']).unwrap_or(body.len());
+    let (main, tail) = body.split_at(end);
+    let parts: Vec<&str> = main.split('.').collect();
+    let part_ok = |p: &&str| matches!(*p, "x" | "X" | "*") || numeric(p);
+    (1..=3).contains(&parts.len())
+        && parts.iter().all(part_ok)
+        && (tail.is_empty() || (parts.len() == 3 && strict_tail(tail)))
+}
+
+/// node-semver's range grammar, strictly: `||` alternatives of whitespace-separated comparators
+/// (an operator among `< <= > >= = ~ ~> ^`, optionally followed by spaces, then a partial
+/// version) or one hyphen range `a - b`. Rejects what node-semver rejects and `nodejs-semver`
+/// lets through (`1.2.3foo`, `1.x.05`, `>=17.04.0`).
+fn strict_range(requirement: &str) -> bool {
+    requirement.split("||").all(|group| {
+        let toks: Vec<&str> = group.split_whitespace().collect();
+        if let [low, "-", high] = toks.as_slice() {
+            return strict_partial(low) && strict_partial(high);
+        }
+        let mut pending_op = false;
+        for tok in toks {
+            let op_len = tok.len() - tok.trim_start_matches(['<', '>', '=', '~', '^']).len();
+            let (op, version) = tok.split_at(op_len);
+            if !matches!(op, "" | "<" | "<=" | ">" | ">=" | "=" | "~" | "~>" | "^") {
+                return false;
+            }
+            if version.is_empty() {
+                if pending_op {
+                    return false;
+                }
+                pending_op = true;
+                continue;
+            }
+            if pending_op && op_len > 0 {
+                return false;
+            }
+            pending_op = false;
+            if !strict_partial(version) {
+                return false;
+            }
+        }
+        !pending_op
+    })
+}
+
 fn parse(version: &str) -> Option<Version> {
     let version = version.trim();
     // Registry versions are strict; node-semver's `valid` also accepts a leading `v`/`=`.
     let body = version.trim_start_matches(['v', '=']);
+    if !strict_version(body) {
+        return None;
+    }
     // Strict shape: three numbers, then only a prerelease or build part.
     let written = super::parse_written(body)?;
     if written.v.is_some()
@@ -32,7 +125,7 @@ fn parse(version: &str) -> Option<Version> {
 /// Only real ranges: dist-tags (`latest`), URLs, `file:`, `npm:` aliases and git specs are not.
 fn parse_range(requirement: &str) -> Option<Range> {
     let requirement = requirement.trim();
-    if requirement.contains(':') || requirement.contains('/') {
+    if requirement.contains(':') || requirement.contains('/') || !strict_range(requirement) {
         return None;
     }
     Range::parse(requirement).ok()
@@ -167,10 +260,11 @@ impl VersionScheme for Npm {
 
     fn update_kind(&self, from: &str, to: &str) -> Option<UpdateKind> {
         let (from, to) = (parse(from)?, parse(to)?);
+        // node-semver's caret: below 1.0.0 the left-most non-zero component is the major.
         (to > from).then(|| {
-            kind_between(
-                &[from.major(), from.minor(), from.patch()],
-                &[to.major(), to.minor(), to.patch()],
+            caret_kind(
+                [from.major(), from.minor(), from.patch()],
+                [to.major(), to.minor(), to.patch()],
             )
         })
     }
@@ -244,6 +338,23 @@ mod tests {
             ("latest", false, false),
             ("", false, false),
             ("1.2.3.4", false, false),
+            // node-semver's strict grammar (SemVer 2.0.0 §2, §9, §10): no leading zeros in
+            // numbers or numeric prerelease identifiers, nothing after the version but `-pre`
+            // and `+build`, no empty identifiers.
+            ("17.04.0", false, false),
+            ("01.2.3", false, false),
+            ("1.2.03", false, false),
+            ("1.2.3foo", false, false),
+            ("1.2.3-01", false, false),
+            ("1.2.3-", false, false),
+            ("1.2.3+", false, false),
+            ("1.2.3-a..b", false, false),
+            ("1.2.3-rc.1_2", false, false),
+            ("1.2.3-0", true, false),
+            ("1.2.3-0a.00a", true, false),
+            ("1.2.3-alpha-1.x", true, false),
+            ("1.2.3+001.sha-5", true, true),
+            ("0.0.0", true, true),
         ];
         for (v, valid, stable) in cases {
             assert_eq!(S.is_valid(v), valid, "{v}");
@@ -258,6 +369,29 @@ mod tests {
             ("1.2.3 - 2.3.4", true),
             ("^1.2.3 || ^2.0.0", true),
             ("latest", false),
+            // node-semver rejects these ranges (numbers without leading zeros, nothing after a
+            // version but a prerelease or build); `nodejs-semver` accepted them.
+            ("1.2.3foo", false),
+            ("1.x.05", false),
+            (">=17.04.0", false),
+            ("^1.2.3foo", false),
+            ("~1.02", false),
+            ("1.2.3 - 2.3.4foo", false),
+            ("^1.2.3 || 1.2.3foo", false),
+            (">=1.2.3-01", false),
+            ("1.2-rc.1", false),
+            (">==1.2.3", false),
+            (">= >= 1.2.3", false),
+            (">=", false),
+            ("1.x.x", true),
+            ("1.2.x", true),
+            ("X", true),
+            (">= 1.2.3", true),
+            ("=v1.2.3", true),
+            ("v1.2", true),
+            ("~> 1.2", true),
+            ("<=1.2.3-rc.1+build.5", true),
+            ("^0.0.0", true),
             ("npm:lodash@^4", false),
             ("file:../foo", false),
             ("github:user/repo", false),
@@ -329,6 +463,12 @@ mod tests {
             ("1.2.3", "1.3.0", Some(Minor)),
             ("1.2.3", "1.2.4", Some(Patch)),
             ("0.1.0", "0.1.1", Some(Patch)),
+            // node-semver caret ranges: "allows changes that do not modify the left-most
+            // non-zero element" (`^0.2.3` := `>=0.2.3 <0.3.0-0`, `^0.0.3` := `>=0.0.3 <0.0.4-0`).
+            ("0.2.3", "0.3.0", Some(Major)),
+            ("0.0.3", "0.0.4", Some(Major)),
+            ("0.10.0", "0.13.2", Some(Major)),
+            ("0.9.9", "1.0.0", Some(Major)),
             ("1.0.0-rc.1", "1.0.0", Some(Patch)),
             ("1.0.0", "1.0.0", None),
             ("1.0.0", "0.9.0", None),
@@ -362,6 +502,14 @@ mod tests {
             ("^1.0.0", "2.0.0-rc.1", Some("^2.0.0-rc.1")),
             ("v1.2.3", "1.4.0", Some("v1.4.0")),
             ("~0.2", "0.4.0", Some("~0.4")),
+            // A bump never narrows what the range already admits above the target: an upper
+            // bound that admits it stays as written (node-semver: a range is the intersection of
+            // its comparators, so only the lower bound needs to move).
+            (">= 0.1.21 <= 0.2.0", "0.1.24", Some(">= 0.1.24 <= 0.2.0")),
+            (">=1.0.0 <=2.0.0", "1.5.0", Some(">=1.5.0 <=2.0.0")),
+            (">=1.0.0 <3.0.0", "1.5.0", Some(">=1.5.0 <3.0.0")),
+            ("1.0.0 - 2.3.4", "1.5.0", Some("1.0.0 - 2.3.4")),
+            (">=1.0.0 <=2.0.0", "2.5.0", Some(">=2.5.0 <=2.5.0")),
             ("latest", "1.0.0", None),
             ("^1.0.0", "garbage", None),
         ];

@@ -109,9 +109,20 @@ fn group_matches(version: &str, specs: &[Spec]) -> bool {
         return false;
     }
     specs.iter().all(|s| match s {
-        Spec::Pep(p) => p.contains(&v),
+        Spec::Pep(p) => contains(p, &v),
         Spec::Arbitrary(_) | Spec::Any => true,
     })
+}
+
+/// Does the specifier admit `v`? PEP 440, "Exclusive ordered comparison": `<V` must not allow a
+/// pre-release of the specified version *unless the specified version is itself a
+/// pre-release*. `pep440_rs` (0.7.3, the newest) excludes pre-releases of V's release even then,
+/// so `3.0.0a7` failed `<3.0.0a8`; with a pre-release V the comparison is the plain order.
+fn contains(spec: &VersionSpecifier, v: &Version) -> bool {
+    match spec.operator() {
+        Operator::LessThan if spec.version().any_prerelease() => v < spec.version(),
+        _ => spec.contains(v),
+    }
 }
 
 fn group_floor(specs: &[Spec]) -> Option<Version> {
@@ -322,6 +333,20 @@ mod tests {
             ("1.4.9", "~=1.4.5", true),
             ("1.5.0", "~=1.4.5", false),
             ("1.2.3", "==1.2.3", true),
+            // PEP 440 "Exclusive ordered comparison": `<V` excludes pre-releases of V unless V
+            // is itself a pre-release; then it is the plain order.
+            ("3.0.0a7", "<3.0.0a8", true),
+            ("3.0.0a8", "<3.0.0a8", false),
+            ("3.0.0a9", "<3.0.0a8", false),
+            ("3.0.0.dev1", "<3.0.0a8", true),
+            ("3.0.0b1", "<3.0.0rc1", true),
+            ("2.9", "<3.0.0a8", true),
+            ("3.0.0", "<3.0.0a8", false),
+            ("3.0.0a7", "<3.0.0", false),
+            ("3.0.0a7", ">=3.0.0a1,<3.0.0", false),
+            ("2.9.0rc1", ">=2.9.0rc1,<3.0.0", true),
+            ("3.0.0rc1", ">=2.0,<3.0.0rc2", true),
+            ("3.1.dev0", "<3.1", false),
             ("1.2.3+local", "==1.2.3", true),
             ("1.2.4", "==1.2.3", false),
             ("1.2.9", "==1.2.*", true),
@@ -414,6 +439,12 @@ mod tests {
             (">=1.0,!=2.0", "2.0", None),
             ("<=1.9", "2.3", Some("<=2.3")),
             ("<=1.9", "2.3.1", Some("<=2.3.1")),
+            // PEP 440 "Inclusive ordered comparison": `<=1.3.0` already admits 0.9.2, and a
+            // comma-separated specifier set is the intersection of its clauses, so the upper
+            // clause stays as written.
+            ("<=1.3.0", "0.9.2", Some("<=1.3.0")),
+            (">=1.0,<=2.0", "1.5", Some(">=1.5,<=2.0")),
+            (">=1.0,<3", "1.5", Some(">=1.5,<3")),
             (">1.0", "2.0", Some(">=2.0")),
             (">=1.0", "2.0rc1", Some(">=2.0rc1")),
             ("^1.2", "2.4.1", Some("^2.4")),
