@@ -147,6 +147,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(repositories::create, repositories::list))
         .routes(routes!(repositories::get, repositories::delete))
+        .routes(routes!(repositories::crawl))
         .routes(routes!(teams::create_team))
         .routes(routes!(teams::create_token))
         .routes(routes!(imports::create))
@@ -180,7 +181,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, error::ErrorCode::MethodNotAllowed, "method not allowed on this route")
         })
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
