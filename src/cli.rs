@@ -104,11 +104,17 @@ pub enum FleetCommand {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Directory to scan.
+    /// Directory to scan, or one manifest or lockfile (with the lockfiles beside it).
     pub path: PathBuf,
     /// Do not contact any registry: list dependencies only.
     #[arg(long)]
     pub offline: bool,
+    /// Exit with status 3 when an update of this kind or larger exists (for CI).
+    #[arg(long, value_enum, value_name = "KIND", conflicts_with = "offline")]
+    pub fail_on: Option<UpdateKindArg>,
+    /// Only dependencies a manifest names: hide the transitive entries only a lockfile lists.
+    #[arg(long)]
+    pub direct: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
     pub format: ScanFormat,

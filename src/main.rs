@@ -16,6 +16,8 @@ use upkeep::{scan_command, server, telemetry};
 enum Failure {
     Config(String),
     Runtime(String),
+    /// `scan --fail-on`: updates of the kind asked for exist (exit 3).
+    UpdatesFound(String),
 }
 
 impl From<StoreError> for Failure {
@@ -51,6 +53,10 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+        Err(Failure::UpdatesFound(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(3)
+        }
     }
 }
 
@@ -71,17 +77,29 @@ async fn open_store(config: &Config) -> Result<Store, Failure> {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Scan(args) = &cli.command {
-        let text = scan_command::run(args, cli.config.as_deref())
+        let outcome = scan_command::run(args, cli.config.as_deref())
             .await
             .map_err(Failure::Runtime)?;
         // A reader that goes away early (`upkeep scan . | head`) is not an error.
         let mut stdout = std::io::stdout().lock();
-        return match writeln!(stdout, "{text}") {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(Failure::Runtime(format!("cannot write the scan: {e}")))
-            }
-            _ => Ok(()),
-        };
+        if let Err(e) = writeln!(stdout, "{}", outcome.text)
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(Failure::Runtime(format!("cannot write the scan: {e}")));
+        }
+        if let Some(threshold) = args
+            .fail_on
+            .map(upkeep_resolvers::versioning::UpdateKind::from)
+            && let Some(largest) = outcome.largest_update
+            && largest >= threshold
+        {
+            return Err(Failure::UpdatesFound(format!(
+                "a {} update exists (--fail-on {})",
+                largest.as_str(),
+                threshold.as_str()
+            )));
+        }
+        return Ok(());
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
     telemetry::init_logging(&config);
