@@ -240,6 +240,33 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(
+        log.contains("admin_token is not set") && log.contains("upkeep team create"),
+        "serve without an admin token says no team can be created through the API, and how: {log}"
+    );
+    assert!(!log.contains('\u{1b}'), "no colour codes in a pipe: {log}");
+}
+
+#[test]
+fn github_failures_are_one_clear_line_without_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(upkeep(dir.path()).args(["team", "create", "acme"]));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(upkeep(dir.path())
+        .args(["repo", "add", "https://github.com/acme/x", "--team", "acme"])
+        .env("UPKEEP_GITHUB_API_URL", "http://127.0.0.1:9/"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes in a pipe: {stderr}"
+    );
+    assert!(
+        !stderr.contains("octocrab"),
+        "no raw line from the GitHub client library: {stderr}"
+    );
+    assert!(stderr.contains("GitHub: GET /repos/acme/x"), "{stderr}");
 }
 
 /// `repo show`, `deps` and `fleet usages` read what the service stored: the service runs in the
