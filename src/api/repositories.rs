@@ -21,6 +21,7 @@ pub struct CreateRepository {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Return repositories with ids after this cursor (the previous page's `next`).

@@ -479,6 +479,43 @@ async fn openapi_document_is_served_and_stable() {
     .await;
     let generated = serde_json::to_value(upkeep::api::openapi()).unwrap();
     assert_eq!(served, generated);
+    // Path parameters are those in the path template; everything else a list takes is a query.
+    for (path, operations) in generated["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let place = parameter["in"].as_str().unwrap();
+                let in_template = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    place == "path",
+                    in_template,
+                    "{method} {path}: `{name}` is declared in {place}"
+                );
+            }
+            // Every list pages one way: {items, next}.
+            let reference = operation["responses"]["200"]["content"]["application/json"]["schema"]
+                ["$ref"]
+                .as_str()
+                .unwrap_or_default();
+            let schema = reference.rsplit('/').next().unwrap_or_default();
+            let properties = &generated["components"]["schemas"][schema]["properties"];
+            if properties.get("items").is_some() {
+                assert!(
+                    properties.get("next").is_some(),
+                    "{method} {path}: {schema} has items but no next"
+                );
+            }
+        }
+    }
+    let docs = app.client.get(app.url("/api/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.url().path().ends_with("/api/docs/"), "{}", docs.url());
+    let page = docs.text().await.unwrap();
+    assert!(page.contains("api-reference"), "{page}");
+    assert!(
+        page.contains("/api/v1/repositories/{id}/crawl"),
+        "the document is in the page"
+    );
     insta::assert_json_snapshot!("openapi", generated, { ".info.version" => "[version]" });
     app.stop().await;
 }
