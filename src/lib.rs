@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod cli_views;
 pub mod config;
 pub mod crawler;
 pub mod delivery;

@@ -4,7 +4,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use upkeep::cli::{Cli, Command, RepoCommand, TeamCommand, TokenCommand};
+use upkeep::cli::{Cli, Command, DepsArgs, FleetCommand, RepoCommand, TeamCommand, TokenCommand};
+use upkeep::cli_views;
 use upkeep::config::Config;
 use upkeep::repository_url::RepositoryUrl;
 use upkeep::services::Services;
@@ -15,6 +16,8 @@ use upkeep::{scan_command, server, telemetry};
 enum Failure {
     Config(String),
     Runtime(String),
+    /// `scan --fail-on`: updates of the kind asked for exist (exit 3).
+    UpdatesFound(String),
 }
 
 impl From<StoreError> for Failure {
@@ -50,6 +53,10 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+        Err(Failure::UpdatesFound(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(3)
+        }
     }
 }
 
@@ -70,20 +77,39 @@ async fn open_store(config: &Config) -> Result<Store, Failure> {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Scan(args) = &cli.command {
-        let text = scan_command::run(args, cli.config.as_deref())
+        let outcome = scan_command::run(args, cli.config.as_deref())
             .await
             .map_err(Failure::Runtime)?;
         // A reader that goes away early (`upkeep scan . | head`) is not an error.
         let mut stdout = std::io::stdout().lock();
-        return match writeln!(stdout, "{text}") {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(Failure::Runtime(format!("cannot write the scan: {e}")))
-            }
-            _ => Ok(()),
-        };
+        if let Err(e) = writeln!(stdout, "{}", outcome.text)
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(Failure::Runtime(format!("cannot write the scan: {e}")));
+        }
+        if let Some(threshold) = args
+            .fail_on
+            .map(upkeep_resolvers::versioning::UpdateKind::from)
+            && let Some(largest) = outcome.largest_update
+            && largest >= threshold
+        {
+            return Err(Failure::UpdatesFound(format!(
+                "a {} update exists (--fail-on {})",
+                largest.as_str(),
+                threshold.as_str()
+            )));
+        }
+        return Ok(());
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
     telemetry::init_logging(&config);
+    let administrative = !matches!(
+        cli.command,
+        Command::Serve | Command::Worker | Command::Migrate
+    );
+    if administrative {
+        check_database(&config, &cli, cli.command.is_read_only())?;
+    }
     let store = open_store(&config).await?;
     match cli.command {
         Command::Serve => {
@@ -147,9 +173,154 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             );
         }
         Command::Repo(command) => repo(&config, &store, command).await?,
+        Command::Deps(args) => deps(&store, args).await?,
+        Command::Fleet(FleetCommand::Usages {
+            package,
+            ecosystem,
+            below,
+        }) => usages(&store, &package, ecosystem.as_deref(), below.as_deref()).await?,
         Command::Scan(_) => unreachable!("handled before configuration is loaded"),
     }
     store.close().await;
+    Ok(())
+}
+
+/// Whether the database was configured (a config file naming it, or `UPKEEP_DATABASE_URL`);
+/// without either the default `sqlite://upkeep.db` is relative to the working directory.
+fn database_configured(cli: &Cli) -> bool {
+    let file = cli
+        .config
+        .clone()
+        .or_else(|| std::env::var_os("UPKEEP_CONFIG").map(std::path::PathBuf::from));
+    let in_file = file
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        .is_some_and(|table| table.contains_key("database_url"));
+    in_file || std::env::var_os("UPKEEP_DATABASE_URL").is_some()
+}
+
+/// Before an administrative command opens the database: say which one when it was not
+/// configured (one line on stderr), and refuse to create an empty SQLite database for a command
+/// that only reads.
+fn check_database(config: &Config, cli: &Cli, read_only: bool) -> Result<(), Failure> {
+    let url = upkeep::store::DatabaseUrl::parse(&config.database_url).map_err(|e| {
+        Failure::Config(format!(
+            "invalid configuration: UPKEEP_DATABASE_URL: {}",
+            e.0
+        ))
+    })?;
+    let file = url
+        .sqlite_file()
+        .map(|path| std::path::absolute(&path).unwrap_or(path));
+    if let Some(path) = &file
+        && read_only
+        && !path.exists()
+    {
+        return Err(Failure::Runtime(format!(
+            "no database at {} (the service's database is named by `database_url` in its \
+             configuration file, --config FILE or UPKEEP_CONFIG, or by UPKEEP_DATABASE_URL)",
+            path.display()
+        )));
+    }
+    if !database_configured(cli) {
+        let name = file.map_or_else(
+            || upkeep::store::redact(&config.database_url),
+            |path| path.display().to_string(),
+        );
+        eprintln!(
+            "using the database {name} (the default; set UPKEEP_DATABASE_URL or --config to use the service's)"
+        );
+    }
+    Ok(())
+}
+
+/// The repository with this id, or a one-line error.
+async fn repository(
+    store: &Store,
+    id: i64,
+) -> Result<upkeep::store::repositories::Repository, Failure> {
+    store.repository(id).await?.ok_or_else(|| {
+        Failure::Runtime(format!(
+            "no repository with id {id} (see `upkeep repo list`)"
+        ))
+    })
+}
+
+/// Every dependency of a repository, evaluated as the API lists them.
+async fn all_dependencies(
+    store: &Store,
+    id: i64,
+) -> Result<Vec<upkeep::fleet::ListedDependency>, Failure> {
+    let now = chrono::Utc::now();
+    let mut after = 0;
+    let mut all = Vec::new();
+    loop {
+        let page = upkeep::fleet::dependencies(store, id, after, 500, now).await?;
+        all.extend(page.items);
+        match page.next {
+            Some(next) => after = next,
+            None => return Ok(all),
+        }
+    }
+}
+
+fn team_names(teams: Vec<upkeep::store::teams::Team>) -> std::collections::HashMap<i64, String> {
+    teams.into_iter().map(|t| (t.id, t.name)).collect()
+}
+
+async fn deps(store: &Store, args: DepsArgs) -> Result<(), Failure> {
+    repository(store, args.id).await?;
+    let kind = args
+        .kind
+        .map(upkeep_resolvers::versioning::UpdateKind::from);
+    let listed: Vec<_> = all_dependencies(store, args.id)
+        .await?
+        .into_iter()
+        .filter(|d| {
+            let update = d.evaluation.update;
+            (!args.outdated || update.is_some()) && kind.is_none_or(|k| update == Some(k))
+        })
+        .collect();
+    let text = match args.format {
+        upkeep::cli::ScanFormat::Table => cli_views::dependency_table(&listed),
+        upkeep::cli::ScanFormat::Json => cli_views::dependency_json(listed).to_string(),
+    };
+    println!("{text}");
+    Ok(())
+}
+
+async fn usages(
+    store: &Store,
+    package: &str,
+    ecosystem: Option<&str>,
+    below: Option<&str>,
+) -> Result<(), Failure> {
+    use upkeep_resolvers::Ecosystem;
+    let ecosystems: Vec<Ecosystem> = match ecosystem {
+        Some(name) => vec![name.parse::<Ecosystem>().map_err(|_| {
+            let known: Vec<&str> = Ecosystem::ALL.iter().map(|e| e.as_str()).collect();
+            Failure::Runtime(format!(
+                "--ecosystem: unknown ecosystem `{name}` (one of {})",
+                known.join(", ")
+            ))
+        })?],
+        None => Ecosystem::ALL.to_vec(),
+    };
+    let mut found = Vec::new();
+    for eco in ecosystems {
+        if let Some(version) = below
+            && ecosystem.is_some()
+            && !eco.versioning().scheme().is_valid(version)
+        {
+            return Err(Failure::Runtime(format!(
+                "--below: `{version}` is not a {eco} version"
+            )));
+        }
+        for repo in upkeep::fleet::package_usages(store, eco, package, below, None).await? {
+            found.push((eco.as_str().to_owned(), repo.into()));
+        }
+    }
+    println!("{}", cli_views::usage_table(&found));
     Ok(())
 }
 
@@ -185,17 +356,50 @@ async fn repo(config: &Config, store: &Store, command: RepoCommand) -> Result<()
                 Some(name) => Some(team_named(name).await?.id),
                 None => None,
             };
+            let teams = team_names(store.teams().await?);
             let mut after = 0;
+            let mut listed = Vec::new();
             loop {
                 let page = store.repositories(team_id, after, 500).await?;
-                for repo in &page.items {
-                    println!("{}\t{}\t{}", repo.id, repo.provider.as_str(), repo.url);
+                for repo in page.items {
+                    let team = teams.get(&repo.team_id).cloned().unwrap_or_default();
+                    listed.push((repo, team));
                 }
                 match page.next {
                     Some(next) => after = next,
                     None => break,
                 }
             }
+            println!("{}", cli_views::repository_list(&listed));
+        }
+        RepoCommand::Show { id } => {
+            let repo = repository(store, id).await?;
+            let team = team_names(store.teams().await?)
+                .remove(&repo.team_id)
+                .unwrap_or_default();
+            let crawls = store.crawls_of(id).await?;
+            let manifests = store.manifests_of(id).await?;
+            let dependencies = all_dependencies(store, id).await?;
+            println!(
+                "{}",
+                cli_views::repository_show(&repo, &team, crawls.first(), &manifests, &dependencies)
+            );
+        }
+        RepoCommand::Crawl { id } => {
+            let repo = repository(store, id).await?;
+            let queued = upkeep::jobs::crawl::queue_now(
+                store,
+                id,
+                upkeep::jobs::crawl::URGENT_CRAWL_PRIORITY,
+            )
+            .await?;
+            let how = if queued {
+                "queued"
+            } else {
+                "already pending; moved up"
+            };
+            println!("crawl of {} (id {}) {how}", repo.url, repo.id);
+            eprintln!("a running `upkeep serve` or `upkeep worker` on this database runs it");
         }
         RepoCommand::Remove { id } => {
             let repo = store.remove_repository(id).await?;

@@ -11,9 +11,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use upkeep_resolvers::lookup::{DEFAULT_CONCURRENCY, LookupProgress, lookup_all};
+use upkeep_resolvers::manager::DependencyKind;
 use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::registry::Registries;
-use upkeep_resolvers::scan::{ScanOptions, ScanReport, ScanWarning, scan};
+use upkeep_resolvers::scan::{ScanOptions, ScanReport, ScanWarning, scan, scan_file};
+use upkeep_resolvers::versioning::UpdateKind;
 
 use crate::cli::{ScanArgs, ScanFormat};
 use crate::config::Config;
@@ -21,27 +23,66 @@ use crate::policy::{POLICY_FILE, RepoPolicy, read_policy_file};
 use crate::resolve::plan::{Context, Subject, assess};
 use crate::scan_output::{self, Resolution};
 
+/// What a scan prints, and the largest update it found (for `--fail-on`).
+pub struct ScanOutcome {
+    pub text: String,
+    /// The largest kind of update among the dependencies shown; `None` offline or when every
+    /// dependency is current.
+    pub largest_update: Option<UpdateKind>,
+}
+
 /// Runs the scan and returns the text to print on stdout. `config_file` is `--config`; a missing
 /// or invalid configuration is not fatal here: the scan warns on stderr and uses the defaults.
-pub async fn run(args: &ScanArgs, config_file: Option<&Path>) -> Result<String, String> {
+pub async fn run(args: &ScanArgs, config_file: Option<&Path>) -> Result<ScanOutcome, String> {
     let mut options = ScanOptions::default();
     options.skip_dirs.retain(|d| !args.include_dirs.contains(d));
-    let mut report = scan(&args.path, &options)
-        .map_err(|e| format!("cannot scan {}: {e}", args.path.display()))?;
+    let scanned = if args.path.is_file() {
+        scan_file(&args.path)
+    } else {
+        scan(&args.path, &options)
+    };
+    let mut report = scanned.map_err(|e| format!("cannot scan {}: {e}", args.path.display()))?;
     let policy = tree_policy(&args.path, &mut report);
     if args.offline {
-        return Ok(match args.format {
+        if args.direct {
+            report
+                .dependencies
+                .retain(|d| d.dependency.kind != DependencyKind::Transitive);
+        }
+        let text = match args.format {
             ScanFormat::Json => scan_output::to_json(&report),
             ScanFormat::Table => scan_output::to_table(&report),
+        };
+        return Ok(ScanOutcome {
+            text,
+            largest_update: None,
         });
     }
     let config = scan_config(config_file)?;
     let registries = crate::services::registries_from_config(&config).map_err(|e| e.to_string())?;
     let show_progress = std::io::stderr().is_terminal();
-    let resolutions = resolve(&registries, &mut report, &policy, show_progress).await;
-    Ok(match args.format {
+    let mut resolutions = resolve(&registries, &mut report, &policy, show_progress).await;
+    if args.direct {
+        let keep: Vec<bool> = report
+            .dependencies
+            .iter()
+            .map(|d| d.dependency.kind != DependencyKind::Transitive)
+            .collect();
+        let mut flags = keep.iter();
+        report
+            .dependencies
+            .retain(|_| *flags.next().unwrap_or(&true));
+        let mut flags = keep.iter();
+        resolutions.retain(|_| *flags.next().unwrap_or(&true));
+    }
+    let largest_update = resolutions.iter().filter_map(|r| r.update).max();
+    let text = match args.format {
         ScanFormat::Json => scan_output::to_json_resolved(&report, &resolutions),
         ScanFormat::Table => scan_output::to_table_resolved(&report, &resolutions),
+    };
+    Ok(ScanOutcome {
+        text,
+        largest_update,
     })
 }
 

@@ -247,8 +247,8 @@ fn warnings_and_total(report: &ScanReport, out: &mut String, extra: &str) {
     }
     let _ = writeln!(
         out,
-        "\n{} dependencies{extra}, {} warnings",
-        report.dependencies.len(),
-        report.warnings.len()
+        "\n{}{extra}, {}",
+        crate::cli_views::counted_as(report.dependencies.len(), "dependency", "dependencies"),
+        crate::cli_views::counted(report.warnings.len(), "warning")
     );
 }

@@ -135,6 +135,13 @@ pub async fn serve_with_api_store(
         shutdown.clone(),
     )));
     warn_if_secrets_unsealed(&services);
+    if config.admin_token.is_none() {
+        tracing::warn!(
+            "admin_token is not set: no team or team token can be created through the API \
+             (set UPKEEP_ADMIN_TOKEN, or create them on this database with \
+             `upkeep team create NAME` and `upkeep token create --team NAME`)"
+        );
+    }
     info!(address = %listener.local_addr()?, "listening");
     let workers = tokio::spawn(worker::run(
         services.clone(),

@@ -1,5 +1,6 @@
 //! Logging (tracing, text or JSON) and the process-wide Prometheus recorder.
 
+use std::io::IsTerminal as _;
 use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -7,11 +8,16 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 
-/// Install the log subscriber once; later calls (tests) are ignored.
+/// Install the log subscriber once; later calls (tests) are ignored. Colours only when stderr is
+/// a terminal (a file or pipe gets plain text). `octocrab`'s own log lines are off unless the
+/// filter names it: it logs every failed request as a bare ERROR, and the GitHub client already
+/// returns that failure to its caller, which logs one line saying what it was doing.
 pub fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(with_octocrab_quiet(&config.log_level))
+        .unwrap_or_else(|_| EnvFilter::new(with_octocrab_quiet("info")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder
@@ -21,6 +27,15 @@ pub fn init_logging(config: &Config) {
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// `directives` with `octocrab=off` added unless they name `octocrab` themselves.
+fn with_octocrab_quiet(directives: &str) -> String {
+    if directives.contains("octocrab") {
+        directives.to_owned()
+    } else {
+        format!("{directives},octocrab=off")
+    }
 }
 
 static METRICS: OnceLock<Arc<PrometheusHandle>> = OnceLock::new();

@@ -85,7 +85,48 @@ pub fn scan(root: &Path, options: &ScanOptions) -> std::io::Result<ScanReport> {
     std::fs::read_dir(root)?;
     walk(root, root, options, &mut files, &mut report);
     files.sort();
+    extract_files(root, files, &mut report);
+    Ok(report)
+}
 
+/// Scan one file: a manifest with the lockfiles of its managers beside it (so their pins apply),
+/// or a lockfile alone. An error when the file cannot be read or no manager reads it.
+pub fn scan_file(file: &Path) -> std::io::Result<ScanReport> {
+    let invalid = |message: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+    std::fs::metadata(file)?;
+    let root = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .ok_or_else(|| invalid("names no file"))?
+        .to_string_lossy()
+        .into_owned();
+    let managers: Vec<Manager> = Manager::for_path(&name).collect();
+    if managers.is_empty() {
+        return Err(invalid("not a manifest or lockfile upkeep reads"));
+    }
+    let mut files = vec![name.clone()];
+    for entry in std::fs::read_dir(root)?.flatten() {
+        let sibling = entry.file_name().to_string_lossy().into_owned();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if sibling != name
+            && is_file
+            && Manager::for_path(&sibling).any(|m| managers.contains(&m) && m.is_lockfile(&sibling))
+        {
+            files.push(sibling);
+        }
+    }
+    files.sort();
+    let mut report = ScanReport::default();
+    extract_files(root, files, &mut report);
+    Ok(report)
+}
+
+/// Extract `files` (relative to `root`), pair lockfiles with manifests and add the results and
+/// warnings to `report`.
+fn extract_files(root: &Path, files: Vec<String>, report: &mut ScanReport) {
     let mut manifests: Vec<(String, Manager, Extraction)> = Vec::new();
     for rel in files {
         let managers: Vec<Manager> = Manager::for_path(&rel).collect();
@@ -114,7 +155,6 @@ pub fn scan(root: &Path, options: &ScanOptions) -> std::io::Result<ScanReport> {
     report
         .warnings
         .sort_by(|a, b| a.manifest.cmp(&b.manifest).then(a.line.cmp(&b.line)));
-    Ok(report)
 }
 
 /// Pair manifests with lockfiles over in-memory extractions: `(path, manager, extraction)` per

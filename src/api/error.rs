@@ -25,7 +25,7 @@ pub const RETRY_AFTER_SECONDS: u64 = 2;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// `Retry-After` in seconds, sent with 503s.
     pub retry_after: Option<u64>,
@@ -39,14 +39,38 @@ pub struct ErrorBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable machine-readable code: `malformed_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `validation`, `unavailable`, `internal`.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
+/// Stable machine-readable error code; each goes with one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the request could not be read (bad JSON, query or path).
+    MalformedRequest,
+    /// 401: no token, or an unknown one.
+    Unauthorized,
+    /// 403: a token acting outside its team.
+    Forbidden,
+    /// 404: unknown id or route.
+    NotFound,
+    /// 405: the route exists, the method does not.
+    MethodNotAllowed,
+    /// 409: a duplicate.
+    Conflict,
+    /// 413: the body is over the route's size limit.
+    PayloadTooLarge,
+    /// 422: a well-formed request with an invalid field; the message names the field.
+    Validation,
+    /// 503: the database or an upstream service is unavailable or busy; see `Retry-After`.
+    Unavailable,
+    /// 500: a bug; the cause is in the server's log under the request id.
+    Internal,
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -60,36 +84,48 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError {
             retry_after: Some(RETRY_AFTER_SECONDS),
-            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                message,
+            )
         }
     }
 
     /// 413: the body is larger than the route accepts.
     pub fn payload_too_large(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            message,
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", message)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedRequest,
+            message,
+        )
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
 
     /// A field failed validation; the message starts with the field's name.
     pub fn invalid(field: &str, problem: impl std::fmt::Display) -> Self {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
+            ErrorCode::Validation,
             format!("{field}: {problem}"),
         )
     }
@@ -98,7 +134,7 @@ impl ApiError {
         tracing::error!(error = %cause, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal error",
         )
     }
@@ -108,7 +144,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code,
                 message: self.message,
             },
         };
@@ -126,12 +162,14 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(message) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
             }
             StoreError::NotFound(message) => ApiError::not_found(message),
-            StoreError::Invalid(message) | StoreError::InvalidUrl(message) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message)
-            }
+            StoreError::Invalid(message) | StoreError::InvalidUrl(message) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Validation,
+                message,
+            ),
             StoreError::Sqlx(sqlx::Error::PoolTimedOut) => {
                 tracing::warn!("no database connection free in time: shedding the request");
                 ApiError::unavailable("the server is busy; retry later")
@@ -152,7 +190,7 @@ impl From<JsonRejection> for ApiError {
             // Well-formed JSON of the wrong shape: serde's message names the field.
             JsonRejection::JsonDataError(e) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
+                ErrorCode::Validation,
                 body_error_text(&e.body_text()),
             ),
             JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(format!(

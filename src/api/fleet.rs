@@ -197,6 +197,7 @@ pub async fn dependencies(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsagesParams {
     /// Only usages whose version in use (locked, else the requirement's lower bound) is below
@@ -314,6 +315,7 @@ pub async fn usages(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecommendationParams {
     /// Only this repository's recommendations.

@@ -77,14 +77,14 @@ pub async fn create(
         ),
         GithubError::RateLimited { reset_at } => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            super::error::ErrorCode::Unavailable,
             format!("GitHub's rate limit is exhausted until {reset_at}; try again later"),
         ),
         GithubError::Api(message) => {
             tracing::warn!(org, error = %message, "organisation import failed");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                super::error::ErrorCode::Unavailable,
                 format!("GitHub did not answer as expected: {message}"),
             )
         }

@@ -16,6 +16,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use utoipa_scalar::{Scalar, Servable as _};
 
 use crate::config::Secret;
 use crate::store::Store;
@@ -123,7 +124,11 @@ where
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "upkeep", description = "Keeps every registered repository's dependencies current."),
+    info(title = "upkeep", description = "Keeps every registered repository's dependencies current.\n\n\
+Lists page one way: `{items, next}`; pass `next` as `after` (with an optional `limit`) for the \
+following page, `next` is `null` on the last one. The event journal is a cursor stream instead: \
+`GET /api/v1/events` answers `{events, next_after}`, where `next_after` is never null (poll with it \
+to read on as events arrive)."),
     modifiers(&BearerAuth),
     tags((name = "repositories"), (name = "teams"))
 )]
@@ -147,6 +152,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(repositories::create, repositories::list))
         .routes(routes!(repositories::get, repositories::delete))
+        .routes(routes!(repositories::crawl))
         .routes(routes!(teams::create_team))
         .routes(routes!(teams::create_token))
         .routes(routes!(imports::create))
@@ -176,11 +182,18 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/webhooks/github", webhooks_in::route())
-        .route("/api/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
+        .route("/api/v1/openapi.json", get({
+            let doc = doc.clone();
+            move || async move { axum::Json(doc.as_ref().clone()) }
+        }))
+        // An interactive viewer of the document (Scalar: the page is served from here; the
+        // browser loads Scalar's script from its CDN).
+        .merge(Router::from(Scalar::with_url("/api/docs/", doc.as_ref().clone())))
+        .route("/api/docs", get(|| async { axum::response::Redirect::permanent("/api/docs/") }))
         .merge(api)
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, error::ErrorCode::MethodNotAllowed, "method not allowed on this route")
         })
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -26,6 +26,7 @@ pub struct CreateRepository {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Return repositories with ids after this cursor (the previous page's `next`).
@@ -198,4 +199,36 @@ pub async fn delete(
     principal.visible_repository(state.store(), id).await?;
     state.store().remove_repository(id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `POST /repositories/{id}/crawl` did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CrawlQueued {
+    pub repository_id: i64,
+    /// `false` when a crawl of this repository was already pending (it was moved up instead).
+    pub queued: bool,
+}
+
+/// Crawl a repository now: queue a crawl ahead of scheduled work (or move its pending crawl up).
+#[utoipa::path(post, path = "/api/v1/repositories/{id}/crawl", operation_id = "crawl_repository", tag = "repositories",
+    params(("id" = i64, Path, description = "Repository id")),
+    responses((status = 202, body = CrawlQueued), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
+        (status = 404, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn crawl(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<(StatusCode, Json<CrawlQueued>), ApiError> {
+    principal.visible_repository(state.store(), id).await?;
+    let queued =
+        crate::jobs::crawl::queue_now(state.store(), id, crate::jobs::crawl::URGENT_CRAWL_PRIORITY)
+            .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CrawlQueued {
+            repository_id: id,
+            queued,
+        }),
+    ))
 }

@@ -37,6 +37,8 @@ pub struct CreateSubscription {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SubscriptionList {
     pub items: Vec<Subscription>,
+    /// Cursor for the next page, `null` on the last page.
+    pub next: Option<i64>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -130,14 +132,32 @@ pub async fn create(
 
 /// The caller's subscriptions (every team's for the admin).
 #[utoipa::path(get, path = "/api/v1/subscriptions", operation_id = "list_subscriptions", tag = "subscriptions",
-    responses((status = 200, body = SubscriptionList), (status = 401, body = super::ErrorBody)),
+    params(super::repositories::ListParams),
+    responses((status = 200, body = SubscriptionList), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
+        (status = 422, body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    ApiQuery(params): ApiQuery<super::repositories::ListParams>,
 ) -> Result<Json<SubscriptionList>, ApiError> {
-    let items = state.store().subscriptions(principal.team_scope()).await?;
-    Ok(Json(SubscriptionList { items }))
+    let limit = usize::try_from(page_limit(params.limit, 50, 500)?).unwrap_or(50);
+    let after = params.after.unwrap_or(0);
+    // A team has few subscriptions: read them all (by id) and page here.
+    let mut items: Vec<Subscription> = state
+        .store()
+        .subscriptions(principal.team_scope())
+        .await?
+        .into_iter()
+        .filter(|s| s.id > after)
+        .collect();
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|s| s.id)
+    } else {
+        None
+    };
+    Ok(Json(SubscriptionList { items, next }))
 }
 
 async fn owned(state: &AppState, principal: &Principal, id: i64) -> Result<Subscription, ApiError> {

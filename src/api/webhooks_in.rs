@@ -47,13 +47,11 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ApiError, AppState};
-use crate::jobs::crawl::Crawl;
-use crate::jobs::{Job, Placement, enqueue_placed};
 use crate::repository_url::RepositoryUrl;
 use crate::store::repositories::Repository;
 
 /// Priority of a crawl a push asked for (scheduled crawls run at 0).
-pub const PUSH_CRAWL_PRIORITY: i64 = 100;
+pub const PUSH_CRAWL_PRIORITY: i64 = crate::jobs::crawl::URGENT_CRAWL_PRIORITY;
 /// The largest payload GitHub sends.
 pub const MAX_PAYLOAD_BYTES: usize = 25 * 1024 * 1024;
 /// Bodies up to this size (the API's limit) are read like any request; larger ones need a permit.
@@ -270,21 +268,7 @@ async fn registered(state: &AppState, repository: &Value) -> Result<Vec<Reposito
 }
 
 async fn queue_crawl(state: &AppState, repository_id: i64, priority: i64) -> Result<(), ApiError> {
-    let job = Crawl { repository_id };
-    let placement = Placement::of(&job).priority(priority);
-    let queued = enqueue_placed(state.store(), &job, placement).await?;
-    if queued.is_none() && priority > 0 {
-        let key = job.dedup_key().unwrap_or_default();
-        let hastened = state
-            .store()
-            .hasten_pending_job(Crawl::KIND, &key, priority)
-            .await?;
-        if !hastened {
-            // The pending crawl was claimed between the two statements; queue our own so an
-            // urgent crawl after this push is certain (an unchanged one costs one 304).
-            enqueue_placed(state.store(), &job, placement).await?;
-        }
-    }
+    crate::jobs::crawl::queue_now(state.store(), repository_id, priority).await?;
     Ok(())
 }
 

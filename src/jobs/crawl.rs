@@ -17,6 +17,36 @@ use crate::store::now_ms;
 /// How long a crawl that found the lease taken waits before trying again.
 pub const BUSY_RETRY_MS: i64 = 5_000;
 
+/// Priority of a crawl someone asked for (a push, the API, the CLI); scheduled crawls run at 0.
+pub const URGENT_CRAWL_PRIORITY: i64 = 100;
+
+/// Queue a crawl of `repository_id` at `priority`. A pending crawl of it (one per repository) is
+/// moved up to `priority` instead; returns whether a new job was queued. When the pending crawl
+/// was claimed between the two statements, a new one is queued, so a crawl that starts after
+/// this call is certain.
+pub async fn queue_now(
+    store: &crate::store::Store,
+    repository_id: i64,
+    priority: i64,
+) -> crate::store::Result<bool> {
+    let job = Crawl { repository_id };
+    let placement = Placement::of(&job).priority(priority);
+    if enqueue_placed(store, &job, placement).await?.is_some() {
+        return Ok(true);
+    }
+    if priority <= 0 {
+        return Ok(false);
+    }
+    let key = job.dedup_key().unwrap_or_default();
+    if store
+        .hasten_pending_job(Crawl::KIND, &key, priority)
+        .await?
+    {
+        return Ok(false);
+    }
+    Ok(enqueue_placed(store, &job, placement).await?.is_some())
+}
+
 /// Crawl one repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Crawl {

@@ -24,6 +24,9 @@ pub struct Repository {
     pub url: String,
     pub full_name: String,
     pub default_branch: Option<String>,
+    /// When the weekly update pull requests are to be opened (crontab syntax, UTC; default
+    /// Monday 06:00). Stored only for now: nothing acts on it yet. Crawls follow
+    /// `crawl_interval_seconds`, pushes and `POST /repositories/{id}/crawl`.
     pub schedule: String,
     pub created_at: DateTime<Utc>,
     pub last_crawled_at: Option<DateTime<Utc>>,

@@ -402,6 +402,70 @@ async fn teams_are_isolated() {
     app.stop().await;
 }
 
+/// Crawls recorded for `repository` so far.
+async fn crawls_of(app: &TestApp, repository: i64) -> i64 {
+    use sqlx::Row as _;
+    sqlx::query("SELECT COUNT(*) AS n FROM crawls WHERE repository_id = $1")
+        .bind(repository)
+        .fetch_one(app.db.store.pool())
+        .await
+        .expect("count crawls")
+        .get::<i64, _>("n")
+}
+
+#[tokio::test]
+async fn a_crawl_can_be_asked_for_now() {
+    let app = TestApp::spawn().await;
+    let owner = app.team_token("owners").await;
+    let other = app.team_token("others").await;
+    let repo = git::GitRepo::with_files(&[("requirements.txt", "django==3.2.0\n")]);
+    let registered = json_of(
+        app.client
+            .post(app.url("/api/v1/repositories"))
+            .bearer_auth(&owner)
+            .json(&json!({"url": repo.path()}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = registered["id"].as_i64().expect("an id");
+    let idle = std::time::Duration::from_mins(1);
+    crate::support::app::wait_for_idle_queue(&app.db.store, idle).await;
+    let before = crawls_of(&app, id).await;
+    assert_eq!(before, 1, "the registration crawled once");
+
+    let crawl = |token: String, id: i64| {
+        app.client
+            .post(app.url(&format!("/api/v1/repositories/{id}/crawl")))
+            .bearer_auth(token)
+            .send()
+    };
+    let answer = crawl(owner.clone(), id).await.unwrap();
+    assert_eq!(answer.status(), 202);
+    let body = json_of(answer).await;
+    assert_eq!(body["repository_id"], id, "{body}");
+    crate::support::app::wait_for_idle_queue(&app.db.store, idle).await;
+    assert_eq!(crawls_of(&app, id).await, before + 1, "one more crawl ran");
+
+    let admin = crawl(ADMIN_TOKEN.to_owned(), id).await.unwrap();
+    assert_eq!(admin.status(), 202, "the admin may crawl any repository");
+    let foreign = crawl(other.clone(), id).await.unwrap();
+    assert_eq!(foreign.status(), 403, "like GET, another team's repository");
+    assert_eq!(json_of(foreign).await["error"]["code"], "forbidden");
+    let unknown = crawl(owner.clone(), id + 1000).await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(json_of(unknown).await["error"]["code"], "not_found");
+    let anonymous = app
+        .client
+        .post(app.url(&format!("/api/v1/repositories/{id}/crawl")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn openapi_document_is_served_and_stable() {
     let app = TestApp::spawn().await;
@@ -415,6 +479,43 @@ async fn openapi_document_is_served_and_stable() {
     .await;
     let generated = serde_json::to_value(upkeep::api::openapi()).unwrap();
     assert_eq!(served, generated);
+    // Path parameters are those in the path template; everything else a list takes is a query.
+    for (path, operations) in generated["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let place = parameter["in"].as_str().unwrap();
+                let in_template = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    place == "path",
+                    in_template,
+                    "{method} {path}: `{name}` is declared in {place}"
+                );
+            }
+            // Every list pages one way: {items, next}.
+            let reference = operation["responses"]["200"]["content"]["application/json"]["schema"]
+                ["$ref"]
+                .as_str()
+                .unwrap_or_default();
+            let schema = reference.rsplit('/').next().unwrap_or_default();
+            let properties = &generated["components"]["schemas"][schema]["properties"];
+            if properties.get("items").is_some() {
+                assert!(
+                    properties.get("next").is_some(),
+                    "{method} {path}: {schema} has items but no next"
+                );
+            }
+        }
+    }
+    let docs = app.client.get(app.url("/api/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.url().path().ends_with("/api/docs/"), "{}", docs.url());
+    let page = docs.text().await.unwrap();
+    assert!(page.contains("api-reference"), "{page}");
+    assert!(
+        page.contains("/api/v1/repositories/{id}/crawl"),
+        "the document is in the page"
+    );
     insta::assert_json_snapshot!("openapi", generated, { ".info.version" => "[version]" });
     app.stop().await;
 }

@@ -531,3 +531,101 @@ async fn online_scan_survives_a_bad_configuration_with_defaults() {
     assert_eq!(entry(&doc, "Cargo.toml", "cfg-if")["latest"], "1.0.5");
     assert!(cache.path().join("cache/http").is_dir());
 }
+
+#[tokio::test]
+async fn fail_on_exits_3_when_an_update_that_large_exists() {
+    let registries = Registries::start().await;
+    let cache = tempfile::tempdir().expect("temp dir");
+    // The project has a major (cfg-if 0.1 → 1.0) and patches.
+    let (code, table, stderr) = run(upkeep(&registries, cache.path())
+        .args(["scan", "--fail-on", "major"])
+        .arg(project()));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("major"), "{stderr}");
+    assert!(
+        table.contains("(major)"),
+        "the table is printed too: {table}"
+    );
+
+    // Only a patch (semver 1.0.17 → 1.0.28): `minor` passes, `patch` fails.
+    let tree = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        tree.path().join("Cargo.toml"),
+        "[package]\nname = \"x\"\nversion = \"0.1.0\"\n\n[dependencies]\nsemver = \"1.0.17\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(upkeep(&registries, cache.path())
+        .args(["scan", "--fail-on", "minor"])
+        .arg(tree.path()));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(upkeep(&registries, cache.path())
+        .args(["scan", "--fail-on", "patch"])
+        .arg(tree.path()));
+    assert_eq!(code, 3, "{stderr}");
+}
+
+#[tokio::test]
+async fn a_single_file_can_be_scanned_and_one_warning_is_singular() {
+    let registries = Registries::start().await;
+    let cache = tempfile::tempdir().expect("temp dir");
+    // requirements.txt alone: internal-toolkit is unknown to the registry, one warning.
+    let (code, table, stderr) = run(upkeep(&registries, cache.path())
+        .arg("scan")
+        .arg(project().join("requirements.txt")));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(table.contains("requirements.txt (python)"), "{table}");
+    assert!(!table.contains("Cargo.toml"), "only that file: {table}");
+    assert!(table.contains("2 dependencies"), "{table}");
+    assert!(table.trim_end().ends_with(", 1 warning"), "{table}");
+
+    // A manifest brings the lockfile beside it: the locked version is the current one.
+    let doc: Value = {
+        let (code, stdout, stderr) = run(upkeep(&registries, cache.path())
+            .args(["scan", "--offline", "--format", "json"])
+            .arg(project().join("Cargo.toml")));
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&stdout).expect("JSON")
+    };
+    let cfg_if = entry(&doc, "Cargo.toml", "cfg-if");
+    assert_eq!(cfg_if["locked"], "0.1.10", "{doc:#}");
+    assert!(
+        entries(&doc, "package.json", "querystring").is_empty(),
+        "{doc:#}"
+    );
+
+    let (code, _, stderr) = run(upkeep(&registries, cache.path())
+        .args(["scan", "--offline"])
+        .arg(project().join("README.md")));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot scan"), "{stderr}");
+}
+
+#[tokio::test]
+async fn direct_hides_lockfile_only_entries() {
+    let registries = Registries::start().await;
+    let cache = tempfile::tempdir().expect("temp dir");
+    let tree = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(project().join("Cargo.toml"), tree.path().join("Cargo.toml")).unwrap();
+    let mut lock = std::fs::read_to_string(project().join("Cargo.lock")).unwrap();
+    lock.push_str(
+        "\n[[package]]\nname = \"autocfg\"\nversion = \"1.1.0\"\n\
+         source = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
+    );
+    std::fs::write(tree.path().join("Cargo.lock"), lock).unwrap();
+    let scan = |extra: &[&str]| {
+        let (code, table, stderr) = run(upkeep(&registries, cache.path())
+            .args(["scan", "--offline"])
+            .args(extra)
+            .arg(tree.path()));
+        assert_eq!(code, 0, "{stderr}");
+        table
+    };
+    let all = scan(&[]);
+    assert!(
+        all.contains("autocfg") && all.contains("transitive"),
+        "{all}"
+    );
+    let direct = scan(&["--direct"]);
+    assert!(!direct.contains("autocfg"), "{direct}");
+    assert!(direct.contains("cfg-if"), "{direct}");
+}
