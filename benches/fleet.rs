@@ -288,6 +288,7 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
     }
     config.registries.extend(registries.base_urls());
     config.github_api_url = github.url();
+    config.github_token = Some(upkeep::config::Secret::new(fake_github::TOKEN));
     config.workers = WORKERS;
     config.cache_dir = dir.path().join("cache");
     let services = Services::from_config(&config, store.clone()).map_err(|e| e.to_string())?;

@@ -99,7 +99,7 @@ pub enum CrawlError {
 }
 
 impl CrawlError {
-    /// `true` when crawling again cannot help (the repository is gone from its forge).
+    /// `true` when crawling again cannot help (the repository is gone from its forge, or empty).
     pub fn is_permanent(&self) -> bool {
         match self {
             CrawlError::Forge(error) => error.is_permanent(),

@@ -3,9 +3,9 @@
 //! another crawl holding the repository's lease queues itself again a few seconds later.
 //!
 //! Failures: a failed crawl is recorded with its `crawl_failed` event each time. A repository gone
-//! from its forge (GitHub 404 or 410) gives up at once with the reason on the job; other failures
-//! (network, 5xx, rate limit, git, the database) are retried. A repository unregistered meanwhile
-//! ends the job successfully.
+//! from its forge (GitHub 404 or 410) or without commits (an empty GitHub repository) gives up at
+//! once with the reason on the job; other failures (network, 5xx, rate limit, git, the database)
+//! are retried. A repository unregistered meanwhile ends the job successfully.
 
 use serde::{Deserialize, Serialize};
 

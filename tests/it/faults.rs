@@ -19,7 +19,7 @@ use upkeep::repository_url::RepositoryUrl;
 use upkeep::store::Store;
 
 use crate::support::app::{self, CLOSED_PORT, TestDb, fresh_db};
-use crate::support::fake_github::FakeGithub;
+use crate::support::fake_github::{self, FakeGithub};
 use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions};
 
 /// Crawl jobs still to run.
@@ -66,6 +66,7 @@ impl Worker {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("UPKEEP_DATABASE_URL", &db.url)
             .env("UPKEEP_GITHUB_API_URL", github.url())
+            .env("UPKEEP_GITHUB_TOKEN", fake_github::TOKEN)
             .env("UPKEEP_WORKERS", "4")
             .env("UPKEEP_JOB_LEASE_SECONDS", "2")
             .env("UPKEEP_JOB_POLL_MS", "50")
