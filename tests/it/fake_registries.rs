@@ -2,8 +2,10 @@
 //! what the adapters resolve, validators turn a second resolution into `304`s, overrides and new
 //! releases show up, and latency injection delays every request.
 
-use std::collections::BTreeSet;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
 
 use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::http::{HttpClient, HttpConfig, install_crypto_provider};
@@ -525,4 +527,135 @@ async fn injected_latency_delays_every_request() {
     let delta = fake.stats().since(&before).total();
     assert_eq!(delta.requests, 1);
     assert_eq!(delta.delayed, 0, "no latency once switched off");
+}
+
+/// A client that retries like the service's (two retries), with short backoffs.
+fn retrying_registries(fake: &FakeRegistries, base_urls: BTreeMap<String, String>) -> Registries {
+    install_crypto_provider();
+    let http = HttpClient::new(HttpConfig {
+        max_retries: 2,
+        initial_backoff: Duration::from_millis(20),
+        ..HttpConfig::default()
+    })
+    .expect("HTTP client");
+    let mut urls: BTreeMap<String, String> = fake.base_urls().into_iter().collect();
+    urls.extend(base_urls);
+    Registries::new(
+        http,
+        RegistryConfig {
+            base_urls: urls.into_iter().collect(),
+            ..RegistryConfig::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn adapters_wait_out_429s_and_retry_server_errors() {
+    let fake = FakeRegistries::start().await;
+    let registries = retrying_registries(&fake, BTreeMap::new());
+    for (ecosystem, names) in PACKAGES {
+        let ecosystem = *ecosystem;
+        // `429` with `Retry-After: 1`: the adapter waits a second, then resolves.
+        let before = fake.stats();
+        fake.inject_failures(ecosystem, 1, StatusCode::TOO_MANY_REQUESTS, Some(1));
+        let started = Instant::now();
+        let set = resolve(&registries, ecosystem, names[0]).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{ecosystem}: Retry-After honoured"
+        );
+        assert_matches(&fake, ecosystem, names[0], &set);
+        assert_eq!(fake.stats().since(&before).get(ecosystem).refused, 1);
+
+        // `429` without `Retry-After`, then a `502`: backed off and retried.
+        let before = fake.stats();
+        fake.inject_failures(ecosystem, 1, StatusCode::TOO_MANY_REQUESTS, None);
+        let set = resolve(&registries, ecosystem, names[1]).await;
+        assert_matches(&fake, ecosystem, names[1], &set);
+        fake.inject_failures(ecosystem, 2, StatusCode::BAD_GATEWAY, None);
+        let set = resolve(&registries, ecosystem, names[names.len() - 1]).await;
+        assert_matches(&fake, ecosystem, names[names.len() - 1], &set);
+        assert_eq!(fake.stats().since(&before).get(ecosystem).refused, 3);
+    }
+
+    // More server errors than retries: the lookup fails, and says so.
+    fake.inject_failures(Ecosystem::Npm, 3, StatusCode::SERVICE_UNAVAILABLE, None);
+    let error = registries
+        .releases(Ecosystem::Npm, "express")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("503"), "{error}");
+    // Four refusals before: one `429` with `Retry-After`, one without, two `502`s.
+    assert_eq!(fake.stats().get(Ecosystem::Npm).refused, 4 + 3);
+}
+
+#[tokio::test]
+async fn the_docker_token_challenge_is_answered_and_the_token_reused_for_pages() {
+    let fake = FakeRegistries::start_with(FakeRegistryOptions {
+        oci_page_size: 2,
+        ..FakeRegistryOptions::default()
+    })
+    .await;
+    fake.require_docker_token(true);
+    let registries = registries(&fake, false);
+    for name in ["node", "grafana/grafana"] {
+        let before = fake.stats();
+        let set = resolve(&registries, Ecosystem::Docker, name).await;
+        assert_matches(&fake, Ecosystem::Docker, name, &set);
+        let stats = fake.stats().since(&before).get(Ecosystem::Docker);
+        // One challenge, one token request, then every page with the token.
+        assert_eq!(stats.refused, 1, "{name}");
+        let pages = set.releases.len().div_ceil(2) as u64;
+        assert_eq!(stats.requests, 1 + 1 + pages, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn the_pypi_simple_api_is_resolved() {
+    let fake = FakeRegistries::start().await;
+    let registries = retrying_registries(
+        &fake,
+        BTreeMap::from([("pypi".to_owned(), fake.pypi_simple_url())]),
+    );
+    for name in ["requests", "Django_Rest.framework"] {
+        let set = resolve(&registries, Ecosystem::Pypi, name).await;
+        let expected = fake.releases(Ecosystem::Pypi, name).expect("served");
+        let served: Vec<(String, bool, Option<chrono::DateTime<chrono::Utc>>)> = expected
+            .iter()
+            .map(|r| (r.version.clone(), r.yanked, Some(r.published_at)))
+            .collect();
+        let mut resolved: Vec<(String, bool, Option<chrono::DateTime<chrono::Utc>>)> = set
+            .releases
+            .iter()
+            .map(|r| (r.version.clone(), r.yanked, r.published_at))
+            .collect();
+        let mut served = served;
+        served.sort();
+        resolved.sort();
+        assert_eq!(resolved, served, "{name}");
+    }
+
+    // The PEP 503 HTML page (for a client that does not ask for JSON) lists the same files.
+    let html = reqwest::Client::new()
+        .get(format!("{}requests/", fake.pypi_simple_url()))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("simple page");
+    assert_eq!(
+        html.headers()["content-type"].to_str().unwrap(),
+        "text/html"
+    );
+    let body = html.bytes().await.expect("body");
+    let set = upkeep_resolvers::registry::pypi::parse_simple_html(&body, "requests", "simple")
+        .expect("PEP 503 page");
+    let expected = fake.releases(Ecosystem::Pypi, "requests").expect("served");
+    assert_eq!(
+        versions(set.releases.iter().map(|r| &r.version)),
+        versions(expected.iter().map(|r| &r.version))
+    );
+    for release in &set.releases {
+        let served = expected.iter().find(|r| r.version == release.version);
+        assert_eq!(release.yanked, served.is_some_and(|r| r.yanked));
+    }
 }
