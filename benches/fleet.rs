@@ -24,6 +24,13 @@
 mod fake_github;
 #[path = "../tests/it/support/fake_registries.rs"]
 #[expect(dead_code, reason = "the benchmark uses part of the fake")]
+#[cfg_attr(
+    test,
+    expect(
+        unused_imports,
+        reason = "the fake's own unit tests are not built without the test harness"
+    )
+)]
 mod fake_registries;
 
 use std::collections::BTreeMap;

@@ -367,20 +367,6 @@ impl FakeRegistries {
         }
     }
 
-    /// `http://127.0.0.1:<port>`, without a trailing `/`.
-    pub fn origin(&self) -> &str {
-        &self.shared.origin
-    }
-
-    /// The base URL of `ecosystem`'s registry on this server (ends in `/`); `None` for an
-    /// ecosystem the fake does not serve.
-    pub fn base_url(&self, ecosystem: Ecosystem) -> Option<String> {
-        SERVED
-            .iter()
-            .find(|(e, _)| *e == ecosystem)
-            .map(|(_, prefix)| format!("{}/{prefix}/", self.shared.origin))
-    }
-
     /// `config.registries` / `RegistryConfig::base_urls` entries pointing at this server, keyed
     /// like `upkeep_resolvers::registry::DEFAULT_BASE_URLS` (`gradle-plugins` shares the Maven
     /// repository so plugin markers stay local too).
@@ -486,10 +472,6 @@ impl FakeRegistries {
         self.shared
             .latency_ms
             .store(millis(latency), Ordering::Relaxed);
-    }
-
-    pub fn latency(&self) -> Duration {
-        Duration::from_millis(self.shared.latency_ms.load(Ordering::Relaxed))
     }
 
     /// A snapshot of the counters.
@@ -1441,4 +1423,74 @@ fn docker(shared: &Shared, rest: &str, query: &str) -> Option<Reply> {
     let mut reply = Reply::json(&json!({"name": repository, "tags": page}));
     reply.link = link;
     Some(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The generator is deterministic (the fleet benchmark's request counts rest on it) and its
+    /// histories look like real ones.
+    #[tokio::test]
+    async fn generation_is_deterministic_and_realistic() {
+        let one = FakeRegistries::start().await;
+        let two = FakeRegistries::start().await;
+        let mut yanked = 0;
+        let mut prereleases = 0;
+        let mut majors = BTreeSet::new();
+        for i in 0..200 {
+            let name = format!("package-{i}");
+            for ecosystem in [Ecosystem::Cargo, Ecosystem::Npm, Ecosystem::Pypi] {
+                let releases = one.releases(ecosystem, &name).expect("generated");
+                assert_eq!(Some(&releases), two.releases(ecosystem, &name).as_ref());
+                assert!((3..=12).contains(&releases.len()), "{ecosystem} {name}");
+                assert!(
+                    releases
+                        .windows(2)
+                        .all(|w| w[0].published_at < w[1].published_at),
+                    "chronological"
+                );
+                assert!(
+                    !releases.first().is_some_and(|r| r.prerelease),
+                    "starts stable"
+                );
+                assert!(one.latest(ecosystem, &name).is_some(), "has a latest");
+                yanked += releases.iter().filter(|r| r.yanked).count();
+                prereleases += releases.iter().filter(|r| r.prerelease).count();
+                majors.extend(
+                    releases
+                        .iter()
+                        .filter_map(|r| r.version.split('.').next().map(str::to_owned)),
+                );
+            }
+        }
+        assert!(
+            yanked > 50,
+            "about a third of the packages have a yanked release: {yanked}"
+        );
+        assert!(prereleases > 100, "prereleases appear: {prereleases}");
+        assert!(majors.len() >= 5, "several majors: {majors:?}");
+        // Go versions stay within the major of the module path.
+        for module in ["example.com/a", "example.com/b/v4"] {
+            let releases = one.releases(Ecosystem::Go, module).expect("generated");
+            for release in &releases {
+                let major = release.version.split('.').next().expect("major");
+                if module.ends_with("/v4") {
+                    assert_eq!(major, "v4", "{}", release.version);
+                } else {
+                    assert!(major == "v0" || major == "v1", "{}", release.version);
+                }
+            }
+        }
+        let image = one.releases(Ecosystem::Docker, "node").expect("generated");
+        assert!(image.iter().any(|r| r.version == "latest" && r.prerelease));
+        assert_eq!(
+            Some(image),
+            one.releases(Ecosystem::Docker, "library/node"),
+            "official images live under library/"
+        );
+        assert_eq!(one.releases(Ecosystem::Toolchain, "rust"), None);
+    }
 }
