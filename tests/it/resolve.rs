@@ -1,15 +1,14 @@
-//! Resolve and recommend end to end: packages resolved against local fake registries (wiremock on
-//! 127.0.0.1 speaking the npm packument and Cargo sparse index wire formats), releases and
+//! Resolve and recommend end to end: packages resolved against the support fake registries
+//! (npm packuments and the Cargo sparse index on 127.0.0.1, serving the histories each test
+//! publishes), releases and
 //! events stored, recommendations computed under repository policies, and the fleet API on top.
 //! Runs on SQLite, and on PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set.
 //!
 //! The crawler is not involved: teams and repositories come from the store API, manifests,
 //! packages and dependencies from plain SQL, as the crawler would write them.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use chrono::{Duration, Utc};
+use chrono::Utc;
+use http::StatusCode;
 use serde_json::{Value, json};
 use upkeep::jobs::dispatch::JobTable;
 use upkeep::jobs::resolve_package::ResolvePackage;
@@ -20,9 +19,11 @@ use upkeep::services::Services;
 use upkeep::store::Store;
 use upkeep::store::events::{EventFilter, StoredEvent};
 use upkeep::store::jobs::JobRecord;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use upkeep_resolvers::Ecosystem;
 
 use crate::support::app::{self, ADMIN_TOKEN, TestApp, fresh_db, install_crypto, test_config};
+use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions, FakeRelease};
 
 // ---------------------------------------------------------------------------------------------
 // Fake registries
@@ -43,192 +44,68 @@ fn v(version: &'static str, days_ago: i64) -> Published {
     }
 }
 
-type Catalogue = Arc<Mutex<BTreeMap<String, Vec<Published>>>>;
-
-fn publish(catalogue: &Catalogue, name: &str, versions: Vec<Published>) {
-    catalogue
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(name.to_owned(), versions);
-}
-
-fn rfc3339(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-/// An npm registry: `GET /{name}` (scoped names as `@scope%2fname`) answers a full packument.
-struct FakeNpm(Catalogue);
-
-impl Respond for FakeNpm {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let raw = request.url.path().trim_start_matches('/');
-        let name = percent_decode(raw);
-        let catalogue = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(versions) = catalogue.get(&name) else {
-            return ResponseTemplate::new(404).set_body_json(json!({ "error": "Not found" }));
-        };
-        let mut docs = serde_json::Map::new();
-        let mut time = serde_json::Map::new();
-        time.insert("created".into(), json!(rfc3339(400)));
-        time.insert("modified".into(), json!(rfc3339(0)));
-        for p in versions {
-            docs.insert(
-                p.version.into(),
-                json!({
-                    "name": name,
-                    "version": p.version,
-                    "description": "a fake package",
-                    "license": "MIT",
-                    "dist": {
-                        "shasum": "0123456789abcdef0123456789abcdef01234567",
-                        "tarball": format!("http://127.0.0.1/{name}/-/{name}-{}.tgz", p.version)
-                    }
-                }),
-            );
-            time.insert(p.version.into(), json!(rfc3339(p.days_ago)));
-        }
-        let latest = versions.last().map_or("0.0.0", |p| p.version);
-        ResponseTemplate::new(200)
-            .insert_header("content-type", "application/json")
-            .set_body_json(json!({
-                "_id": name,
-                "name": name,
-                "dist-tags": { "latest": latest },
-                "versions": docs,
-                "time": time,
-                "repository": { "type": "git", "url": format!("git+https://example.invalid/{name}.git") },
-                "homepage": format!("https://example.invalid/{name}#readme"),
-                "license": "MIT"
-            }))
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = text.get(i + 1..i + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A Cargo sparse index: `config.json` and one JSON line per version at the crate's index path.
-struct FakeCargo(Catalogue);
-
-impl Respond for FakeCargo {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let path = request.url.path();
-        if path == "/config.json" {
-            return ResponseTemplate::new(200)
-                .insert_header("content-type", "application/json")
-                .set_body_string(
-                    r#"{"dl":"http://127.0.0.1/api/v1/crates","api":"http://127.0.0.1"}"#,
-                );
-        }
-        let name = path.rsplit('/').next().unwrap_or_default();
-        let catalogue = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(versions) = catalogue.get(name) else {
-            return ResponseTemplate::new(404).set_body_string("not found");
-        };
-        let lines: Vec<String> = versions
-            .iter()
-            .map(|p| {
-                json!({
-                    "name": name,
-                    "vers": p.version,
-                    "deps": [],
-                    "cksum": "0".repeat(64),
-                    "features": {},
-                    "yanked": p.yanked,
-                    "v": 2,
-                    "pubtime": (Utc::now() - Duration::days(p.days_ago)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
-                })
-                .to_string()
-            })
-            .collect();
-        ResponseTemplate::new(200).set_body_string(lines.join("\n") + "\n")
-    }
-}
-
+/// The support fake registries, serving the histories a test publishes.
 struct Registries {
-    npm: MockServer,
-    cargo: MockServer,
-    npm_packages: Catalogue,
-    crates: Catalogue,
+    fake: FakeRegistries,
 }
 
 impl Registries {
     async fn start() -> Registries {
-        let npm_packages = Catalogue::default();
-        let crates = Catalogue::default();
-        let npm = MockServer::start().await;
-        Mock::given(wiremock::matchers::method("GET"))
-            .respond_with(FakeNpm(npm_packages.clone()))
-            .mount(&npm)
-            .await;
-        let cargo = MockServer::start().await;
-        Mock::given(wiremock::matchers::method("GET"))
-            .respond_with(FakeCargo(crates.clone()))
-            .mount(&cargo)
-            .await;
         Registries {
-            npm,
-            cargo,
-            npm_packages,
-            crates,
+            fake: FakeRegistries::start().await,
         }
     }
 
-    /// Requests the npm registry saw for `name`'s packument.
-    async fn npm_requests(&self) -> usize {
-        self.npm.received_requests().await.unwrap_or_default().len()
+    /// Serve exactly `versions` for `name`.
+    fn publish(&self, ecosystem: Ecosystem, name: &str, versions: Vec<Published>) {
+        let now = Utc::now().timestamp();
+        let releases = versions
+            .into_iter()
+            .map(|p| FakeRelease {
+                version: p.version.to_owned(),
+                published_at: chrono::DateTime::from_timestamp(now - p.days_ago * 86_400, 0)
+                    .expect("a time"),
+                yanked: p.yanked,
+                prerelease: p.version.contains('-'),
+            })
+            .collect();
+        self.fake.set_releases(ecosystem, name, releases);
     }
 
-    async fn cargo_requests(&self, name: &str) -> usize {
-        self.cargo
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter(|r| r.url.path().ends_with(&format!("/{name}")))
-            .count()
+    /// Requests the npm registry saw.
+    fn npm_requests(&self) -> u64 {
+        self.fake.stats().get(Ecosystem::Npm).requests
+    }
+
+    /// Requests for `name`'s Cargo index file.
+    fn cargo_requests(&self, name: &str) -> u64 {
+        self.fake.package_requests(Ecosystem::Cargo, name)
     }
 }
 
-/// The services as `upkeep serve` builds them, with the registry overrides pointing at the fakes.
-fn services(store: &Store, db_url: &str, registries: &Registries) -> Services {
+/// The services as `upkeep serve` builds them, with the registry overrides pointing at `fake`.
+fn services_with(store: &Store, db_url: &str, fake: &FakeRegistries) -> Services {
     install_crypto();
     let mut config = test_config(db_url);
-    config.registries.insert("npm".into(), registries.npm.uri());
-    config
-        .registries
-        .insert("cargo".into(), registries.cargo.uri());
+    config.registries.extend(fake.base_urls());
     config.release_ttl_seconds = 3600;
     Services::from_config(&config, store.clone()).expect("services")
 }
 
+fn services(store: &Store, db_url: &str, registries: &Registries) -> Services {
+    services_with(store, db_url, &registries.fake)
+}
+
 /// An npm registry that answers 503 to everything, and services pointed at it.
-async fn broken_npm(store: &Store, db_url: &str) -> (MockServer, Services) {
-    let broken = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&broken)
-        .await;
-    let mut config = test_config(db_url);
-    config.registries.insert("npm".into(), broken.uri());
-    let services = Services::from_config(&config, store.clone()).expect("services");
+async fn broken_npm(store: &Store, db_url: &str) -> (FakeRegistries, Services) {
+    let broken = FakeRegistries::start().await;
+    broken.inject_failures(
+        Ecosystem::Npm,
+        u32::MAX,
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+    );
+    let services = services_with(store, db_url, &broken);
     (broken, services)
 }
 
@@ -381,8 +258,8 @@ fn rec(kind: &str, target: &str, requirement: Option<&str>) -> (String, String, 
 async fn npm_resolution_releases_events_and_recommendations() {
     let (db, fakes, services) = setup().await;
     let store = &db.store;
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "left-pad",
         vec![
             v("1.2.3", 100),
@@ -413,9 +290,10 @@ async fn npm_resolution_releases_events_and_recommendations() {
     assert!(releases.iter().all(|r| r.published_at.is_some()));
     let stored = store.package(pkg).await.expect("package").expect("exists");
     assert!(stored.checked_at.is_some() && stored.last_error.is_none());
+    // The packument's `homepage`, as the fake serves it.
     assert_eq!(
         stored.homepage.as_deref(),
-        Some("https://example.invalid/left-pad#readme")
+        Some("https://github.com/fake-org/left-pad#readme")
     );
     assert!(stored.source_url.is_some());
     let first = events_after(store, before).await;
@@ -437,13 +315,9 @@ async fn npm_resolution_releases_events_and_recommendations() {
     );
 
     // Fresh within the TTL: the registry is not asked again.
-    let requests = fakes.npm_requests().await;
+    let requests = fakes.npm_requests();
     resolve_package(&services, pkg).await.expect("fresh");
-    assert_eq!(
-        fakes.npm_requests().await,
-        requests,
-        "TTL fresh: no request"
-    );
+    assert_eq!(fakes.npm_requests(), requests, "TTL fresh: no request");
 
     // Re-running the recommender changes nothing and emits nothing.
     let seq = last_seq(store).await;
@@ -456,8 +330,8 @@ async fn npm_resolution_releases_events_and_recommendations() {
     assert!(events_after(store, seq).await.is_empty());
 
     // After the TTL a new version is announced once, and the major moves to it.
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "left-pad",
         vec![
             v("1.2.3", 100),
@@ -472,7 +346,7 @@ async fn npm_resolution_releases_events_and_recommendations() {
     resolve_package(&services, pkg)
         .await
         .expect("second resolution");
-    assert_eq!(fakes.npm_requests().await, requests + 1);
+    assert_eq!(fakes.npm_requests(), requests + 1);
     let second = events_after(store, seq).await;
     assert_eq!(
         kinds(&second),
@@ -526,8 +400,8 @@ async fn npm_resolution_releases_events_and_recommendations() {
 async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     let (db, fakes, services) = setup().await;
     let store = &db.store;
-    publish(
-        &fakes.crates,
+    fakes.publish(
+        Ecosystem::Cargo,
         "tinyjson",
         vec![
             v("1.0.0", 300),
@@ -551,7 +425,7 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     .await;
 
     resolve_package(&services, pkg).await.expect("resolve");
-    assert_eq!(fakes.cargo_requests("tinyjson").await, 1);
+    assert_eq!(fakes.cargo_requests("tinyjson"), 1);
     assert_eq!(
         recommendations(store, dep).await,
         vec![
@@ -641,8 +515,8 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
 
     // A yank of a known release is announced; nothing is published.
     set_policy(store, repo, &json!({})).await;
-    publish(
-        &fakes.crates,
+    fakes.publish(
+        Ecosystem::Cargo,
         "tinyjson",
         vec![
             v("1.0.0", 300),
@@ -688,8 +562,9 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
 
 #[tokio::test]
 async fn registry_failures_are_recorded_on_the_package() {
-    let (db, _fakes, services) = setup().await;
+    let (db, fakes, services) = setup().await;
     let store = &db.store;
+    fakes.fake.remove(Ecosystem::Npm, "no-such-package");
     let missing = package(store, "npm", "no-such-package").await;
     resolve_package(&services, missing)
         .await
@@ -751,36 +626,25 @@ async fn registry_failures_are_recorded_on_the_package() {
         .expect("the standard table runs a stored resolve_package job");
 }
 
-/// npm answers after a delay, so lookups overlap.
-struct SlowNpm(FakeNpm, std::time::Duration);
-
-impl Respond for SlowNpm {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.0.respond(request).set_delay(self.1)
-    }
-}
-
 #[tokio::test]
 async fn overlapping_resolve_jobs_of_one_package_ask_the_registry_once() {
     let db = fresh_db().await;
     let store = &db.store;
-    let catalogue = Catalogue::default();
-    publish(&catalogue, "left-pad", vec![v("1.0.0", 30), v("1.1.0", 20)]);
-    let npm = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("GET"))
-        .respond_with(SlowNpm(
-            FakeNpm(catalogue.clone()),
-            std::time::Duration::from_millis(300),
-        ))
-        .mount(&npm)
-        .await;
+    // npm answers after a delay, so lookups overlap.
+    let npm = FakeRegistries::start_with(FakeRegistryOptions {
+        latency: std::time::Duration::from_millis(300),
+        ..FakeRegistryOptions::default()
+    })
+    .await;
+    let registries = Registries { fake: npm };
+    registries.publish(
+        Ecosystem::Npm,
+        "left-pad",
+        vec![v("1.0.0", 30), v("1.1.0", 20)],
+    );
     // Separate services, as in separate worker processes: their HTTP clients share nothing, so
     // only the store can keep the second job from asking too.
-    let worker = || {
-        let mut config = test_config(&db.url);
-        config.registries.insert("npm".into(), npm.uri());
-        Services::from_config(&config, store.clone()).expect("services")
-    };
+    let worker = || services(store, &db.url, &registries);
     let (first, second, third) = (worker(), worker(), worker());
     let pkg = package(store, "npm", "left-pad").await;
     let (a, b, c) = tokio::join!(
@@ -791,14 +655,14 @@ async fn overlapping_resolve_jobs_of_one_package_ask_the_registry_once() {
     a.expect("resolved");
     b.expect("left to the holder");
     c.expect("left to the holder");
-    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 1);
+    assert_eq!(registries.npm_requests(), 1);
     assert_eq!(store.releases(pkg).await.expect("releases").len(), 2);
     let stored = store.package(pkg).await.expect("row").expect("exists");
     assert!(stored.checked_at.is_some());
 
     // Fresh now: another job does not ask either.
     resolve_package(&first, pkg).await.expect("fresh");
-    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 1);
+    assert_eq!(registries.npm_requests(), 1);
 
     // A lease left behind by a dead worker expires; one still running is respected.
     expire(store, pkg).await;
@@ -812,14 +676,14 @@ async fn overlapping_resolve_jobs_of_one_package_ask_the_registry_once() {
         .await
         .expect("lease");
     resolve_package(&first, pkg).await.expect("held elsewhere");
-    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 1);
+    assert_eq!(registries.npm_requests(), 1);
     set_lease(Utc::now().timestamp_millis() - 1)
         .await
         .expect("lease");
     resolve_package(&first, pkg)
         .await
         .expect("expired lease taken over");
-    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 2);
+    assert_eq!(registries.npm_requests(), 2);
 }
 
 #[tokio::test]
@@ -828,16 +692,16 @@ async fn a_failed_lookup_gives_its_lease_back_for_the_retry() {
     let store = &db.store;
     let (broken, services) = broken_npm(store, &db.url).await;
     let pkg = package(store, "npm", "flaky").await;
-    let before = broken.received_requests().await.unwrap_or_default().len();
+    let before = broken.stats().get(Ecosystem::Npm).requests;
     resolve_package(&services, pkg)
         .await
         .expect_err("an outage fails the job");
-    let after_first = broken.received_requests().await.unwrap_or_default().len();
+    let after_first = broken.stats().get(Ecosystem::Npm).requests;
     assert!(after_first > before);
     resolve_package(&services, pkg)
         .await
         .expect_err("the retry asks again instead of finding a lease");
-    assert!(broken.received_requests().await.unwrap_or_default().len() > after_first);
+    assert!(broken.stats().get(Ecosystem::Npm).requests > after_first);
 }
 
 /// Make every insert into `recommendations` fail (`on`) or work again (`!on`).
@@ -870,8 +734,8 @@ async fn break_recommendation_writes(store: &Store, on: bool) {
 async fn a_recomputation_that_fails_after_the_lookup_is_redone_by_the_retry() {
     let (db, fakes, services) = setup().await;
     let store = &db.store;
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "left-pad",
         vec![v("1.0.0", 90), v("1.3.0", 30)],
     );
@@ -909,7 +773,7 @@ async fn a_recomputation_that_fails_after_the_lookup_is_redone_by_the_retry() {
         recommendations(store, dep).await,
         vec![rec("minor", "1.3.0", Some("^1.3.0"))]
     );
-    assert_eq!(fakes.npm_requests().await, 2);
+    assert_eq!(fakes.npm_requests(), 2);
 }
 
 #[tokio::test]
@@ -992,8 +856,8 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
     let store = app.db.store.clone();
     let fakes = Registries::start().await;
     let services = services(&store, &app.db.url, &fakes);
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "@acme/util",
         vec![v("1.0.0", 100), v("1.0.1", 90), v("2.0.0", 80)],
     );
@@ -1273,13 +1137,13 @@ async fn fleet_dependency_listing_follows_each_repository_policy() {
     let store = app.db.store.clone();
     let fakes = Registries::start().await;
     let services = services(&store, &app.db.url, &fakes);
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "@acme/util",
         vec![v("1.0.0", 100), v("1.0.1", 90), v("2.0.0", 80)],
     );
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "left-pad",
         vec![v("1.0.0", 100), v("1.3.0", 50)],
     );

@@ -219,6 +219,8 @@ struct Shared {
     unrouted: AtomicU64,
     /// Per ecosystem: failures still to answer.
     failures: Mutex<HashMap<Ecosystem, Injected>>,
+    /// Requests that asked for a package, by ecosystem and package key.
+    package_requests: Mutex<HashMap<(Ecosystem, String), u64>>,
     /// Docker registry requests need a bearer token from the token endpoint.
     docker_token_required: std::sync::atomic::AtomicBool,
     /// Tokens issued by the Docker token endpoint → the scope they grant.
@@ -247,6 +249,17 @@ impl Shared {
 }
 
 impl Shared {
+    /// What a request for package `key` is answered from (counted per package).
+    fn serve_releases(&self, ecosystem: Ecosystem, key: &str) -> Option<Vec<FakeRelease>> {
+        *self
+            .package_requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((ecosystem, key.to_owned()))
+            .or_insert(0) += 1;
+        self.releases(ecosystem, key)
+    }
+
     fn releases(&self, ecosystem: Ecosystem, key: &str) -> Option<Vec<FakeRelease>> {
         let entry = self
             .overrides
@@ -292,6 +305,7 @@ impl FakeRegistries {
             counters: Default::default(),
             unrouted: AtomicU64::new(0),
             failures: Mutex::new(HashMap::new()),
+            package_requests: Mutex::new(HashMap::new()),
             docker_token_required: std::sync::atomic::AtomicBool::new(false),
             docker_tokens: Mutex::new(HashMap::new()),
         });
@@ -351,6 +365,21 @@ impl FakeRegistries {
     /// The PyPI Simple API index on this server (a `pypi` base URL ending in `/simple/`).
     pub fn pypi_simple_url(&self) -> String {
         format!("{}/pypi/simple/", self.shared.origin)
+    }
+
+    /// Requests that asked for package `name` of `ecosystem` (for Go, each of the module's
+    /// files counts).
+    pub fn package_requests(&self, ecosystem: Ecosystem, name: &str) -> u64 {
+        package_key(ecosystem, name)
+            .and_then(|key| {
+                self.shared
+                    .package_requests
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&(ecosystem, key))
+                    .copied()
+            })
+            .unwrap_or(0)
     }
 
     /// Stops the server: no new connections, open ones closed once idle (at most 2 s).
@@ -904,7 +933,7 @@ fn cargo(shared: &Shared, rest: &str) -> Option<Reply> {
     if upkeep_resolvers::registry::cargo_sparse::index_path(name).as_deref() != Some(rest) {
         return None;
     }
-    let releases = shared.releases(Ecosystem::Cargo, name)?;
+    let releases = shared.serve_releases(Ecosystem::Cargo, name)?;
     let mut body = String::new();
     for release in &releases {
         let record = json!({
@@ -939,7 +968,7 @@ fn npm(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply> {
     if !valid {
         return None;
     }
-    let releases = shared.releases(Ecosystem::Npm, &name)?;
+    let releases = shared.serve_releases(Ecosystem::Npm, &name)?;
     let abbreviated = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -1030,7 +1059,7 @@ fn pypi(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply> {
         return None;
     }
     let project = pep503(&name);
-    let releases = shared.releases(Ecosystem::Pypi, &project)?;
+    let releases = shared.serve_releases(Ecosystem::Pypi, &project)?;
     let file_stem = project.replace('-', "_");
     let mut by_version = Map::new();
     for release in &releases {
@@ -1093,7 +1122,7 @@ fn pypi_simple(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply
     if name.is_empty() || name.contains('/') || pep503(name) != name {
         return None;
     }
-    let releases = shared.releases(Ecosystem::Pypi, name)?;
+    let releases = shared.serve_releases(Ecosystem::Pypi, name)?;
     let file_stem = name.replace('-', "_");
     let files: Vec<(String, &FakeRelease, i64)> = releases
         .iter()
@@ -1191,7 +1220,7 @@ fn maven(shared: &Shared, rest: &str) -> Option<Reply> {
         return None;
     }
     let group = group_path.replace('/', ".");
-    let releases = shared.releases(Ecosystem::Maven, &format!("{group}:{artifact}"))?;
+    let releases = shared.serve_releases(Ecosystem::Maven, &format!("{group}:{artifact}"))?;
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n");
     let _ = writeln!(xml, "  <groupId>{}</groupId>", xml_escape(&group));
     let _ = writeln!(xml, "  <artifactId>{}</artifactId>", xml_escape(artifact));
@@ -1256,11 +1285,11 @@ fn go(shared: &Shared, rest: &str) -> Option<Reply> {
         Reply::json(&json!({"Version": release.version, "Time": rfc3339(release.published_at)}))
     };
     if let Some(module) = rest.strip_suffix("/@latest") {
-        let releases = shared.releases(Ecosystem::Go, &go_unescape(module)?)?;
+        let releases = shared.serve_releases(Ecosystem::Go, &go_unescape(module)?)?;
         return latest_stable(&releases).or(releases.last()).map(info);
     }
     let (module, file) = rest.split_once("/@v/")?;
-    let releases = shared.releases(Ecosystem::Go, &go_unescape(module)?)?;
+    let releases = shared.serve_releases(Ecosystem::Go, &go_unescape(module)?)?;
     if file == "list" {
         let mut body = String::new();
         for release in &releases {
@@ -1390,7 +1419,7 @@ fn docker(shared: &Shared, rest: &str, query: &str) -> Option<Reply> {
         return None;
     }
     let mut tags: Vec<String> = shared
-        .releases(Ecosystem::Docker, repository)?
+        .serve_releases(Ecosystem::Docker, repository)?
         .into_iter()
         .map(|r| r.version)
         .collect();
