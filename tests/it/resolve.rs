@@ -4,8 +4,10 @@
 //! events stored, recommendations computed under repository policies, and the fleet API on top.
 //! Runs on SQLite, and on PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set.
 //!
-//! The crawler is not involved: teams and repositories come from the store API, manifests,
-//! packages and dependencies from plain SQL, as the crawler would write them.
+//! The crawler is not involved: teams, repositories, manifests, packages and dependencies come
+//! from the store's functions, as the crawler would write them. (A package's check time and
+//! lookup lease are set with SQL where a test needs a given moment, and the queued lookups'
+//! payloads are read with SQL: the store has no function that does either.)
 
 use chrono::Utc;
 use http::StatusCode;
@@ -20,7 +22,8 @@ use upkeep::store::Store;
 use upkeep::store::events::{EventFilter, StoredEvent};
 use upkeep::store::jobs::JobRecord;
 
-use upkeep_resolvers::Ecosystem;
+use upkeep::store::inventory::{self, DependencyRecord};
+use upkeep_resolvers::{DependencyKind, Ecosystem, Manager, SkipReason};
 
 use crate::support::app::{self, ADMIN_TOKEN, TestApp, fresh_db, install_crypto, test_config};
 use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions, FakeRelease};
@@ -133,65 +136,119 @@ async fn repository(store: &Store, team_id: i64, url: &str) -> i64 {
         .id
 }
 
-async fn manifest(store: &Store, repository_id: i64, path: &str, manager: &str) -> i64 {
-    let row: (i64,) = sqlx::query_as(
-        "INSERT INTO manifests (repository_id, path, manager, warnings, updated_at) \
-         VALUES ($1, $2, $3, '[]', 0) RETURNING id",
-    )
-    .bind(repository_id)
-    .bind(path)
-    .bind(manager)
-    .fetch_one(store.pool())
-    .await
-    .expect("manifest");
-    row.0
+/// A manifest row, as the crawler writes it.
+struct ManifestRow {
+    id: i64,
+    repository_id: i64,
+    team_id: i64,
+    path: String,
+    manager: Manager,
 }
 
-async fn package(store: &Store, ecosystem: &str, name: &str) -> i64 {
-    let row: (i64,) = sqlx::query_as(
-        "INSERT INTO packages (ecosystem, registry_id, name) \
-         SELECT $1, id, $2 FROM registries WHERE ecosystem = $1 AND name = 'default' RETURNING id",
+async fn manifest(store: &Store, repository_id: i64, path: &str, manager: Manager) -> ManifestRow {
+    let team_id = store
+        .repository(repository_id)
+        .await
+        .expect("repository")
+        .expect("registered")
+        .team_id;
+    let mut tx = store.begin().await.expect("transaction");
+    let id = inventory::upsert_manifest(
+        &mut tx,
+        repository_id,
+        path,
+        manager.as_str(),
+        None,
+        None,
+        "[]",
     )
-    .bind(ecosystem)
-    .bind(name)
-    .fetch_one(store.pool())
     .await
-    .expect("package");
-    row.0
+    .expect("manifest");
+    tx.commit().await.expect("commit");
+    ManifestRow {
+        id,
+        repository_id,
+        team_id,
+        path: path.to_owned(),
+        manager,
+    }
+}
+
+async fn package(store: &Store, ecosystem: Ecosystem, name: &str) -> i64 {
+    let mut tx = store.begin().await.expect("transaction");
+    let id = inventory::upsert_package(&mut tx, ecosystem, name)
+        .await
+        .expect("package");
+    tx.commit().await.expect("commit");
+    id
 }
 
 async fn dependency(
     store: &Store,
-    manifest_id: i64,
+    manifest: &ManifestRow,
     package_id: i64,
     key: &str,
     requirement: &str,
     locked: Option<&str>,
 ) -> i64 {
-    let row: (i64,) = sqlx::query_as(
-        "INSERT INTO dependencies (manifest_id, package_id, dep_key, requirement, locked, kind) \
-         VALUES ($1, $2, $3, $4, $5, 'normal') RETURNING id",
-    )
-    .bind(manifest_id)
-    .bind(package_id)
-    .bind(key)
-    .bind(requirement)
-    .bind(locked)
-    .fetch_one(store.pool())
-    .await
-    .expect("dependency");
-    row.0
+    let package = store
+        .package(package_id)
+        .await
+        .expect("package")
+        .expect("exists");
+    let mut record = DependencyRecord {
+        id: 0,
+        repository_id: manifest.repository_id,
+        team_id: manifest.team_id,
+        manifest_id: manifest.id,
+        manifest: manifest.path.clone(),
+        manager: manifest.manager,
+        package_id,
+        ecosystem: package.ecosystem,
+        name: package.name,
+        dep_key: key.to_owned(),
+        requirement: Some(requirement.to_owned()),
+        locked: locked.map(str::to_owned),
+        kind: DependencyKind::Normal,
+        span_start: None,
+        span_end: None,
+        skip_reason: None,
+    };
+    let mut tx = store.begin().await.expect("transaction");
+    inventory::insert_dependency(&mut tx, &mut record)
+        .await
+        .expect("dependency");
+    tx.commit().await.expect("commit");
+    record.id
+}
+
+/// Change a stored dependency, as a crawl that saw it changed would.
+async fn change_dependency(
+    store: &Store,
+    dependency_id: i64,
+    change: impl FnOnce(&mut DependencyRecord),
+) {
+    let mut record = store
+        .dependencies_by_id(&[dependency_id])
+        .await
+        .expect("dependency")
+        .pop()
+        .expect("exists");
+    change(&mut record);
+    let mut tx = store.begin().await.expect("transaction");
+    inventory::update_dependency(&mut tx, &record)
+        .await
+        .expect("update dependency");
+    tx.commit().await.expect("commit");
 }
 
 /// As if the crawler saw the dependency at new versions.
 async fn set_versions(store: &Store, dependency_id: i64, requirement: &str, locked: Option<&str>) {
-    sqlx::query("UPDATE dependencies SET requirement = $1, locked = $2 WHERE id = $3")
-        .bind(requirement)
-        .bind(locked)
-        .bind(dependency_id)
-        .execute(store.pool())
-        .await
-        .expect("update dependency");
+    change_dependency(store, dependency_id, |d| {
+        d.requirement = Some(requirement.to_owned());
+        d.locked = locked.map(str::to_owned);
+    })
+    .await;
 }
 
 /// As if the TTL had passed since the last lookup.
@@ -238,13 +295,16 @@ async fn recommendations(
     store: &Store,
     dependency_id: i64,
 ) -> Vec<(String, String, Option<String>)> {
-    sqlx::query_as(
-        "SELECT kind, target_version, new_requirement FROM recommendations WHERE dependency_id = $1 ORDER BY kind",
-    )
-    .bind(dependency_id)
-    .fetch_all(store.pool())
-    .await
-    .expect("recommendations")
+    let mut connection = store.pool().acquire().await.expect("connection");
+    let mut stored: Vec<(String, String, Option<String>)> =
+        upkeep::store::recommendations::recommendations_of(&mut connection, &[dependency_id])
+            .await
+            .expect("recommendations")
+            .into_iter()
+            .map(|r| (r.kind.to_string(), r.target_version, r.new_requirement))
+            .collect();
+    stored.sort();
+    stored
 }
 
 fn rec(kind: &str, target: &str, requirement: Option<&str>) -> (String, String, Option<String>) {
@@ -270,11 +330,11 @@ async fn npm_resolution_releases_events_and_recommendations() {
     );
     let team_id = team(store, "web").await;
     let repo = repository(store, team_id, "https://github.com/acme/web").await;
-    let manifest_id = manifest(store, repo, "package.json", "npm").await;
-    let pkg = package(store, "npm", "left-pad").await;
+    let manifest_id = manifest(store, repo, "package.json", Manager::Npm).await;
+    let pkg = package(store, Ecosystem::Npm, "left-pad").await;
     let dep = dependency(
         store,
-        manifest_id,
+        &manifest_id,
         pkg,
         "dependencies/left-pad",
         "^1.2.3",
@@ -412,11 +472,11 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     );
     let team_id = team(store, "core").await;
     let repo = repository(store, team_id, "https://github.com/acme/core").await;
-    let manifest_id = manifest(store, repo, "Cargo.toml", "cargo").await;
-    let pkg = package(store, "cargo", "tinyjson").await;
+    let manifest_id = manifest(store, repo, "Cargo.toml", Manager::Cargo).await;
+    let pkg = package(store, Ecosystem::Cargo, "tinyjson").await;
     let dep = dependency(
         store,
-        manifest_id,
+        &manifest_id,
         pkg,
         "dependencies/tinyjson",
         "1.0.0",
@@ -549,11 +609,7 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     );
 
     // A skipped dependency carries nothing.
-    sqlx::query("UPDATE dependencies SET skip_reason = 'git' WHERE id = $1")
-        .bind(dep)
-        .execute(store.pool())
-        .await
-        .expect("skip");
+    change_dependency(store, dep, |d| d.skip_reason = Some(SkipReason::Git)).await;
     recommend_repository(&services, repo, None)
         .await
         .expect("skipped");
@@ -565,7 +621,7 @@ async fn registry_failures_are_recorded_on_the_package() {
     let (db, fakes, services) = setup().await;
     let store = &db.store;
     fakes.fake.remove(Ecosystem::Npm, "no-such-package");
-    let missing = package(store, "npm", "no-such-package").await;
+    let missing = package(store, Ecosystem::Npm, "no-such-package").await;
     resolve_package(&services, missing)
         .await
         .expect("an unknown package ends the job");
@@ -582,7 +638,7 @@ async fn registry_failures_are_recorded_on_the_package() {
     );
 
     let (_broken, failing) = broken_npm(store, &db.url).await;
-    let flaky = package(store, "npm", "flaky").await;
+    let flaky = package(store, Ecosystem::Npm, "flaky").await;
     let error = resolve_package(&failing, flaky)
         .await
         .expect_err("a registry outage fails the job for a retry");
@@ -646,7 +702,7 @@ async fn overlapping_resolve_jobs_of_one_package_ask_the_registry_once() {
     // only the store can keep the second job from asking too.
     let worker = || services(store, &db.url, &registries);
     let (first, second, third) = (worker(), worker(), worker());
-    let pkg = package(store, "npm", "left-pad").await;
+    let pkg = package(store, Ecosystem::Npm, "left-pad").await;
     let (a, b, c) = tokio::join!(
         resolve_package(&first, pkg),
         resolve_package(&second, pkg),
@@ -691,7 +747,7 @@ async fn a_failed_lookup_gives_its_lease_back_for_the_retry() {
     let db = fresh_db().await;
     let store = &db.store;
     let (broken, services) = broken_npm(store, &db.url).await;
-    let pkg = package(store, "npm", "flaky").await;
+    let pkg = package(store, Ecosystem::Npm, "flaky").await;
     let before = broken.stats().get(Ecosystem::Npm).requests;
     resolve_package(&services, pkg)
         .await
@@ -741,11 +797,11 @@ async fn a_recomputation_that_fails_after_the_lookup_is_redone_by_the_retry() {
     );
     let team_id = team(store, "retry").await;
     let repo = repository(store, team_id, "https://github.com/acme/retry").await;
-    let manifest_id = manifest(store, repo, "package.json", "npm").await;
-    let pkg = package(store, "npm", "left-pad").await;
+    let manifest_id = manifest(store, repo, "package.json", Manager::Npm).await;
+    let pkg = package(store, Ecosystem::Npm, "left-pad").await;
     let dep = dependency(
         store,
-        manifest_id,
+        &manifest_id,
         pkg,
         "dependencies/left-pad",
         "^1.0.0",
@@ -782,27 +838,26 @@ async fn the_scheduler_refreshes_packages_in_use_once_their_ttl_passed() {
     let store = &db.store;
     let team_id = team(store, "sched").await;
     let repo = repository(store, team_id, "https://github.com/acme/sched").await;
-    let manifest_id = manifest(store, repo, "package.json", "npm").await;
-    let used = package(store, "npm", "used").await;
-    let fresh = package(store, "npm", "fresh").await;
-    let unused = package(store, "npm", "unused").await;
-    let local = package(store, "npm", "local-only").await;
-    dependency(store, manifest_id, used, "dependencies/used", "^1", None).await;
-    dependency(store, manifest_id, fresh, "dependencies/fresh", "^1", None).await;
+    let manifest_id = manifest(store, repo, "package.json", Manager::Npm).await;
+    let used = package(store, Ecosystem::Npm, "used").await;
+    let fresh = package(store, Ecosystem::Npm, "fresh").await;
+    let unused = package(store, Ecosystem::Npm, "unused").await;
+    let local = package(store, Ecosystem::Npm, "local-only").await;
+    dependency(store, &manifest_id, used, "dependencies/used", "^1", None).await;
+    dependency(store, &manifest_id, fresh, "dependencies/fresh", "^1", None).await;
     let path_dep = dependency(
         store,
-        manifest_id,
+        &manifest_id,
         local,
         "dependencies/local-only",
         "file:../local",
         None,
     )
     .await;
-    sqlx::query("UPDATE dependencies SET skip_reason = 'local' WHERE id = $1")
-        .bind(path_dep)
-        .execute(store.pool())
-        .await
-        .expect("skip");
+    change_dependency(store, path_dep, |d| {
+        d.skip_reason = Some(SkipReason::Local);
+    })
+    .await;
     expire(store, used).await;
     expire(store, unused).await;
     expire(store, local).await;
@@ -877,21 +932,21 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
         .id;
     let repo_a = repository(&store, team_a, "https://github.com/alpha/app").await;
     let repo_b = repository(&store, team_b, "https://github.com/beta/app").await;
-    let pkg = package(&store, "npm", "@acme/util").await;
-    let manifest_a = manifest(&store, repo_a, "web/package.json", "npm").await;
+    let pkg = package(&store, Ecosystem::Npm, "@acme/util").await;
+    let manifest_a = manifest(&store, repo_a, "web/package.json", Manager::Npm).await;
     let dep_a = dependency(
         &store,
-        manifest_a,
+        &manifest_a,
         pkg,
         "dependencies/@acme/util",
         "^1.0.0",
         Some("1.0.0"),
     )
     .await;
-    let manifest_b = manifest(&store, repo_b, "package.json", "npm").await;
+    let manifest_b = manifest(&store, repo_b, "package.json", Manager::Npm).await;
     let dep_b = dependency(
         &store,
-        manifest_b,
+        &manifest_b,
         pkg,
         "dependencies/@acme/util",
         "^2.0.0",
@@ -1156,13 +1211,13 @@ async fn fleet_dependency_listing_follows_each_repository_policy() {
         .id;
     let strict = repository(&store, team_id, "https://github.com/alpha/strict").await;
     let relaxed = repository(&store, team_id, "https://github.com/alpha/relaxed").await;
-    let util = package(&store, "npm", "@acme/util").await;
-    let left_pad = package(&store, "npm", "left-pad").await;
+    let util = package(&store, Ecosystem::Npm, "@acme/util").await;
+    let left_pad = package(&store, Ecosystem::Npm, "left-pad").await;
     for repo in [strict, relaxed] {
-        let manifest_id = manifest(&store, repo, "package.json", "npm").await;
+        let manifest_id = manifest(&store, repo, "package.json", Manager::Npm).await;
         dependency(
             &store,
-            manifest_id,
+            &manifest_id,
             util,
             "dependencies/@acme/util",
             "^1.0.0",
@@ -1171,7 +1226,7 @@ async fn fleet_dependency_listing_follows_each_repository_policy() {
         .await;
         dependency(
             &store,
-            manifest_id,
+            &manifest_id,
             left_pad,
             "dependencies/left-pad",
             "^1.0.0",
