@@ -15,18 +15,19 @@ use serde_json::{Value, json};
 use upkeep::jobs::dispatch::JobTable;
 use upkeep::jobs::resolve_package::ResolvePackage;
 use upkeep::jobs::{self, Job};
-use upkeep::repository_url::RepositoryUrl;
 use upkeep::resolve::{recommend_repository, resolve_package};
 use upkeep::services::Services;
 use upkeep::store::Store;
 use upkeep::store::events::{EventFilter, StoredEvent};
 use upkeep::store::jobs::JobRecord;
 
-use upkeep::store::inventory::{self, DependencyRecord};
-use upkeep_resolvers::{DependencyKind, Ecosystem, Manager, SkipReason};
+use upkeep_resolvers::{Ecosystem, Manager, SkipReason};
 
 use crate::support::app::{self, ADMIN_TOKEN, TestApp, fresh_db, install_crypto, test_config};
 use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions, FakeRelease};
+use crate::support::inventory::{
+    change_dependency, dependency, manifest, package, repository, team,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Fake registries
@@ -122,125 +123,6 @@ async fn setup() -> (app::TestDb, Registries, Services) {
 
 // ---------------------------------------------------------------------------------------------
 // Inventory rows, as the crawler writes them
-
-async fn team(store: &Store, name: &str) -> i64 {
-    store.create_team(name).await.expect("team").id
-}
-
-async fn repository(store: &Store, team_id: i64, url: &str) -> i64 {
-    let url = RepositoryUrl::parse(url).expect("repository URL");
-    store
-        .add_repository(team_id, &url, None)
-        .await
-        .expect("repo")
-        .id
-}
-
-/// A manifest row, as the crawler writes it.
-struct ManifestRow {
-    id: i64,
-    repository_id: i64,
-    team_id: i64,
-    path: String,
-    manager: Manager,
-}
-
-async fn manifest(store: &Store, repository_id: i64, path: &str, manager: Manager) -> ManifestRow {
-    let team_id = store
-        .repository(repository_id)
-        .await
-        .expect("repository")
-        .expect("registered")
-        .team_id;
-    let mut tx = store.begin().await.expect("transaction");
-    let id = inventory::upsert_manifest(
-        &mut tx,
-        repository_id,
-        path,
-        manager.as_str(),
-        None,
-        None,
-        "[]",
-    )
-    .await
-    .expect("manifest");
-    tx.commit().await.expect("commit");
-    ManifestRow {
-        id,
-        repository_id,
-        team_id,
-        path: path.to_owned(),
-        manager,
-    }
-}
-
-async fn package(store: &Store, ecosystem: Ecosystem, name: &str) -> i64 {
-    let mut tx = store.begin().await.expect("transaction");
-    let id = inventory::upsert_package(&mut tx, ecosystem, name)
-        .await
-        .expect("package");
-    tx.commit().await.expect("commit");
-    id
-}
-
-async fn dependency(
-    store: &Store,
-    manifest: &ManifestRow,
-    package_id: i64,
-    key: &str,
-    requirement: &str,
-    locked: Option<&str>,
-) -> i64 {
-    let package = store
-        .package(package_id)
-        .await
-        .expect("package")
-        .expect("exists");
-    let mut record = DependencyRecord {
-        id: 0,
-        repository_id: manifest.repository_id,
-        team_id: manifest.team_id,
-        manifest_id: manifest.id,
-        manifest: manifest.path.clone(),
-        manager: manifest.manager,
-        package_id,
-        ecosystem: package.ecosystem,
-        name: package.name,
-        dep_key: key.to_owned(),
-        requirement: Some(requirement.to_owned()),
-        locked: locked.map(str::to_owned),
-        kind: DependencyKind::Normal,
-        span_start: None,
-        span_end: None,
-        skip_reason: None,
-    };
-    let mut tx = store.begin().await.expect("transaction");
-    inventory::insert_dependency(&mut tx, &mut record)
-        .await
-        .expect("dependency");
-    tx.commit().await.expect("commit");
-    record.id
-}
-
-/// Change a stored dependency, as a crawl that saw it changed would.
-async fn change_dependency(
-    store: &Store,
-    dependency_id: i64,
-    change: impl FnOnce(&mut DependencyRecord),
-) {
-    let mut record = store
-        .dependencies_by_id(&[dependency_id])
-        .await
-        .expect("dependency")
-        .pop()
-        .expect("exists");
-    change(&mut record);
-    let mut tx = store.begin().await.expect("transaction");
-    inventory::update_dependency(&mut tx, &record)
-        .await
-        .expect("update dependency");
-    tx.commit().await.expect("commit");
-}
 
 /// As if the crawler saw the dependency at new versions.
 async fn set_versions(store: &Store, dependency_id: i64, requirement: &str, locked: Option<&str>) {
