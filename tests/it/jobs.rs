@@ -1063,10 +1063,8 @@ async fn other_kinds_run_while_lookups_are_stuck_on_a_slow_registry() {
 async fn a_crawl_left_running_by_a_dead_worker_ends_abandoned_on_takeover() {
     let db = fresh_db().await;
     let store = &db.store;
-    let team = store.create_team("orphans").await.unwrap().id;
-    let url =
-        upkeep::repository_url::RepositoryUrl::parse("https://github.com/acme/orphan").unwrap();
-    let repository = store.add_repository(team, &url, None).await.unwrap().id;
+    let team = inventory::team(store, "orphans").await;
+    let repository = inventory::repository(store, team, "https://github.com/acme/orphan").await;
     // A worker takes the crawl lease, opens its crawl and is killed.
     assert!(
         store
