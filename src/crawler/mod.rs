@@ -99,6 +99,14 @@ pub enum CrawlError {
 }
 
 impl CrawlError {
+    /// When crawling again can help and not before (a GitHub rate limit's reset).
+    pub fn retry_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            CrawlError::Forge(error) => error.retry_at(),
+            _ => None,
+        }
+    }
+
     /// `true` when crawling again cannot help (the repository is gone from its forge, or empty).
     pub fn is_permanent(&self) -> bool {
         match self {

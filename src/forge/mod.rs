@@ -37,6 +37,14 @@ pub enum ForgeError {
 }
 
 impl ForgeError {
+    /// When asking again can help and not before: the reset of an exhausted GitHub rate limit.
+    pub fn retry_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            ForgeError::Github(GithubError::RateLimited { reset_at }) => Some(*reset_at),
+            _ => None,
+        }
+    }
+
     /// `true` when asking again cannot help: the repository is gone (GitHub 404 or 410) or has
     /// no commits (GitHub 409 "Git Repository is empty"), or it is a local path this server may
     /// not read. Network failures, 5xx answers, rate limits and

@@ -1031,6 +1031,20 @@ async fn crawl_job_until_it_ends(
     github: &FakeGithub,
     full_name: &str,
 ) -> (upkeep::store::jobs::JobRecord, i64) {
+    let (record, repository_id, _) = crawl_job_until(github, full_name, |record| {
+        record.state != "pending" && record.state != "running"
+    })
+    .await;
+    (record, repository_id)
+}
+
+/// Like [`crawl_job_until_it_ends`], until `done` holds for the job's record; also the job's
+/// `run_at` then (ms since the epoch).
+async fn crawl_job_until(
+    github: &FakeGithub,
+    full_name: &str,
+    done: impl Fn(&upkeep::store::jobs::JobRecord) -> bool,
+) -> (upkeep::store::jobs::JobRecord, i64, i64) {
     let url = github.url();
     let app = TestApp::spawn_with(|config| config.github_api_url = url).await;
     app.team_token("platform").await;
@@ -1062,7 +1076,7 @@ async fn crawl_job_until_it_ends(
     let deadline = Instant::now() + Duration::from_secs(30);
     let record = loop {
         let record = app.db.store.job(job_id).await.unwrap().unwrap();
-        if record.state != "pending" && record.state != "running" {
+        if done(&record) {
             break record;
         }
         assert!(
@@ -1071,8 +1085,13 @@ async fn crawl_job_until_it_ends(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    let run_at: i64 = sqlx::query_scalar("SELECT run_at FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .fetch_one(app.db.store.pool())
+        .await
+        .unwrap();
     app.stop().await;
-    (record, repository.id)
+    (record, repository.id, run_at)
 }
 
 #[tokio::test]
@@ -1109,5 +1128,31 @@ async fn a_crawl_of_an_empty_repository_gives_up_at_once_and_says_why() {
         format!(
             "crawl of repository {repository_id}: GitHub: branch main of acme/empty: the repository is empty (no commits yet)"
         )
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_crawl_waits_for_the_reset_without_using_an_attempt() {
+    let github = FakeGithub::start().await;
+    github.add_repo("acme", "api", "main", &[("Cargo.toml", "[package]\n")]);
+    // Ten requests left until an hour from now: the crawl's first request takes the budget under
+    // the client's reserve, and the reset is too far away to wait for within the call.
+    github.set_rate_limit(5000, 10, Duration::from_hours(1));
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    let (record, _, run_at) =
+        crawl_job_until(&github, "acme/api", |record| record.last_error.is_some()).await;
+    assert_eq!(record.state, "pending", "{record:?}");
+    assert_eq!(
+        record.attempts, 0,
+        "a rate limit does not use up an attempt: {record:?}"
+    );
+    let reason = record.last_error.unwrap_or_default();
+    assert!(reason.contains("rate limit exhausted until"), "{reason}");
+    assert_eq!(github.requests("branch"), 1);
+    assert_eq!(github.requests("tree"), 0, "nothing sent past the reserve");
+    // Queued again for the reset (GitHub's reset is a whole second).
+    assert!(
+        run_at >= started_ms + 3_598_000,
+        "run at the reset: {run_at} (started {started_ms})"
     );
 }
