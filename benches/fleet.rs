@@ -24,6 +24,13 @@
 mod fake_github;
 #[path = "../tests/it/support/fake_registries.rs"]
 #[expect(dead_code, reason = "the benchmark uses part of the fake")]
+#[cfg_attr(
+    test,
+    expect(
+        unused_imports,
+        reason = "the fake's own unit tests are not built without the test harness"
+    )
+)]
 mod fake_registries;
 
 use std::collections::BTreeMap;
@@ -288,6 +295,7 @@ async fn bench(repos: usize) -> Result<serde_json::Value, String> {
     }
     config.registries.extend(registries.base_urls());
     config.github_api_url = github.url();
+    config.github_token = Some(upkeep::config::Secret::new(fake_github::TOKEN));
     config.workers = WORKERS;
     config.cache_dir = dir.path().join("cache");
     let services = Services::from_config(&config, store.clone()).map_err(|e| e.to_string())?;

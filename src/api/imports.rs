@@ -80,6 +80,14 @@ pub async fn create(
             super::error::ErrorCode::Unavailable,
             format!("GitHub's rate limit is exhausted until {reset_at}; try again later"),
         ),
+        error @ GithubError::EmptyRepository(_) => {
+            // An organisation listing reads no git objects; say what GitHub said all the same.
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("GitHub did not answer as expected: {error}"),
+            )
+        }
         GithubError::Api(message) => {
             tracing::warn!(org, error = %message, "organisation import failed");
             ApiError::new(

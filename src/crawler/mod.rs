@@ -99,7 +99,15 @@ pub enum CrawlError {
 }
 
 impl CrawlError {
-    /// `true` when crawling again cannot help (the repository is gone from its forge).
+    /// When crawling again can help and not before (a GitHub rate limit's reset).
+    pub fn retry_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            CrawlError::Forge(error) => error.retry_at(),
+            _ => None,
+        }
+    }
+
+    /// `true` when crawling again cannot help (the repository is gone from its forge, or empty).
     pub fn is_permanent(&self) -> bool {
         match self {
             CrawlError::Forge(error) => error.is_permanent(),

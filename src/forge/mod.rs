@@ -7,7 +7,7 @@
 //! blob. Writing (branches, commits, pull requests) comes next, as new operations here.
 //!
 //! Errors say whether trying again can help ([`ForgeError::is_permanent`]): a repository that is
-//! gone (404, 410) cannot; the network, a 5xx or a rate limit can.
+//! gone (404, 410) or empty (no commits) cannot; the network, a 5xx or a rate limit can.
 
 pub mod git;
 pub mod github;
@@ -37,13 +37,25 @@ pub enum ForgeError {
 }
 
 impl ForgeError {
-    /// `true` when asking again cannot help: the repository is gone (GitHub 404 or 410), or it
-    /// is a local path this server may not read. Network failures, 5xx answers, rate limits and
+    /// When asking again can help and not before: the reset of an exhausted GitHub rate limit.
+    pub fn retry_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            ForgeError::Github(GithubError::RateLimited { reset_at }) => Some(*reset_at),
+            _ => None,
+        }
+    }
+
+    /// `true` when asking again cannot help: the repository is gone (GitHub 404 or 410) or has
+    /// no commits (GitHub 409 "Git Repository is empty"), or it is a local path this server may
+    /// not read. Network failures, 5xx answers, rate limits and
     /// git failures are transient: git's messages do not reliably tell a deleted repository from
     /// an unreachable or unauthorised one.
     pub fn is_permanent(&self) -> bool {
         match self {
-            ForgeError::Github(error) => matches!(error, GithubError::NotFound(_)),
+            ForgeError::Github(error) => matches!(
+                error,
+                GithubError::NotFound(_) | GithubError::EmptyRepository(_)
+            ),
             ForgeError::LocalPath(_) => true,
             ForgeError::Git(_) | ForgeError::Unavailable(_) => false,
         }

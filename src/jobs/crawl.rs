@@ -3,9 +3,10 @@
 //! another crawl holding the repository's lease queues itself again a few seconds later.
 //!
 //! Failures: a failed crawl is recorded with its `crawl_failed` event each time. A repository gone
-//! from its forge (GitHub 404 or 410) gives up at once with the reason on the job; other failures
-//! (network, 5xx, rate limit, git, the database) are retried. A repository unregistered meanwhile
-//! ends the job successfully.
+//! from its forge (GitHub 404 or 410) or without commits (an empty GitHub repository) gives up at
+//! once with the reason on the job. An exhausted GitHub rate limit puts the job off until the
+//! limit's reset, without counting the attempt; other failures (network, 5xx, git, the database)
+//! are retried with backoff. A repository unregistered meanwhile ends the job successfully.
 
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +68,11 @@ impl Job for Crawl {
                 let reason = format!("crawl of repository {}: {error}", self.repository_id);
                 if error.is_permanent() {
                     JobError::GiveUp(reason)
+                } else if let Some(reset) = error.retry_at() {
+                    JobError::RetryAt {
+                        at_ms: reset.timestamp_millis().max(now_ms()),
+                        reason,
+                    }
                 } else {
                     JobError::Retry(reason)
                 }

@@ -18,7 +18,9 @@
 //! - A job is enqueued inside the transaction of the work that asked for it ([`enqueue_in`]) or on
 //!   its own ([`enqueue`]); nothing builds job rows from strings.
 //! - A job's failure says whether to retry ([`JobError::Retry`], with backoff, until the attempts
-//!   run out) or to give up ([`JobError::GiveUp`], `failed` at once with the reason stored).
+//!   run out), to give up ([`JobError::GiveUp`], `failed` at once with the reason stored), or to
+//!   try again at a known time without counting the attempt ([`JobError::RetryAt`], a rate
+//!   limit's reset).
 //! - This module and the job modules import [`Services`]; domain modules import job types only
 //!   to enqueue them, and never a job module that imports them back.
 
@@ -52,6 +54,10 @@ pub enum JobError {
     /// the job is `failed` at once with this reason, no backoff.
     #[error("{0}")]
     GiveUp(String),
+    /// Not now, and the time to try again is known (a rate limit's reset, ms since the epoch):
+    /// the job is pending again from `at_ms`, and the attempt does not count.
+    #[error("{reason}")]
+    RetryAt { at_ms: i64, reason: String },
 }
 
 impl JobError {

@@ -227,6 +227,13 @@ async fn record_failure(store: &Store, worker: &str, job: &ClaimedJob, error: &J
             warn!(error = %reason, "job gave up");
             store.give_up(job, worker, reason).await.map(|()| true)
         }
+        JobError::RetryAt { at_ms, reason } => {
+            info!(error = %reason, run_at_ms = at_ms, "job deferred; the attempt does not count");
+            store
+                .defer(job.id, worker, *at_ms, reason)
+                .await
+                .map(|()| false)
+        }
     };
     match recorded {
         Ok(true) => {

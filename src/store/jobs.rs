@@ -241,6 +241,17 @@ impl Store {
         Ok(())
     }
 
+    /// Put a job `worker` holds off until `run_at` without counting the attempt, recording
+    /// `reason` (the work waits for something with a known time, such as a rate limit's reset).
+    pub async fn defer(&self, id: i64, worker: &str, run_at: i64, reason: &str) -> Result<()> {
+        let back = BackToPending {
+            run_at,
+            error: Some(reason),
+            attempt_counts: false,
+        };
+        self.back_to_pending(id, worker, &back).await
+    }
+
     /// Give a job back unfinished (shutdown): pending again, the attempt not counted (merged
     /// into a pending twin when one exists, see [`BackToPending`]).
     pub async fn release(&self, id: i64, worker: &str) -> Result<()> {

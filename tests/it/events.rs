@@ -20,6 +20,7 @@ use upkeep::store::events;
 
 use crate::support::app::{self, ADMIN_TOKEN, TestDb, fresh_db, install_crypto, test_config};
 use crate::support::fake_github;
+use crate::support::inventory::DependencyBuilder;
 
 /// The service with a configuration the test adjusts.
 struct App {
@@ -186,54 +187,9 @@ impl App {
     /// (without the crawl's events): its team then reads the package's release events. For
     /// repositories no crawl runs on (a crawl would replace what this writes).
     async fn uses(&self, repository_id: i64, name: &str) {
-        use upkeep::store::inventory;
-        use upkeep_resolvers::{DependencyKind, Ecosystem, Manager};
-        let mut tx = self.db.store.begin().await.unwrap();
-        let package_id = inventory::upsert_package(&mut tx, Ecosystem::Npm, name)
-            .await
-            .unwrap();
-        let manifest_id = inventory::upsert_manifest(
-            &mut tx,
-            repository_id,
-            "package.json",
-            "npm",
-            None,
-            None,
-            "[]",
-        )
-        .await
-        .unwrap();
-        let repository = self
-            .db
-            .store
-            .repository(repository_id)
-            .await
-            .unwrap()
-            .unwrap();
-        inventory::insert_dependency(
-            &mut tx,
-            &mut inventory::DependencyRecord {
-                id: 0,
-                repository_id,
-                team_id: repository.team_id,
-                manifest_id,
-                manifest: "package.json".into(),
-                manager: Manager::Npm,
-                package_id,
-                ecosystem: Ecosystem::Npm,
-                name: name.into(),
-                dep_key: format!("dependencies/{name}"),
-                requirement: Some("*".into()),
-                locked: None,
-                kind: DependencyKind::Normal,
-                span_start: None,
-                span_end: None,
-                skip_reason: None,
-            },
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        DependencyBuilder::npm(name)
+            .insert(&self.db.store, repository_id)
+            .await;
     }
 
     async fn get(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {

@@ -1,15 +1,17 @@
-//! The fake package registries answer the real registry adapters: what the fake generates is
-//! what the adapters resolve, validators turn a second resolution into `304`s, overrides and new
-//! releases show up, and latency injection delays every request.
+//! The registry adapters against the fake package registries: what the fake generates is what
+//! the adapters resolve, validators turn a second resolution into `304`s, overrides and new
+//! releases show up, `429`s are waited out and `5xx`s retried, the Docker token challenge is
+//! answered and the PyPI Simple API is read. (The fake's own generator is checked by its unit
+//! test, `support::fake_registries::tests`; its latency injection by the job and fault tests.)
 
-use std::collections::BTreeSet;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
 
 use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::http::{HttpClient, HttpConfig, install_crypto_provider};
-use upkeep_resolvers::registry::{
-    DEFAULT_BASE_URLS, Registries, RegistryConfig, RegistryError, ReleaseSet,
-};
+use upkeep_resolvers::registry::{Registries, RegistryConfig, RegistryError, ReleaseSet};
 
 use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions};
 
@@ -132,91 +134,6 @@ fn assert_matches(fake: &FakeRegistries, ecosystem: Ecosystem, name: &str, set: 
             "{ecosystem} {name}: latest"
         );
     }
-}
-
-#[tokio::test]
-async fn base_urls_use_the_resolver_keys() {
-    let fake = FakeRegistries::start().await;
-    let urls = fake.base_urls();
-    for (key, url) in &urls {
-        assert!(
-            DEFAULT_BASE_URLS.iter().any(|(k, _)| k == key),
-            "{key} is a resolver key"
-        );
-        assert!(
-            url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
-            "{url}"
-        );
-    }
-    for key in ["cargo", "npm", "pypi", "maven", "go", "docker"] {
-        assert!(urls.iter().any(|(k, _)| k == key), "{key} is served");
-    }
-    assert_eq!(
-        fake.base_url(Ecosystem::Npm).as_deref(),
-        Some(format!("{}/npm/", fake.origin()).as_str())
-    );
-    assert_eq!(fake.base_url(Ecosystem::GithubActions), None);
-}
-
-#[tokio::test]
-async fn generation_is_deterministic_and_realistic() {
-    let one = FakeRegistries::start().await;
-    let two = FakeRegistries::start().await;
-    let mut yanked = 0;
-    let mut prereleases = 0;
-    let mut majors = BTreeSet::new();
-    for i in 0..200 {
-        let name = format!("package-{i}");
-        for ecosystem in [Ecosystem::Cargo, Ecosystem::Npm, Ecosystem::Pypi] {
-            let releases = one.releases(ecosystem, &name).expect("generated");
-            assert_eq!(Some(&releases), two.releases(ecosystem, &name).as_ref());
-            assert!((3..=12).contains(&releases.len()), "{ecosystem} {name}");
-            assert!(
-                releases
-                    .windows(2)
-                    .all(|w| w[0].published_at < w[1].published_at),
-                "chronological"
-            );
-            assert!(
-                !releases.first().is_some_and(|r| r.prerelease),
-                "starts stable"
-            );
-            assert!(one.latest(ecosystem, &name).is_some(), "has a latest");
-            yanked += releases.iter().filter(|r| r.yanked).count();
-            prereleases += releases.iter().filter(|r| r.prerelease).count();
-            majors.extend(
-                releases
-                    .iter()
-                    .filter_map(|r| r.version.split('.').next().map(str::to_owned)),
-            );
-        }
-    }
-    assert!(
-        yanked > 50,
-        "about a third of the packages have a yanked release: {yanked}"
-    );
-    assert!(prereleases > 100, "prereleases appear: {prereleases}");
-    assert!(majors.len() >= 5, "several majors: {majors:?}");
-    // Go versions stay within the major of the module path.
-    for module in ["example.com/a", "example.com/b/v4"] {
-        let releases = one.releases(Ecosystem::Go, module).expect("generated");
-        for release in &releases {
-            let major = release.version.split('.').next().expect("major");
-            if module.ends_with("/v4") {
-                assert_eq!(major, "v4", "{}", release.version);
-            } else {
-                assert!(major == "v0" || major == "v1", "{}", release.version);
-            }
-        }
-    }
-    let image = one.releases(Ecosystem::Docker, "node").expect("generated");
-    assert!(image.iter().any(|r| r.version == "latest" && r.prerelease));
-    assert_eq!(
-        Some(image),
-        one.releases(Ecosystem::Docker, "library/node"),
-        "official images live under library/"
-    );
-    assert_eq!(one.releases(Ecosystem::Toolchain, "rust"), None);
 }
 
 #[tokio::test]
@@ -436,93 +353,133 @@ async fn many_tags_are_paginated_with_link_headers() {
     );
 }
 
-#[tokio::test]
-async fn etags_and_conditional_requests_on_the_wire() {
+/// A client that retries like the service's (two retries), with short backoffs.
+fn retrying_registries(fake: &FakeRegistries, base_urls: BTreeMap<String, String>) -> Registries {
     install_crypto_provider();
-    let fake = FakeRegistries::start().await;
-    let client = reqwest::Client::new();
-    let url = format!("{}/npm/@acme%2fwidget-kit", fake.origin());
-    let first = client.get(&url).send().await.expect("GET");
-    assert_eq!(first.status(), 200);
-    let etag = first
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .expect("ETag")
-        .to_owned();
-    assert!(
-        etag.starts_with('"') && etag.ends_with('"'),
-        "strong: {etag}"
-    );
-    let document: serde_json::Value = first.json().await.expect("JSON");
-    assert_eq!(document["name"], "@acme/widget-kit");
-    assert!(document["dist-tags"]["latest"].is_string());
-
-    for validator in [
-        etag.clone(),
-        format!("W/{etag}"),
-        format!("\"other\", {etag}"),
-    ] {
-        let again = client
-            .get(&url)
-            .header("if-none-match", &validator)
-            .send()
-            .await
-            .expect("GET");
-        assert_eq!(again.status(), 304, "{validator}");
-        assert_eq!(
-            again.headers().get("etag").and_then(|v| v.to_str().ok()),
-            Some(etag.as_str())
-        );
-        assert!(again.bytes().await.expect("body").is_empty());
-    }
-    let stale = client
-        .get(&url)
-        .header("if-none-match", "\"stale\"")
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(stale.status(), 200);
-
-    let unknown = client
-        .get(format!("{}/elsewhere", fake.origin()))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(unknown.status(), 404);
-    let stats = fake.stats();
-    assert_eq!(stats.get(Ecosystem::Npm).not_modified, 3);
-    assert_eq!(stats.get(Ecosystem::Npm).bodies, 2);
-    assert_eq!(stats.unrouted, 1);
-
-    let origin = fake.origin().to_owned();
-    fake.stop().await;
-    assert!(client.get(&url).send().await.is_err(), "{origin} is closed");
+    let http = HttpClient::new(HttpConfig {
+        max_retries: 2,
+        initial_backoff: Duration::from_millis(20),
+        ..HttpConfig::default()
+    })
+    .expect("HTTP client");
+    let mut urls: BTreeMap<String, String> = fake.base_urls().into_iter().collect();
+    urls.extend(base_urls);
+    Registries::new(
+        http,
+        RegistryConfig {
+            base_urls: urls.into_iter().collect(),
+            ..RegistryConfig::default()
+        },
+    )
 }
 
 #[tokio::test]
-async fn injected_latency_delays_every_request() {
+async fn adapters_wait_out_429s_and_retry_server_errors() {
+    let fake = FakeRegistries::start().await;
+    let registries = retrying_registries(&fake, BTreeMap::new());
+    for (ecosystem, names) in PACKAGES {
+        let ecosystem = *ecosystem;
+        // `429` with `Retry-After: 1`: the adapter waits a second, then resolves.
+        let before = fake.stats();
+        fake.inject_failures(ecosystem, 1, StatusCode::TOO_MANY_REQUESTS, Some(1));
+        let started = Instant::now();
+        let set = resolve(&registries, ecosystem, names[0]).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{ecosystem}: Retry-After honoured"
+        );
+        assert_matches(&fake, ecosystem, names[0], &set);
+        assert_eq!(fake.stats().since(&before).get(ecosystem).refused, 1);
+
+        // `429` without `Retry-After`, then a `502`: backed off and retried.
+        let before = fake.stats();
+        fake.inject_failures(ecosystem, 1, StatusCode::TOO_MANY_REQUESTS, None);
+        let set = resolve(&registries, ecosystem, names[1]).await;
+        assert_matches(&fake, ecosystem, names[1], &set);
+        fake.inject_failures(ecosystem, 2, StatusCode::BAD_GATEWAY, None);
+        let set = resolve(&registries, ecosystem, names[names.len() - 1]).await;
+        assert_matches(&fake, ecosystem, names[names.len() - 1], &set);
+        assert_eq!(fake.stats().since(&before).get(ecosystem).refused, 3);
+    }
+
+    // More server errors than retries: the lookup fails, and says so.
+    fake.inject_failures(Ecosystem::Npm, 3, StatusCode::SERVICE_UNAVAILABLE, None);
+    let error = registries
+        .releases(Ecosystem::Npm, "express")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("503"), "{error}");
+    // Four refusals before: one `429` with `Retry-After`, one without, two `502`s.
+    assert_eq!(fake.stats().get(Ecosystem::Npm).refused, 4 + 3);
+}
+
+#[tokio::test]
+async fn the_docker_token_challenge_is_answered_and_the_token_reused_for_pages() {
     let fake = FakeRegistries::start_with(FakeRegistryOptions {
-        latency: Duration::from_millis(30),
+        oci_page_size: 2,
         ..FakeRegistryOptions::default()
     })
     .await;
-    assert_eq!(fake.latency(), Duration::from_millis(30));
+    fake.require_docker_token(true);
     let registries = registries(&fake, false);
-    for (ecosystem, names) in PACKAGES {
-        resolve(&registries, *ecosystem, names[0]).await;
+    for name in ["node", "grafana/grafana"] {
+        let before = fake.stats();
+        let set = resolve(&registries, Ecosystem::Docker, name).await;
+        assert_matches(&fake, Ecosystem::Docker, name, &set);
+        let stats = fake.stats().since(&before).get(Ecosystem::Docker);
+        // One challenge, one token request, then every page with the token.
+        assert_eq!(stats.refused, 1, "{name}");
+        let pages = set.releases.len().div_ceil(2) as u64;
+        assert_eq!(stats.requests, 1 + 1 + pages, "{name}");
     }
-    let delayed = fake.stats().total();
-    assert!(delayed.requests >= 6);
-    assert_eq!(
-        delayed.delayed, delayed.requests,
-        "every request was delayed"
-    );
+}
 
-    fake.set_latency(Duration::ZERO);
-    let before = fake.stats();
-    resolve(&registries, Ecosystem::Npm, "react").await;
-    let delta = fake.stats().since(&before).total();
-    assert_eq!(delta.requests, 1);
-    assert_eq!(delta.delayed, 0, "no latency once switched off");
+#[tokio::test]
+async fn the_pypi_simple_api_is_resolved() {
+    let fake = FakeRegistries::start().await;
+    let registries = retrying_registries(
+        &fake,
+        BTreeMap::from([("pypi".to_owned(), fake.pypi_simple_url())]),
+    );
+    for name in ["requests", "Django_Rest.framework"] {
+        let set = resolve(&registries, Ecosystem::Pypi, name).await;
+        let expected = fake.releases(Ecosystem::Pypi, name).expect("served");
+        let served: Vec<(String, bool, Option<chrono::DateTime<chrono::Utc>>)> = expected
+            .iter()
+            .map(|r| (r.version.clone(), r.yanked, Some(r.published_at)))
+            .collect();
+        let mut resolved: Vec<(String, bool, Option<chrono::DateTime<chrono::Utc>>)> = set
+            .releases
+            .iter()
+            .map(|r| (r.version.clone(), r.yanked, r.published_at))
+            .collect();
+        let mut served = served;
+        served.sort();
+        resolved.sort();
+        assert_eq!(resolved, served, "{name}");
+    }
+
+    // The PEP 503 HTML page (for a client that does not ask for JSON) lists the same files.
+    let html = reqwest::Client::new()
+        .get(format!("{}requests/", fake.pypi_simple_url()))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("simple page");
+    assert_eq!(
+        html.headers()["content-type"].to_str().unwrap(),
+        "text/html"
+    );
+    let body = html.bytes().await.expect("body");
+    let set = upkeep_resolvers::registry::pypi::parse_simple_html(&body, "requests", "simple")
+        .expect("PEP 503 page");
+    let expected = fake.releases(Ecosystem::Pypi, "requests").expect("served");
+    assert_eq!(
+        versions(set.releases.iter().map(|r| &r.version)),
+        versions(expected.iter().map(|r| &r.version))
+    );
+    for release in &set.releases {
+        let served = expected.iter().find(|r| r.version == release.version);
+        assert_eq!(release.yanked, served.is_some_and(|r| r.yanked));
+    }
 }

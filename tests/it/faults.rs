@@ -15,12 +15,12 @@ use tokio::process::{Child, Command};
 use upkeep::jobs::crawl::Crawl;
 use upkeep::jobs::resolve_package::ResolvePackage;
 use upkeep::jobs::{self};
-use upkeep::repository_url::RepositoryUrl;
 use upkeep::store::Store;
 
 use crate::support::app::{self, CLOSED_PORT, TestDb, fresh_db};
-use crate::support::fake_github::FakeGithub;
+use crate::support::fake_github::{self, FakeGithub};
 use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions};
+use crate::support::inventory::{repository, team};
 
 /// Crawl jobs still to run.
 const CRAWLS_TO_DO: &str =
@@ -66,6 +66,7 @@ impl Worker {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("UPKEEP_DATABASE_URL", &db.url)
             .env("UPKEEP_GITHUB_API_URL", github.url())
+            .env("UPKEEP_GITHUB_TOKEN", fake_github::TOKEN)
             .env("UPKEEP_WORKERS", "4")
             .env("UPKEEP_JOB_LEASE_SECONDS", "2")
             .env("UPKEEP_JOB_POLL_MS", "50")
@@ -140,15 +141,6 @@ async fn scalar(store: &Store, sql: &'static str) -> i64 {
         .expect(sql)
 }
 
-async fn repository(store: &Store, team: i64, url: &str) -> i64 {
-    let url = RepositoryUrl::parse(url).expect("repository URL");
-    store
-        .add_repository(team, &url, None)
-        .await
-        .expect("repository")
-        .id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_with_pending_twins_and_a_hung_registry_leaves_nothing_running() {
     bounded(sigterm_script()).await;
@@ -168,7 +160,7 @@ async fn sigterm_script() {
         ..FakeRegistryOptions::default()
     })
     .await;
-    let team = store.create_team("acme").await.expect("team").id;
+    let team = team(store, "acme").await;
     let api = repository(store, team, "https://github.com/acme/api").await;
 
     let worker = Worker::start(dir.path(), "worker", &db, &github, &registries);
@@ -294,7 +286,7 @@ async fn kill_mid_crawl_script() {
     slow_github.add_repo("acme", "mono", "main", &files);
     github.add_repo("acme", "mono", "main", &files);
     let registries = FakeRegistries::start().await;
-    let team = store.create_team("acme").await.expect("team").id;
+    let team = team(store, "acme").await;
     let mono = repository(store, team, "https://github.com/acme/mono").await;
 
     let first = Worker::start(dir.path(), "first", &db, &slow_github, &registries);

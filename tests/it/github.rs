@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use http::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Row;
 use upkeep::config::Secret;
@@ -12,7 +13,7 @@ use upkeep::forge::github::{
 };
 
 use crate::support::app::{self, ADMIN_TOKEN, TestApp};
-use crate::support::fake_github::{FakeGithub, git_blob_sha};
+use crate::support::fake_github::{self, FakeGithub, git_blob_sha};
 
 /// A throwaway RSA key for the GitHub App tests (generated for this test; grants nothing).
 const TEST_APP_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAxEAAdFCGIRymn2/e1ZkfgemQVGeWNI5QsU+vYR9bzEKERHL0\nJGn24cgu2VoD88KS8CLRbkf/QkZMEIfuj5lQW9ytBkgLgqtNgIZSDA1gtuBVYqfl\n2AeHr8QVb3J8ovmfjitNeb6SmDsWBa5obY3TLCArLK0ROHRruAoGhZ2A2jqMvzlZ\ndl8UruJo6URceeAaDjZeJnnr3WZhi6J/PCYQaCuZyKbc9ZG8tZ0AsQq5jRqaRK6w\nUb9A0Hsnoi3euymMz648f3vj7o6Hyh/Zl/Yz3d+2Dai2yth+G98VIxb4wgtBErfa\nv9g4hljTh3hQFm//UastY0TQv/tEnC8AWaUnTwIDAQABAoIBABChQciZeDw/EsmI\n78+W2aonEiFs47gRZToZQAnRX/SHoHCycwjQ5+hLD9lAPPx/fPcXZDrdo/5IObLe\n6fLGMZ6PLSROn5cTkA43k6VMzujASswA4UO0o6VbztsyTuh6kbA48ChEY2S+AQg7\nNsMt1Pq0wSPYiJCJoQUn6FSTO7OCQ5qKnSlbT7aNSoa1wwjTexHEUSNuQy2J+09J\nx+BECbcKoslRKreGepz84t34Xd+6QlLFnQUvUQ1Y9ScicaDqEU82YnnsoX2i8UzV\n6y83MpPIBlfqG3XFl+QdJhr1BvibPBMmWlDW60qL/ot/8KlzK6wyoxYswZC8cUb2\nE9hwuz0CgYEA6uFEM2QyGh062gWReJbklEVAiqJCoAhOw7CzAmlqVU+ge31tLF5/\nPe3LUERGM+fS28Md8dpCa4n3iwvT4XA6YBCI7gkXXFa2yt3Du1w9lfZH37IemhA3\ngZ5+EY1gJlPEKkd6aD1DQUEko66V6lCH5Abh0S+Ie+dTFZE5fBFKUDUCgYEA1eWB\n63W/IFQpLfKBdn6JTIVjIHDn6X5UinV+qFBIWc3rTspFX7Q4OCNp+jueD63NVMIO\n4AjioKXpWQ0GIHLAynRvvpo0hgN1matUcSfb2DIDGXRjWbKsteHwFtNRFs9BpCfm\nALXsVjtZVj8PJnyko068lALhSkpa4N3cGmWZkfMCgYARtGE7rnXIWiOxg3HvsRAR\nzRaMXKbBAV9OiOc1a1TEkXf7Vvz/ty/IL0CAEGVqTDMstYxwSo9vI7sxE/coqxj7\nXMO1jaHhJ/gnWogCe3V49FN+nSKJYmeMsbG3CP0SZoYG2dR0PwnuxUZJwEM0olVb\n7tjet8KF9G3i1kuK+pKrcQKBgHDPxC7wgiZF3RYrsdZSNI3USAzDH72JcIM6JtwU\nw6QBtBpxGhe40HHjU7CzotC4JPSQCRJl/UknWCQsd0/D1iSxNoJ7iDoqNusebsHj\neNLUxce2F/QmBWtER8FyIHF8TC2NEYTMbmKomJyhU5dD4/1xuIoD3ti00KuKt9yA\nO3e7AoGBAJIvOjY0VGOkDf2F6YNdguy4UYlDd6zywNiWKjJ1ouhZeIU6E6x1tBlL\nol7qXLiOCL8YiJcBRX2VhxZ/sfONr3yx++Ma7tsjD7Vb0ABEVXw9GDAVNANBiZFh\nV3SkTWMJ/RH4+iaBGdf/yyz7uNvXd7pQjiFRkfKhJbf6uFRYzBWh\n-----END RSA PRIVATE KEY-----";
@@ -32,7 +33,7 @@ fn tuned_client(github: &FakeGithub, tuning: GithubTuning) -> GithubClient {
     GithubClient::with_tuning(
         GithubConfig {
             api_url: github.url(),
-            auth: GithubAuth::Anonymous,
+            auth: GithubAuth::Token(Secret::new(fake_github::TOKEN)),
         },
         tuning,
     )
@@ -262,6 +263,7 @@ async fn pauses_until_reset_when_the_budget_runs_low() {
     github.set_rate_limit(5000, 10, Duration::from_secs(2));
     // The budget is process-wide per API URL and credential: a credential of this test's own
     // keeps the hour-long reset below from reaching other tests.
+    github.require_token("ghp_budget_test");
     let budget_client = || {
         GithubClient::new(GithubConfig {
             api_url: github.url(),
@@ -329,6 +331,153 @@ async fn secondary_limits_are_backed_off_and_retried() {
         Err(GithubError::RateLimited { .. })
     ));
     assert_eq!(github.requests("repository"), 8);
+}
+
+#[tokio::test]
+async fn too_many_requests_are_waited_out_with_and_without_retry_after() {
+    let github = FakeGithub::start().await;
+    github.add_repo("acme", "api", "main", &[("README.md", "x")]);
+    let client = tuned_client(
+        &github,
+        GithubTuning {
+            secondary_backoff: Duration::from_millis(100),
+            max_retries: 2,
+            ..GithubTuning::default()
+        },
+    );
+
+    // `429` with `Retry-After: 1`: waited out, then answered.
+    github.inject_failures(1, StatusCode::TOO_MANY_REQUESTS, Some(1));
+    let started = Instant::now();
+    assert_eq!(
+        client.repository("acme/api").await.unwrap().full_name,
+        "acme/api"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert_eq!(github.requests("repository"), 2);
+    assert_eq!(client.stats().retries, 1);
+    assert_eq!(client.stats().rate_limit_waits, 1);
+
+    // `429` without `Retry-After`: backed off from `secondary_backoff`, doubling.
+    github.inject_failures(2, StatusCode::TOO_MANY_REQUESTS, None);
+    let started = Instant::now();
+    client.repository("acme/api").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(github.requests("repository"), 5);
+
+    // More `429`s than retries: the caller learns it is rate limited.
+    github.inject_failures(3, StatusCode::TOO_MANY_REQUESTS, None);
+    assert!(matches!(
+        client.repository("acme/api").await,
+        Err(GithubError::RateLimited { .. })
+    ));
+    assert_eq!(github.requests("repository"), 8);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried() {
+    let github = FakeGithub::start().await;
+    let head = github.add_repo("acme", "api", "main", &[("README.md", "x")]);
+    let client = tuned_client(
+        &github,
+        GithubTuning {
+            server_error_backoff: Duration::from_millis(50),
+            max_retries: 2,
+            ..GithubTuning::default()
+        },
+    );
+
+    github.inject_failures(2, StatusCode::BAD_GATEWAY, None);
+    assert_eq!(
+        client.branch_head("acme/api", "main", None).await.unwrap(),
+        Conditional::Modified {
+            value: head,
+            etag: match client.branch_head("acme/api", "main", None).await.unwrap() {
+                Conditional::Modified { etag, .. } => etag,
+                Conditional::NotModified => unreachable!(),
+            },
+        }
+    );
+    assert_eq!(github.requests("branch"), 4);
+    assert_eq!(client.stats().retries, 2);
+
+    // A server error that outlasts the retries is the caller's, and a transient one.
+    github.inject_failures(3, StatusCode::SERVICE_UNAVAILABLE, None);
+    let error = client.repository("acme/api").await.unwrap_err();
+    assert!(
+        matches!(&error, GithubError::Api(message) if message.contains("503")),
+        "{error:?}"
+    );
+    assert_eq!(github.requests("repository"), 3);
+}
+
+#[tokio::test]
+async fn a_renamed_repository_is_followed_to_its_new_name() {
+    let github = FakeGithub::start().await;
+    let head = github.add_repo("acme", "old-name", "main", &[("README.md", "hello\n")]);
+    github.rename("acme", "old-name", "new-name");
+    let client = token_client(&github);
+
+    // GitHub answers `301` to `/repositories/{id}/…`; the client follows with its credential.
+    let info = client.repository("acme/old-name").await.unwrap();
+    assert_eq!(info.full_name, "acme/new-name");
+    let Conditional::Modified { value, .. } = client
+        .branch_head("acme/old-name", "main", None)
+        .await
+        .unwrap()
+    else {
+        panic!("a first request is answered in full");
+    };
+    assert_eq!(value, head);
+    let tree = client.tree("acme/old-name", &head).await.unwrap();
+    assert_eq!(tree.len(), 1);
+    assert_eq!(
+        client.blob("acme/old-name", &tree[0].sha).await.unwrap(),
+        b"hello\n"
+    );
+    // Each read is the `301` and the request it points to.
+    assert_eq!(github.requests("repository"), 2);
+    assert_eq!(github.requests("branch"), 2);
+    assert_eq!(github.requests("tree"), 2);
+    assert_eq!(github.requests("blob"), 2);
+}
+
+#[tokio::test]
+async fn an_empty_repository_is_a_permanent_error() {
+    let github = FakeGithub::start().await;
+    github.add_empty_repo("acme", "empty");
+    github.add_repo("acme", "api", "main", &[("README.md", "x")]);
+    let client = token_client(&github);
+
+    assert_eq!(
+        client
+            .repository("acme/empty")
+            .await
+            .unwrap()
+            .default_branch,
+        "main"
+    );
+    let error = client
+        .branch_head("acme/empty", "main", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, GithubError::EmptyRepository(what) if what == "branch main of acme/empty"),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("the repository is empty"),
+        "{error}"
+    );
+    assert!(matches!(
+        client.tree("acme/empty", "main").await,
+        Err(GithubError::EmptyRepository(_))
+    ));
+    // A branch missing from a repository with commits is still not found.
+    assert!(matches!(
+        client.branch_head("acme/api", "gone", None).await,
+        Err(GithubError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -593,6 +742,43 @@ async fn register(app: &TestApp, token: &str, url: &str) -> i64 {
 }
 
 #[tokio::test]
+async fn the_service_sends_its_configured_github_credentials() {
+    let github = FakeGithub::start().await;
+    github.add_repo("acme", "api", "main", &[("Cargo.toml", "[package]\n")]);
+    // The test configuration carries the fake's token: registering reads the repository with it.
+    let (app, token) = webhook_app(&github).await;
+    register(&app, &token, "https://github.com/acme/api").await;
+    assert_eq!(github.requests("repository"), 1);
+    assert_eq!(
+        github.last_authorization(),
+        Some(format!("Bearer {}", fake_github::TOKEN))
+    );
+    app.stop().await;
+
+    // Without a token the fake answers 401, like GitHub for a private repository, and the
+    // repository cannot be registered.
+    let url = github.url();
+    let anonymous = TestApp::spawn_with(|config| {
+        config.github_api_url = url;
+        config.github_token = None;
+    })
+    .await;
+    let token = anonymous.team_token("platform").await;
+    let response = anonymous
+        .client
+        .post(anonymous.url("/api/v1/repositories"))
+        .bearer_auth(&token)
+        .json(&json!({ "url": "https://github.com/acme/api" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert_eq!(github.requests("repository"), 2);
+    assert_eq!(github.last_authorization(), None);
+    anonymous.stop().await;
+}
+
+#[tokio::test]
 async fn push_webhooks_are_verified_deduplicated_and_queue_a_priority_crawl() {
     let github = FakeGithub::start().await;
     github.add_repo("acme", "api", "main", &[("Cargo.toml", "[package]\n")]);
@@ -839,9 +1025,26 @@ async fn installation_events_add_and_remove_repositories() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_crawl_of_a_repository_github_no_longer_has_gives_up_at_once() {
-    let github = FakeGithub::start().await;
+/// Crawl `full_name` (registered with default branch `main`) through the job queue until the job
+/// ends; the job's record and the repository's id.
+async fn crawl_job_until_it_ends(
+    github: &FakeGithub,
+    full_name: &str,
+) -> (upkeep::store::jobs::JobRecord, i64) {
+    let (record, repository_id, _) = crawl_job_until(github, full_name, |record| {
+        record.state != "pending" && record.state != "running"
+    })
+    .await;
+    (record, repository_id)
+}
+
+/// Like [`crawl_job_until_it_ends`], until `done` holds for the job's record; also the job's
+/// `run_at` then (ms since the epoch).
+async fn crawl_job_until(
+    github: &FakeGithub,
+    full_name: &str,
+    done: impl Fn(&upkeep::store::jobs::JobRecord) -> bool,
+) -> (upkeep::store::jobs::JobRecord, i64, i64) {
     let url = github.url();
     let app = TestApp::spawn_with(|config| config.github_api_url = url).await;
     app.team_token("platform").await;
@@ -852,9 +1055,9 @@ async fn a_crawl_of_a_repository_github_no_longer_has_gives_up_at_once() {
         .await
         .unwrap()
         .unwrap();
-    // Registered while it existed; GitHub answers 404 for it now.
     let location =
-        upkeep::repository_url::RepositoryUrl::parse("https://github.com/acme/gone").unwrap();
+        upkeep::repository_url::RepositoryUrl::parse(&format!("https://github.com/{full_name}"))
+            .unwrap();
     let repository = app
         .db
         .store
@@ -873,7 +1076,7 @@ async fn a_crawl_of_a_repository_github_no_longer_has_gives_up_at_once() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let record = loop {
         let record = app.db.store.job(job_id).await.unwrap().unwrap();
-        if record.state != "pending" && record.state != "running" {
+        if done(&record) {
             break record;
         }
         assert!(
@@ -882,6 +1085,20 @@ async fn a_crawl_of_a_repository_github_no_longer_has_gives_up_at_once() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    let run_at: i64 = sqlx::query_scalar("SELECT run_at FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .fetch_one(app.db.store.pool())
+        .await
+        .unwrap();
+    app.stop().await;
+    (record, repository.id, run_at)
+}
+
+#[tokio::test]
+async fn a_crawl_of_a_repository_github_no_longer_has_gives_up_at_once() {
+    let github = FakeGithub::start().await;
+    // Registered while it existed; GitHub answers 404 for it now.
+    let (record, repository_id) = crawl_job_until_it_ends(&github, "acme/gone").await;
     assert_eq!(record.state, "failed", "{record:?}");
     assert_eq!(
         record.attempts, 1,
@@ -889,9 +1106,53 @@ async fn a_crawl_of_a_repository_github_no_longer_has_gives_up_at_once() {
     );
     let reason = record.last_error.unwrap_or_default();
     assert!(
-        reason.starts_with(&format!("crawl of repository {}: ", repository.id))
+        reason.starts_with(&format!("crawl of repository {repository_id}: "))
             && reason.contains("not found"),
         "{reason}"
     );
-    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_crawl_of_an_empty_repository_gives_up_at_once_and_says_why() {
+    let github = FakeGithub::start().await;
+    github.add_empty_repo("acme", "empty");
+    let (record, repository_id) = crawl_job_until_it_ends(&github, "acme/empty").await;
+    assert_eq!(record.state, "failed", "{record:?}");
+    assert_eq!(
+        record.attempts, 1,
+        "given up at the first attempt: {record:?}"
+    );
+    let reason = record.last_error.unwrap_or_default();
+    assert_eq!(
+        reason,
+        format!(
+            "crawl of repository {repository_id}: GitHub: branch main of acme/empty: the repository is empty (no commits yet)"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_crawl_waits_for_the_reset_without_using_an_attempt() {
+    let github = FakeGithub::start().await;
+    github.add_repo("acme", "api", "main", &[("Cargo.toml", "[package]\n")]);
+    // Ten requests left until an hour from now: the crawl's first request takes the budget under
+    // the client's reserve, and the reset is too far away to wait for within the call.
+    github.set_rate_limit(5000, 10, Duration::from_hours(1));
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    let (record, _, run_at) =
+        crawl_job_until(&github, "acme/api", |record| record.last_error.is_some()).await;
+    assert_eq!(record.state, "pending", "{record:?}");
+    assert_eq!(
+        record.attempts, 0,
+        "a rate limit does not use up an attempt: {record:?}"
+    );
+    let reason = record.last_error.unwrap_or_default();
+    assert!(reason.contains("rate limit exhausted until"), "{reason}");
+    assert_eq!(github.requests("branch"), 1);
+    assert_eq!(github.requests("tree"), 0, "nothing sent past the reserve");
+    // Queued again for the reset (GitHub's reset is a whole second).
+    assert!(
+        run_at >= started_ms + 3_598_000,
+        "run at the reset: {run_at} (started {started_ms})"
+    );
 }

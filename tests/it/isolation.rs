@@ -16,6 +16,7 @@ use upkeep_resolvers::registry::{Release, ReleaseSet};
 
 use crate::support::app::{ADMIN_TOKEN, TestApp, TestDb, fresh_db, install_crypto, test_config};
 use crate::support::fake_github;
+use crate::support::inventory;
 
 /// The service with a fake GitHub and private webhook targets allowed.
 struct App {
@@ -165,15 +166,7 @@ impl App {
     /// lookup of a package announces nothing, so it sees `0.9.0` first).
     async fn publish_release(&self, name: &str, version: &str) {
         let store = &self.db.store;
-        let mut tx = store.begin().await.unwrap();
-        let package_id = upkeep::store::inventory::upsert_package(
-            &mut tx,
-            upkeep_resolvers::Ecosystem::Npm,
-            name,
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        let package_id = inventory::package(store, upkeep_resolvers::Ecosystem::Npm, name).await;
         let release = |version: &str| Release {
             version: version.to_owned(),
             published_at: None,

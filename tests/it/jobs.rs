@@ -25,6 +25,7 @@ use upkeep_resolvers::Ecosystem;
 
 use crate::support::app::{self, TestDb, fresh_db, require_postgres};
 use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions};
+use crate::support::inventory::{self, DependencyBuilder};
 
 /// Test jobs: each kind does one thing a test watches.
 macro_rules! test_job {
@@ -849,38 +850,13 @@ async fn a_kind_limited_to_half_the_slots_leaves_the_rest_to_other_kinds() {
 // ---- the package lookup lease, with a real resolve_package job and a slow fake registry ----
 
 async fn package_in_use(store: &Store, name: &str) -> i64 {
-    let team = store.create_team(name).await.unwrap().id;
-    let url =
-        upkeep::repository_url::RepositoryUrl::parse(&format!("https://github.com/acme/{name}"))
-            .unwrap();
-    let repository = store.add_repository(team, &url, None).await.unwrap().id;
-    let manifest: i64 = sqlx::query_scalar(
-        "INSERT INTO manifests (repository_id, path, manager, warnings, updated_at) \
-         VALUES ($1, 'package.json', 'npm', '[]', 0) RETURNING id",
-    )
-    .bind(repository)
-    .fetch_one(store.pool())
-    .await
-    .unwrap();
-    let package: i64 = sqlx::query_scalar(
-        "INSERT INTO packages (ecosystem, registry_id, name) \
-         SELECT 'npm', id, $1 FROM registries WHERE ecosystem = 'npm' AND name = 'default' RETURNING id",
-    )
-    .bind(name)
-    .fetch_one(store.pool())
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO dependencies (manifest_id, package_id, dep_key, requirement, kind) \
-         VALUES ($1, $2, $3, '^1.0.0', 'normal')",
-    )
-    .bind(manifest)
-    .bind(package)
-    .bind(format!("dependencies/{name}"))
-    .execute(store.pool())
-    .await
-    .unwrap();
-    package
+    let team = inventory::team(store, name).await;
+    let repository =
+        inventory::repository(store, team, &format!("https://github.com/acme/{name}")).await;
+    DependencyBuilder::npm(name)
+        .requirement("^1.0.0")
+        .insert(store, repository)
+        .await
 }
 
 /// Services whose npm registry is `fakes`, with a `lease_seconds` job lease.
@@ -1087,10 +1063,8 @@ async fn other_kinds_run_while_lookups_are_stuck_on_a_slow_registry() {
 async fn a_crawl_left_running_by_a_dead_worker_ends_abandoned_on_takeover() {
     let db = fresh_db().await;
     let store = &db.store;
-    let team = store.create_team("orphans").await.unwrap().id;
-    let url =
-        upkeep::repository_url::RepositoryUrl::parse("https://github.com/acme/orphan").unwrap();
-    let repository = store.add_repository(team, &url, None).await.unwrap().id;
+    let team = inventory::team(store, "orphans").await;
+    let repository = inventory::repository(store, team, "https://github.com/acme/orphan").await;
     // A worker takes the crawl lease, opens its crawl and is killed.
     assert!(
         store

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use sqlx::{Connection as _, Row as _};
 use tokio::sync::watch;
 use upkeep::config::Config;
-use upkeep::repository_url::RepositoryUrl;
 use upkeep::store::{Backend, PoolSize, Store};
 
 use crate::support::app::{self, ADMIN_TOKEN, TestApp};
+use crate::support::inventory;
 
 /// A bound against hanging while waiting for a condition (not a timing assertion).
 const WAIT: Duration = Duration::from_secs(30);
@@ -279,15 +279,10 @@ async fn the_api_sheds_load_from_its_own_pool_while_workers_finish_jobs() {
     assert!(response.headers().contains_key("retry-after"));
 
     // The workers' pool is untouched: a job queued now completes.
-    let url = RepositoryUrl::parse("https://github.com/acme/api").expect("url");
-    let repo = db
-        .store
-        .add_repository(team.id, &url, None)
-        .await
-        .expect("repository");
+    let repo = inventory::repository(&db.store, team.id, "https://github.com/acme/api").await;
     let job = upkeep::jobs::enqueue(
         &db.store,
-        &upkeep::jobs::recommend_repository::RecommendRepository::all(repo.id),
+        &upkeep::jobs::recommend_repository::RecommendRepository::all(repo),
     )
     .await
     .expect("enqueue")

@@ -1,28 +1,33 @@
-//! Resolve and recommend end to end: packages resolved against local fake registries (wiremock on
-//! 127.0.0.1 speaking the npm packument and Cargo sparse index wire formats), releases and
+//! Resolve and recommend end to end: packages resolved against the support fake registries
+//! (npm packuments and the Cargo sparse index on 127.0.0.1, serving the histories each test
+//! publishes), releases and
 //! events stored, recommendations computed under repository policies, and the fleet API on top.
 //! Runs on SQLite, and on PostgreSQL when `UPKEEP_TEST_DATABASE_URL` is set.
 //!
-//! The crawler is not involved: teams and repositories come from the store API, manifests,
-//! packages and dependencies from plain SQL, as the crawler would write them.
+//! The crawler is not involved: teams, repositories, manifests, packages and dependencies come
+//! from the store's functions, as the crawler would write them. (A package's check time and
+//! lookup lease are set with SQL where a test needs a given moment, and the queued lookups'
+//! payloads are read with SQL: the store has no function that does either.)
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use chrono::{Duration, Utc};
+use chrono::Utc;
+use http::StatusCode;
 use serde_json::{Value, json};
 use upkeep::jobs::dispatch::JobTable;
 use upkeep::jobs::resolve_package::ResolvePackage;
 use upkeep::jobs::{self, Job};
-use upkeep::repository_url::RepositoryUrl;
 use upkeep::resolve::{recommend_repository, resolve_package};
 use upkeep::services::Services;
 use upkeep::store::Store;
 use upkeep::store::events::{EventFilter, StoredEvent};
 use upkeep::store::jobs::JobRecord;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use upkeep_resolvers::{Ecosystem, Manager, SkipReason};
 
 use crate::support::app::{self, ADMIN_TOKEN, TestApp, fresh_db, install_crypto, test_config};
+use crate::support::fake_registries::{FakeRegistries, FakeRegistryOptions, FakeRelease};
+use crate::support::inventory::{
+    change_dependency, dependency, manifest, package, repository, team,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Fake registries
@@ -43,192 +48,68 @@ fn v(version: &'static str, days_ago: i64) -> Published {
     }
 }
 
-type Catalogue = Arc<Mutex<BTreeMap<String, Vec<Published>>>>;
-
-fn publish(catalogue: &Catalogue, name: &str, versions: Vec<Published>) {
-    catalogue
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(name.to_owned(), versions);
-}
-
-fn rfc3339(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-/// An npm registry: `GET /{name}` (scoped names as `@scope%2fname`) answers a full packument.
-struct FakeNpm(Catalogue);
-
-impl Respond for FakeNpm {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let raw = request.url.path().trim_start_matches('/');
-        let name = percent_decode(raw);
-        let catalogue = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(versions) = catalogue.get(&name) else {
-            return ResponseTemplate::new(404).set_body_json(json!({ "error": "Not found" }));
-        };
-        let mut docs = serde_json::Map::new();
-        let mut time = serde_json::Map::new();
-        time.insert("created".into(), json!(rfc3339(400)));
-        time.insert("modified".into(), json!(rfc3339(0)));
-        for p in versions {
-            docs.insert(
-                p.version.into(),
-                json!({
-                    "name": name,
-                    "version": p.version,
-                    "description": "a fake package",
-                    "license": "MIT",
-                    "dist": {
-                        "shasum": "0123456789abcdef0123456789abcdef01234567",
-                        "tarball": format!("http://127.0.0.1/{name}/-/{name}-{}.tgz", p.version)
-                    }
-                }),
-            );
-            time.insert(p.version.into(), json!(rfc3339(p.days_ago)));
-        }
-        let latest = versions.last().map_or("0.0.0", |p| p.version);
-        ResponseTemplate::new(200)
-            .insert_header("content-type", "application/json")
-            .set_body_json(json!({
-                "_id": name,
-                "name": name,
-                "dist-tags": { "latest": latest },
-                "versions": docs,
-                "time": time,
-                "repository": { "type": "git", "url": format!("git+https://example.invalid/{name}.git") },
-                "homepage": format!("https://example.invalid/{name}#readme"),
-                "license": "MIT"
-            }))
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = text.get(i + 1..i + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A Cargo sparse index: `config.json` and one JSON line per version at the crate's index path.
-struct FakeCargo(Catalogue);
-
-impl Respond for FakeCargo {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let path = request.url.path();
-        if path == "/config.json" {
-            return ResponseTemplate::new(200)
-                .insert_header("content-type", "application/json")
-                .set_body_string(
-                    r#"{"dl":"http://127.0.0.1/api/v1/crates","api":"http://127.0.0.1"}"#,
-                );
-        }
-        let name = path.rsplit('/').next().unwrap_or_default();
-        let catalogue = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(versions) = catalogue.get(name) else {
-            return ResponseTemplate::new(404).set_body_string("not found");
-        };
-        let lines: Vec<String> = versions
-            .iter()
-            .map(|p| {
-                json!({
-                    "name": name,
-                    "vers": p.version,
-                    "deps": [],
-                    "cksum": "0".repeat(64),
-                    "features": {},
-                    "yanked": p.yanked,
-                    "v": 2,
-                    "pubtime": (Utc::now() - Duration::days(p.days_ago)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
-                })
-                .to_string()
-            })
-            .collect();
-        ResponseTemplate::new(200).set_body_string(lines.join("\n") + "\n")
-    }
-}
-
+/// The support fake registries, serving the histories a test publishes.
 struct Registries {
-    npm: MockServer,
-    cargo: MockServer,
-    npm_packages: Catalogue,
-    crates: Catalogue,
+    fake: FakeRegistries,
 }
 
 impl Registries {
     async fn start() -> Registries {
-        let npm_packages = Catalogue::default();
-        let crates = Catalogue::default();
-        let npm = MockServer::start().await;
-        Mock::given(wiremock::matchers::method("GET"))
-            .respond_with(FakeNpm(npm_packages.clone()))
-            .mount(&npm)
-            .await;
-        let cargo = MockServer::start().await;
-        Mock::given(wiremock::matchers::method("GET"))
-            .respond_with(FakeCargo(crates.clone()))
-            .mount(&cargo)
-            .await;
         Registries {
-            npm,
-            cargo,
-            npm_packages,
-            crates,
+            fake: FakeRegistries::start().await,
         }
     }
 
-    /// Requests the npm registry saw for `name`'s packument.
-    async fn npm_requests(&self) -> usize {
-        self.npm.received_requests().await.unwrap_or_default().len()
+    /// Serve exactly `versions` for `name`.
+    fn publish(&self, ecosystem: Ecosystem, name: &str, versions: Vec<Published>) {
+        let now = Utc::now().timestamp();
+        let releases = versions
+            .into_iter()
+            .map(|p| FakeRelease {
+                version: p.version.to_owned(),
+                published_at: chrono::DateTime::from_timestamp(now - p.days_ago * 86_400, 0)
+                    .expect("a time"),
+                yanked: p.yanked,
+                prerelease: p.version.contains('-'),
+            })
+            .collect();
+        self.fake.set_releases(ecosystem, name, releases);
     }
 
-    async fn cargo_requests(&self, name: &str) -> usize {
-        self.cargo
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter(|r| r.url.path().ends_with(&format!("/{name}")))
-            .count()
+    /// Requests the npm registry saw.
+    fn npm_requests(&self) -> u64 {
+        self.fake.stats().get(Ecosystem::Npm).requests
+    }
+
+    /// Requests for `name`'s Cargo index file.
+    fn cargo_requests(&self, name: &str) -> u64 {
+        self.fake.package_requests(Ecosystem::Cargo, name)
     }
 }
 
-/// The services as `upkeep serve` builds them, with the registry overrides pointing at the fakes.
-fn services(store: &Store, db_url: &str, registries: &Registries) -> Services {
+/// The services as `upkeep serve` builds them, with the registry overrides pointing at `fake`.
+fn services_with(store: &Store, db_url: &str, fake: &FakeRegistries) -> Services {
     install_crypto();
     let mut config = test_config(db_url);
-    config.registries.insert("npm".into(), registries.npm.uri());
-    config
-        .registries
-        .insert("cargo".into(), registries.cargo.uri());
+    config.registries.extend(fake.base_urls());
     config.release_ttl_seconds = 3600;
     Services::from_config(&config, store.clone()).expect("services")
 }
 
+fn services(store: &Store, db_url: &str, registries: &Registries) -> Services {
+    services_with(store, db_url, &registries.fake)
+}
+
 /// An npm registry that answers 503 to everything, and services pointed at it.
-async fn broken_npm(store: &Store, db_url: &str) -> (MockServer, Services) {
-    let broken = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&broken)
-        .await;
-    let mut config = test_config(db_url);
-    config.registries.insert("npm".into(), broken.uri());
-    let services = Services::from_config(&config, store.clone()).expect("services");
+async fn broken_npm(store: &Store, db_url: &str) -> (FakeRegistries, Services) {
+    let broken = FakeRegistries::start().await;
+    broken.inject_failures(
+        Ecosystem::Npm,
+        u32::MAX,
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+    );
+    let services = services_with(store, db_url, &broken);
     (broken, services)
 }
 
@@ -243,78 +124,13 @@ async fn setup() -> (app::TestDb, Registries, Services) {
 // ---------------------------------------------------------------------------------------------
 // Inventory rows, as the crawler writes them
 
-async fn team(store: &Store, name: &str) -> i64 {
-    store.create_team(name).await.expect("team").id
-}
-
-async fn repository(store: &Store, team_id: i64, url: &str) -> i64 {
-    let url = RepositoryUrl::parse(url).expect("repository URL");
-    store
-        .add_repository(team_id, &url, None)
-        .await
-        .expect("repo")
-        .id
-}
-
-async fn manifest(store: &Store, repository_id: i64, path: &str, manager: &str) -> i64 {
-    let row: (i64,) = sqlx::query_as(
-        "INSERT INTO manifests (repository_id, path, manager, warnings, updated_at) \
-         VALUES ($1, $2, $3, '[]', 0) RETURNING id",
-    )
-    .bind(repository_id)
-    .bind(path)
-    .bind(manager)
-    .fetch_one(store.pool())
-    .await
-    .expect("manifest");
-    row.0
-}
-
-async fn package(store: &Store, ecosystem: &str, name: &str) -> i64 {
-    let row: (i64,) = sqlx::query_as(
-        "INSERT INTO packages (ecosystem, registry_id, name) \
-         SELECT $1, id, $2 FROM registries WHERE ecosystem = $1 AND name = 'default' RETURNING id",
-    )
-    .bind(ecosystem)
-    .bind(name)
-    .fetch_one(store.pool())
-    .await
-    .expect("package");
-    row.0
-}
-
-async fn dependency(
-    store: &Store,
-    manifest_id: i64,
-    package_id: i64,
-    key: &str,
-    requirement: &str,
-    locked: Option<&str>,
-) -> i64 {
-    let row: (i64,) = sqlx::query_as(
-        "INSERT INTO dependencies (manifest_id, package_id, dep_key, requirement, locked, kind) \
-         VALUES ($1, $2, $3, $4, $5, 'normal') RETURNING id",
-    )
-    .bind(manifest_id)
-    .bind(package_id)
-    .bind(key)
-    .bind(requirement)
-    .bind(locked)
-    .fetch_one(store.pool())
-    .await
-    .expect("dependency");
-    row.0
-}
-
 /// As if the crawler saw the dependency at new versions.
 async fn set_versions(store: &Store, dependency_id: i64, requirement: &str, locked: Option<&str>) {
-    sqlx::query("UPDATE dependencies SET requirement = $1, locked = $2 WHERE id = $3")
-        .bind(requirement)
-        .bind(locked)
-        .bind(dependency_id)
-        .execute(store.pool())
-        .await
-        .expect("update dependency");
+    change_dependency(store, dependency_id, |d| {
+        d.requirement = Some(requirement.to_owned());
+        d.locked = locked.map(str::to_owned);
+    })
+    .await;
 }
 
 /// As if the TTL had passed since the last lookup.
@@ -361,13 +177,16 @@ async fn recommendations(
     store: &Store,
     dependency_id: i64,
 ) -> Vec<(String, String, Option<String>)> {
-    sqlx::query_as(
-        "SELECT kind, target_version, new_requirement FROM recommendations WHERE dependency_id = $1 ORDER BY kind",
-    )
-    .bind(dependency_id)
-    .fetch_all(store.pool())
-    .await
-    .expect("recommendations")
+    let mut connection = store.pool().acquire().await.expect("connection");
+    let mut stored: Vec<(String, String, Option<String>)> =
+        upkeep::store::recommendations::recommendations_of(&mut connection, &[dependency_id])
+            .await
+            .expect("recommendations")
+            .into_iter()
+            .map(|r| (r.kind.to_string(), r.target_version, r.new_requirement))
+            .collect();
+    stored.sort();
+    stored
 }
 
 fn rec(kind: &str, target: &str, requirement: Option<&str>) -> (String, String, Option<String>) {
@@ -381,8 +200,8 @@ fn rec(kind: &str, target: &str, requirement: Option<&str>) -> (String, String, 
 async fn npm_resolution_releases_events_and_recommendations() {
     let (db, fakes, services) = setup().await;
     let store = &db.store;
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "left-pad",
         vec![
             v("1.2.3", 100),
@@ -393,11 +212,11 @@ async fn npm_resolution_releases_events_and_recommendations() {
     );
     let team_id = team(store, "web").await;
     let repo = repository(store, team_id, "https://github.com/acme/web").await;
-    let manifest_id = manifest(store, repo, "package.json", "npm").await;
-    let pkg = package(store, "npm", "left-pad").await;
+    let manifest_id = manifest(store, repo, "package.json", Manager::Npm).await;
+    let pkg = package(store, Ecosystem::Npm, "left-pad").await;
     let dep = dependency(
         store,
-        manifest_id,
+        &manifest_id,
         pkg,
         "dependencies/left-pad",
         "^1.2.3",
@@ -413,9 +232,10 @@ async fn npm_resolution_releases_events_and_recommendations() {
     assert!(releases.iter().all(|r| r.published_at.is_some()));
     let stored = store.package(pkg).await.expect("package").expect("exists");
     assert!(stored.checked_at.is_some() && stored.last_error.is_none());
+    // The packument's `homepage`, as the fake serves it.
     assert_eq!(
         stored.homepage.as_deref(),
-        Some("https://example.invalid/left-pad#readme")
+        Some("https://github.com/fake-org/left-pad#readme")
     );
     assert!(stored.source_url.is_some());
     let first = events_after(store, before).await;
@@ -437,13 +257,9 @@ async fn npm_resolution_releases_events_and_recommendations() {
     );
 
     // Fresh within the TTL: the registry is not asked again.
-    let requests = fakes.npm_requests().await;
+    let requests = fakes.npm_requests();
     resolve_package(&services, pkg).await.expect("fresh");
-    assert_eq!(
-        fakes.npm_requests().await,
-        requests,
-        "TTL fresh: no request"
-    );
+    assert_eq!(fakes.npm_requests(), requests, "TTL fresh: no request");
 
     // Re-running the recommender changes nothing and emits nothing.
     let seq = last_seq(store).await;
@@ -456,8 +272,8 @@ async fn npm_resolution_releases_events_and_recommendations() {
     assert!(events_after(store, seq).await.is_empty());
 
     // After the TTL a new version is announced once, and the major moves to it.
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "left-pad",
         vec![
             v("1.2.3", 100),
@@ -472,7 +288,7 @@ async fn npm_resolution_releases_events_and_recommendations() {
     resolve_package(&services, pkg)
         .await
         .expect("second resolution");
-    assert_eq!(fakes.npm_requests().await, requests + 1);
+    assert_eq!(fakes.npm_requests(), requests + 1);
     let second = events_after(store, seq).await;
     assert_eq!(
         kinds(&second),
@@ -526,8 +342,8 @@ async fn npm_resolution_releases_events_and_recommendations() {
 async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     let (db, fakes, services) = setup().await;
     let store = &db.store;
-    publish(
-        &fakes.crates,
+    fakes.publish(
+        Ecosystem::Cargo,
         "tinyjson",
         vec![
             v("1.0.0", 300),
@@ -538,11 +354,11 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     );
     let team_id = team(store, "core").await;
     let repo = repository(store, team_id, "https://github.com/acme/core").await;
-    let manifest_id = manifest(store, repo, "Cargo.toml", "cargo").await;
-    let pkg = package(store, "cargo", "tinyjson").await;
+    let manifest_id = manifest(store, repo, "Cargo.toml", Manager::Cargo).await;
+    let pkg = package(store, Ecosystem::Cargo, "tinyjson").await;
     let dep = dependency(
         store,
-        manifest_id,
+        &manifest_id,
         pkg,
         "dependencies/tinyjson",
         "1.0.0",
@@ -551,7 +367,7 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     .await;
 
     resolve_package(&services, pkg).await.expect("resolve");
-    assert_eq!(fakes.cargo_requests("tinyjson").await, 1);
+    assert_eq!(fakes.cargo_requests("tinyjson"), 1);
     assert_eq!(
         recommendations(store, dep).await,
         vec![
@@ -641,8 +457,8 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
 
     // A yank of a known release is announced; nothing is published.
     set_policy(store, repo, &json!({})).await;
-    publish(
-        &fakes.crates,
+    fakes.publish(
+        Ecosystem::Cargo,
         "tinyjson",
         vec![
             v("1.0.0", 300),
@@ -675,11 +491,7 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
     );
 
     // A skipped dependency carries nothing.
-    sqlx::query("UPDATE dependencies SET skip_reason = 'git' WHERE id = $1")
-        .bind(dep)
-        .execute(store.pool())
-        .await
-        .expect("skip");
+    change_dependency(store, dep, |d| d.skip_reason = Some(SkipReason::Git)).await;
     recommend_repository(&services, repo, None)
         .await
         .expect("skipped");
@@ -688,9 +500,10 @@ async fn cargo_policy_cooldown_ignore_majors_and_yanks() {
 
 #[tokio::test]
 async fn registry_failures_are_recorded_on_the_package() {
-    let (db, _fakes, services) = setup().await;
+    let (db, fakes, services) = setup().await;
     let store = &db.store;
-    let missing = package(store, "npm", "no-such-package").await;
+    fakes.fake.remove(Ecosystem::Npm, "no-such-package");
+    let missing = package(store, Ecosystem::Npm, "no-such-package").await;
     resolve_package(&services, missing)
         .await
         .expect("an unknown package ends the job");
@@ -707,7 +520,7 @@ async fn registry_failures_are_recorded_on_the_package() {
     );
 
     let (_broken, failing) = broken_npm(store, &db.url).await;
-    let flaky = package(store, "npm", "flaky").await;
+    let flaky = package(store, Ecosystem::Npm, "flaky").await;
     let error = resolve_package(&failing, flaky)
         .await
         .expect_err("a registry outage fails the job for a retry");
@@ -751,38 +564,27 @@ async fn registry_failures_are_recorded_on_the_package() {
         .expect("the standard table runs a stored resolve_package job");
 }
 
-/// npm answers after a delay, so lookups overlap.
-struct SlowNpm(FakeNpm, std::time::Duration);
-
-impl Respond for SlowNpm {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.0.respond(request).set_delay(self.1)
-    }
-}
-
 #[tokio::test]
 async fn overlapping_resolve_jobs_of_one_package_ask_the_registry_once() {
     let db = fresh_db().await;
     let store = &db.store;
-    let catalogue = Catalogue::default();
-    publish(&catalogue, "left-pad", vec![v("1.0.0", 30), v("1.1.0", 20)]);
-    let npm = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("GET"))
-        .respond_with(SlowNpm(
-            FakeNpm(catalogue.clone()),
-            std::time::Duration::from_millis(300),
-        ))
-        .mount(&npm)
-        .await;
+    // npm answers after a delay, so lookups overlap.
+    let npm = FakeRegistries::start_with(FakeRegistryOptions {
+        latency: std::time::Duration::from_millis(300),
+        ..FakeRegistryOptions::default()
+    })
+    .await;
+    let registries = Registries { fake: npm };
+    registries.publish(
+        Ecosystem::Npm,
+        "left-pad",
+        vec![v("1.0.0", 30), v("1.1.0", 20)],
+    );
     // Separate services, as in separate worker processes: their HTTP clients share nothing, so
     // only the store can keep the second job from asking too.
-    let worker = || {
-        let mut config = test_config(&db.url);
-        config.registries.insert("npm".into(), npm.uri());
-        Services::from_config(&config, store.clone()).expect("services")
-    };
+    let worker = || services(store, &db.url, &registries);
     let (first, second, third) = (worker(), worker(), worker());
-    let pkg = package(store, "npm", "left-pad").await;
+    let pkg = package(store, Ecosystem::Npm, "left-pad").await;
     let (a, b, c) = tokio::join!(
         resolve_package(&first, pkg),
         resolve_package(&second, pkg),
@@ -791,14 +593,14 @@ async fn overlapping_resolve_jobs_of_one_package_ask_the_registry_once() {
     a.expect("resolved");
     b.expect("left to the holder");
     c.expect("left to the holder");
-    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 1);
+    assert_eq!(registries.npm_requests(), 1);
     assert_eq!(store.releases(pkg).await.expect("releases").len(), 2);
     let stored = store.package(pkg).await.expect("row").expect("exists");
     assert!(stored.checked_at.is_some());
 
     // Fresh now: another job does not ask either.
     resolve_package(&first, pkg).await.expect("fresh");
-    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 1);
+    assert_eq!(registries.npm_requests(), 1);
 
     // A lease left behind by a dead worker expires; one still running is respected.
     expire(store, pkg).await;
@@ -812,14 +614,14 @@ async fn overlapping_resolve_jobs_of_one_package_ask_the_registry_once() {
         .await
         .expect("lease");
     resolve_package(&first, pkg).await.expect("held elsewhere");
-    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 1);
+    assert_eq!(registries.npm_requests(), 1);
     set_lease(Utc::now().timestamp_millis() - 1)
         .await
         .expect("lease");
     resolve_package(&first, pkg)
         .await
         .expect("expired lease taken over");
-    assert_eq!(npm.received_requests().await.unwrap_or_default().len(), 2);
+    assert_eq!(registries.npm_requests(), 2);
 }
 
 #[tokio::test]
@@ -827,17 +629,17 @@ async fn a_failed_lookup_gives_its_lease_back_for_the_retry() {
     let db = fresh_db().await;
     let store = &db.store;
     let (broken, services) = broken_npm(store, &db.url).await;
-    let pkg = package(store, "npm", "flaky").await;
-    let before = broken.received_requests().await.unwrap_or_default().len();
+    let pkg = package(store, Ecosystem::Npm, "flaky").await;
+    let before = broken.stats().get(Ecosystem::Npm).requests;
     resolve_package(&services, pkg)
         .await
         .expect_err("an outage fails the job");
-    let after_first = broken.received_requests().await.unwrap_or_default().len();
+    let after_first = broken.stats().get(Ecosystem::Npm).requests;
     assert!(after_first > before);
     resolve_package(&services, pkg)
         .await
         .expect_err("the retry asks again instead of finding a lease");
-    assert!(broken.received_requests().await.unwrap_or_default().len() > after_first);
+    assert!(broken.stats().get(Ecosystem::Npm).requests > after_first);
 }
 
 /// Make every insert into `recommendations` fail (`on`) or work again (`!on`).
@@ -870,18 +672,18 @@ async fn break_recommendation_writes(store: &Store, on: bool) {
 async fn a_recomputation_that_fails_after_the_lookup_is_redone_by_the_retry() {
     let (db, fakes, services) = setup().await;
     let store = &db.store;
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "left-pad",
         vec![v("1.0.0", 90), v("1.3.0", 30)],
     );
     let team_id = team(store, "retry").await;
     let repo = repository(store, team_id, "https://github.com/acme/retry").await;
-    let manifest_id = manifest(store, repo, "package.json", "npm").await;
-    let pkg = package(store, "npm", "left-pad").await;
+    let manifest_id = manifest(store, repo, "package.json", Manager::Npm).await;
+    let pkg = package(store, Ecosystem::Npm, "left-pad").await;
     let dep = dependency(
         store,
-        manifest_id,
+        &manifest_id,
         pkg,
         "dependencies/left-pad",
         "^1.0.0",
@@ -909,7 +711,7 @@ async fn a_recomputation_that_fails_after_the_lookup_is_redone_by_the_retry() {
         recommendations(store, dep).await,
         vec![rec("minor", "1.3.0", Some("^1.3.0"))]
     );
-    assert_eq!(fakes.npm_requests().await, 2);
+    assert_eq!(fakes.npm_requests(), 2);
 }
 
 #[tokio::test]
@@ -918,27 +720,26 @@ async fn the_scheduler_refreshes_packages_in_use_once_their_ttl_passed() {
     let store = &db.store;
     let team_id = team(store, "sched").await;
     let repo = repository(store, team_id, "https://github.com/acme/sched").await;
-    let manifest_id = manifest(store, repo, "package.json", "npm").await;
-    let used = package(store, "npm", "used").await;
-    let fresh = package(store, "npm", "fresh").await;
-    let unused = package(store, "npm", "unused").await;
-    let local = package(store, "npm", "local-only").await;
-    dependency(store, manifest_id, used, "dependencies/used", "^1", None).await;
-    dependency(store, manifest_id, fresh, "dependencies/fresh", "^1", None).await;
+    let manifest_id = manifest(store, repo, "package.json", Manager::Npm).await;
+    let used = package(store, Ecosystem::Npm, "used").await;
+    let fresh = package(store, Ecosystem::Npm, "fresh").await;
+    let unused = package(store, Ecosystem::Npm, "unused").await;
+    let local = package(store, Ecosystem::Npm, "local-only").await;
+    dependency(store, &manifest_id, used, "dependencies/used", "^1", None).await;
+    dependency(store, &manifest_id, fresh, "dependencies/fresh", "^1", None).await;
     let path_dep = dependency(
         store,
-        manifest_id,
+        &manifest_id,
         local,
         "dependencies/local-only",
         "file:../local",
         None,
     )
     .await;
-    sqlx::query("UPDATE dependencies SET skip_reason = 'local' WHERE id = $1")
-        .bind(path_dep)
-        .execute(store.pool())
-        .await
-        .expect("skip");
+    change_dependency(store, path_dep, |d| {
+        d.skip_reason = Some(SkipReason::Local);
+    })
+    .await;
     expire(store, used).await;
     expire(store, unused).await;
     expire(store, local).await;
@@ -992,8 +793,8 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
     let store = app.db.store.clone();
     let fakes = Registries::start().await;
     let services = services(&store, &app.db.url, &fakes);
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "@acme/util",
         vec![v("1.0.0", 100), v("1.0.1", 90), v("2.0.0", 80)],
     );
@@ -1013,21 +814,21 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
         .id;
     let repo_a = repository(&store, team_a, "https://github.com/alpha/app").await;
     let repo_b = repository(&store, team_b, "https://github.com/beta/app").await;
-    let pkg = package(&store, "npm", "@acme/util").await;
-    let manifest_a = manifest(&store, repo_a, "web/package.json", "npm").await;
+    let pkg = package(&store, Ecosystem::Npm, "@acme/util").await;
+    let manifest_a = manifest(&store, repo_a, "web/package.json", Manager::Npm).await;
     let dep_a = dependency(
         &store,
-        manifest_a,
+        &manifest_a,
         pkg,
         "dependencies/@acme/util",
         "^1.0.0",
         Some("1.0.0"),
     )
     .await;
-    let manifest_b = manifest(&store, repo_b, "package.json", "npm").await;
+    let manifest_b = manifest(&store, repo_b, "package.json", Manager::Npm).await;
     let dep_b = dependency(
         &store,
-        manifest_b,
+        &manifest_b,
         pkg,
         "dependencies/@acme/util",
         "^2.0.0",
@@ -1273,13 +1074,13 @@ async fn fleet_dependency_listing_follows_each_repository_policy() {
     let store = app.db.store.clone();
     let fakes = Registries::start().await;
     let services = services(&store, &app.db.url, &fakes);
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "@acme/util",
         vec![v("1.0.0", 100), v("1.0.1", 90), v("2.0.0", 80)],
     );
-    publish(
-        &fakes.npm_packages,
+    fakes.publish(
+        Ecosystem::Npm,
         "left-pad",
         vec![v("1.0.0", 100), v("1.3.0", 50)],
     );
@@ -1292,13 +1093,13 @@ async fn fleet_dependency_listing_follows_each_repository_policy() {
         .id;
     let strict = repository(&store, team_id, "https://github.com/alpha/strict").await;
     let relaxed = repository(&store, team_id, "https://github.com/alpha/relaxed").await;
-    let util = package(&store, "npm", "@acme/util").await;
-    let left_pad = package(&store, "npm", "left-pad").await;
+    let util = package(&store, Ecosystem::Npm, "@acme/util").await;
+    let left_pad = package(&store, Ecosystem::Npm, "left-pad").await;
     for repo in [strict, relaxed] {
-        let manifest_id = manifest(&store, repo, "package.json", "npm").await;
+        let manifest_id = manifest(&store, repo, "package.json", Manager::Npm).await;
         dependency(
             &store,
-            manifest_id,
+            &manifest_id,
             util,
             "dependencies/@acme/util",
             "^1.0.0",
@@ -1307,7 +1108,7 @@ async fn fleet_dependency_listing_follows_each_repository_policy() {
         .await;
         dependency(
             &store,
-            manifest_id,
+            &manifest_id,
             left_pad,
             "dependencies/left-pad",
             "^1.0.0",

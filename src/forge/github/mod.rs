@@ -49,6 +49,10 @@ pub enum GithubAuth {
 pub enum GithubError {
     #[error("GitHub: {0} not found")]
     NotFound(String),
+    /// The repository has no commits yet (GitHub: no branch, and `409 Git Repository is empty`
+    /// on git objects). Asking again cannot help until someone pushes.
+    #[error("GitHub: {0}: the repository is empty (no commits yet)")]
+    EmptyRepository(String),
     #[error("GitHub rate limit exhausted until {reset_at}")]
     RateLimited {
         reset_at: chrono::DateTime<chrono::Utc>,
@@ -97,8 +101,10 @@ pub struct GithubTuning {
     pub max_wait: Duration,
     /// First back-off for a secondary limit without `Retry-After` (doubles per retry).
     pub secondary_backoff: Duration,
-    /// Rate-limit retries of one call.
+    /// Rate-limit retries of one call; also the retries of a GET answered `5xx`.
     pub max_retries: u32,
+    /// First back-off before repeating a GET answered `5xx` (doubles per retry).
+    pub server_error_backoff: Duration,
     /// Mint a new installation token when the cached one expires within this margin.
     pub token_refresh_margin: Duration,
     /// Read timeout of one request.
@@ -114,6 +120,7 @@ impl Default for GithubTuning {
             max_wait: Duration::from_mins(2),
             secondary_backoff: Duration::from_mins(1),
             max_retries: 3,
+            server_error_backoff: Duration::from_secs(1),
             token_refresh_margin: Duration::from_mins(5),
             timeout: Duration::from_secs(30),
             page_size: 100,
@@ -169,7 +176,7 @@ pub struct GithubStats {
     pub requests: BTreeMap<&'static str, u64>,
     /// `304 Not Modified` answers.
     pub not_modified: u64,
-    /// Requests repeated after a rate limit or an expired installation token.
+    /// Requests repeated after a rate limit, a `5xx` or an expired installation token.
     pub retries: u64,
     /// Pauses for the rate-limit budget or a rate-limit answer.
     pub rate_limit_waits: u64,

@@ -1,5 +1,6 @@
 //! What upkeep reads from GitHub: repository metadata, the head of a branch with a conditional
-//! request, the recursive tree (completed by walking subtrees when GitHub truncates it), blobs,
+//! request (a missing branch of an empty repository is [`GithubError::EmptyRepository`]), the
+//! recursive tree (completed by walking subtrees when GitHub truncates it), blobs,
 //! and organisation repository lists. Names from users are checked before they go into a path.
 
 use base64::Engine;
@@ -138,7 +139,23 @@ impl GithubClient {
                     etag: reply.header("etag").map(str::to_owned),
                 })
             }
+            StatusCode::NOT_FOUND => Err(self.missing_branch(owner, repo, &what).await?),
             _ => Err(reply.error(&what)),
+        }
+    }
+
+    /// Why GitHub has no such branch: an empty repository has no branch at all, and GitHub
+    /// answers `409 Git Repository is empty` for its git objects (one more request, made only
+    /// when a branch is missing); otherwise the branch is not found.
+    async fn missing_branch(
+        &self,
+        owner: &str,
+        repo: &str,
+        what: &str,
+    ) -> Result<GithubError, GithubError> {
+        match self.tree_request(owner, repo, "HEAD", false).await? {
+            Err(reply) if reply.status == StatusCode::CONFLICT => Ok(reply.error(what)),
+            _ => Ok(GithubError::NotFound(what.to_owned())),
         }
     }
 

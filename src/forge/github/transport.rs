@@ -4,8 +4,10 @@
 //! [`GithubError::RateLimited`]; every response's `X-RateLimit-Remaining` / `X-RateLimit-Reset`
 //! update it. Secondary limits (403/429 with `Retry-After` or a "secondary rate limit" message)
 //! and exhausted primary limits are waited out and retried, within
-//! [`super::GithubTuning::max_wait`] and [`super::GithubTuning::max_retries`]; an installation
-//! token GitHub refuses (401) is renewed once.
+//! [`super::GithubTuning::max_wait`] and [`super::GithubTuning::max_retries`]; a GET answered
+//! `500`, `502`, `503` or `504` is repeated after [`super::GithubTuning::server_error_backoff`]
+//! (doubling), at most `max_retries` times; an installation token GitHub refuses (401) is renewed
+//! once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -60,6 +62,9 @@ impl Reply {
     pub(super) fn error(&self, what: &str) -> GithubError {
         match self.status {
             StatusCode::NOT_FOUND | StatusCode::GONE => GithubError::NotFound(what.to_owned()),
+            StatusCode::CONFLICT if self.message().to_ascii_lowercase().contains("is empty") => {
+                GithubError::EmptyRepository(what.to_owned())
+            }
             status => {
                 let message = self.message();
                 if message.is_empty() {
@@ -82,6 +87,8 @@ enum Outcome {
         wait: Duration,
         reset_at: DateTime<Utc>,
     },
+    /// A GET answered with a transient server error: back off and repeat.
+    ServerError,
 }
 
 impl GithubClient {
@@ -126,6 +133,7 @@ impl GithubClient {
         body: Option<serde_json::Value>,
     ) -> Result<Reply, GithubError> {
         let mut rate_retries = 0u32;
+        let mut server_retries = 0u32;
         let mut renewed = false;
         loop {
             let credential = self.credential(scope).await?;
@@ -139,8 +147,27 @@ impl GithubClient {
                     body.as_ref(),
                 )
                 .await?;
-            match self.outcome(&reply, rate_retries) {
+            match self.outcome(&method, &reply, rate_retries) {
                 Outcome::Done => return Ok(reply),
+                Outcome::ServerError => {
+                    if server_retries >= self.inner.tuning.max_retries {
+                        return Ok(reply);
+                    }
+                    let wait = self
+                        .inner
+                        .tuning
+                        .server_error_backoff
+                        .saturating_mul(1 << server_retries.min(6));
+                    server_retries += 1;
+                    tracing::warn!(
+                        endpoint = endpoint.as_str(),
+                        status = reply.status.as_u16(),
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "GitHub server error; retrying"
+                    );
+                    self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(wait).await;
+                }
                 Outcome::Unauthorized => {
                     let uses_installation = self.inner.app.is_some() && scope.account().is_some();
                     if renewed || !uses_installation {
@@ -171,10 +198,21 @@ impl GithubClient {
         }
     }
 
-    fn outcome(&self, reply: &Reply, retries: u32) -> Outcome {
+    fn outcome(&self, method: &Method, reply: &Reply, retries: u32) -> Outcome {
         let status = reply.status;
         if status == StatusCode::UNAUTHORIZED {
             return Outcome::Unauthorized;
+        }
+        if *method == Method::GET
+            && matches!(
+                status,
+                StatusCode::INTERNAL_SERVER_ERROR
+                    | StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            )
+        {
+            return Outcome::ServerError;
         }
         if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
             return Outcome::Done;

@@ -107,6 +107,8 @@ pub fn test_config(db_url: &str) -> Config {
             .insert((*key).to_owned(), CLOSED_PORT.to_owned());
     }
     CLOSED_PORT.clone_into(&mut config.github_api_url);
+    // The fake GitHub requires its token, like GitHub for private repositories.
+    config.github_token = Some(Secret::new(super::fake_github::TOKEN));
     config.cache_dir = std::env::temp_dir().join(format!(
         "upkeep-test-cache-{}",
         uuid::Uuid::new_v4().simple()

@@ -4,6 +4,17 @@
 //! installations and installation access tokens. Every response carries GitHub's rate-limit
 //! headers; a `304` does not use up the budget, like GitHub. Requests are counted per endpoint.
 //!
+//! Failure modes as GitHub has them: primary (403) and secondary (403 or 429, with or without
+//! `Retry-After`) rate limits, injected `5xx` answers ([`FakeGithub::inject_failures`]), `301` to
+//! `/repositories/{id}/…` for a renamed repository ([`FakeGithub::rename`]), and an empty
+//! repository ([`FakeGithub::add_empty_repo`]: no branch, `409 Git Repository is empty` for git
+//! objects).
+//!
+//! Credentials are required by default, as on GitHub for the private repositories upkeep reads:
+//! every request must carry `Authorization: Bearer` (or `token`) [`TOKEN`], else it is answered
+//! `401 Bad credentials`. The test app is configured with that token (`github_token`);
+//! [`FakeGithub::require_token`] and [`FakeGithub::enable_app`] change what is accepted.
+//!
 //! Git object ids are real: a blob id is the SHA-1 of `blob <len>\0<content>`, trees are hashed
 //! like git's tree objects, so a file that did not change keeps its blob id across pushes.
 //!
@@ -30,13 +41,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
 const DOCS: &str = "https://docs.github.com/rest";
+
+/// The personal access token every fake accepts until told otherwise (configure the service's
+/// `github_token` with it).
+pub const TOKEN: &str = "ghp_fakeToken0123456789abcdefghijklmnop";
 
 /// The git blob id of `content`: SHA-1 of `blob <len>\0<content>`.
 pub fn git_blob_sha(content: &[u8]) -> String {
@@ -187,8 +202,6 @@ impl Repo {
 }
 
 enum Auth {
-    /// Any or no credential is accepted.
-    Open,
     /// `Authorization: Bearer <token>` (or `token <token>`) with this personal access token.
     Token(String),
     /// A GitHub App: app endpoints need an RS256 JWT whose `iss` is `app_id`; repository
@@ -220,6 +233,12 @@ struct World {
     reset: u64,
     secondary_left: u32,
     secondary_retry_after: Option<u64>,
+    /// Injected failures: how many, which status, `Retry-After`.
+    failures_left: u32,
+    failure_status: StatusCode,
+    failure_retry_after: Option<u64>,
+    /// Lower-case `owner/name` a repository had before a rename → its id.
+    renamed: BTreeMap<String, u64>,
     auth: Auth,
     tokens: HashMap<String, IssuedToken>,
     counters: BTreeMap<String, u64>,
@@ -281,7 +300,11 @@ impl FakeGithub {
             reset: now_epoch() + 3600,
             secondary_left: 0,
             secondary_retry_after: None,
-            auth: Auth::Open,
+            failures_left: 0,
+            failure_status: StatusCode::OK,
+            failure_retry_after: None,
+            renamed: BTreeMap::new(),
+            auth: Auth::Token(TOKEN.to_owned()),
             tokens: HashMap::new(),
             counters: BTreeMap::new(),
             not_modified: 0,
@@ -294,6 +317,8 @@ impl FakeGithub {
             .route("/repos/{owner}/{repo}/git/trees/{sha}", get(tree))
             .route("/repos/{owner}/{repo}/git/blobs/{sha}", get(blob))
             .route("/repos/{owner}/{repo}/installation", get(repo_installation))
+            .route("/repositories/{id}", get(by_id))
+            .route("/repositories/{id}/{*rest}", get(by_id))
             .route("/orgs/{org}/repos", get(org_repos))
             .route("/orgs/{org}/installation", get(org_installation))
             .route("/app/installations/{id}/access_tokens", post(access_token))
@@ -356,6 +381,47 @@ impl FakeGithub {
         world.commit(owner, name, &branch, files, &[])
     }
 
+    /// A repository without commits, as GitHub has it right after creation: metadata with a
+    /// default branch, no branch (404), `409 Git Repository is empty` for trees and blobs.
+    pub fn add_empty_repo(&self, owner: &str, name: &str) {
+        let mut world = lock(&self.world);
+        world.ensure_account(owner);
+        let id = world.next_id;
+        world.next_id += 1;
+        world.clock += 1;
+        let created = world.clock;
+        world.repos.insert(
+            key(owner, name),
+            Repo {
+                id,
+                owner: owner.to_owned(),
+                name: name.to_owned(),
+                default_branch: "main".to_owned(),
+                archived: false,
+                private: false,
+                created,
+                branches: BTreeMap::new(),
+                commits: HashMap::new(),
+                files: BTreeMap::new(),
+                trees: HashMap::new(),
+                blobs: HashMap::new(),
+            },
+        );
+    }
+
+    /// Rename `owner/name` to `owner/new_name`: requests for the old name are answered `301` with
+    /// the repository's `/repositories/{id}/…` URL, like GitHub.
+    pub fn rename(&self, owner: &str, name: &str, new_name: &str) {
+        let mut world = lock(&self.world);
+        let old = key(owner, name);
+        let Some(mut repo) = world.repos.remove(&old) else {
+            panic!("the fake has no repository {owner}/{name}");
+        };
+        new_name.clone_into(&mut repo.name);
+        world.renamed.insert(old, repo.id);
+        world.repos.insert(key(owner, new_name), repo);
+    }
+
     pub fn archive(&self, owner: &str, name: &str) {
         lock(&self.world).repo_mut(owner, name).archived = true;
     }
@@ -385,7 +451,16 @@ impl FakeGithub {
         world.secondary_retry_after = retry_after;
     }
 
-    /// Require this personal access token on every request (401 otherwise).
+    /// The next `responses` requests answer `status` (a `5xx`, or `429` for GitHub's secondary
+    /// rate limit), with `Retry-After: <seconds>` when given.
+    pub fn inject_failures(&self, responses: u32, status: StatusCode, retry_after: Option<u64>) {
+        let mut world = lock(&self.world);
+        world.failures_left = responses;
+        world.failure_status = status;
+        world.failure_retry_after = retry_after;
+    }
+
+    /// Require this personal access token on every request instead of [`TOKEN`] (401 otherwise).
     pub fn require_token(&self, token: &str) {
         lock(&self.world).auth = Auth::Token(token.to_owned());
     }
@@ -570,6 +645,10 @@ enum Reply {
     Json(StatusCode, Value, Vec<(HeaderName, String)>),
     NotModified(String),
     NotFound,
+    /// An error status with GitHub's `message`.
+    Error(StatusCode, &'static str),
+    /// `301 Moved Permanently` to this URL (a renamed repository).
+    Moved(String),
 }
 
 /// Which credential an endpoint needs.
@@ -639,7 +718,6 @@ impl World {
             })
             .map(str::trim);
         match &self.auth {
-            Auth::Open => true,
             Auth::Token(token) => credential == Some(token.as_str()),
             Auth::App { app_id, .. } => {
                 let Some(credential) = credential else {
@@ -727,6 +805,20 @@ async fn serve(
             &extra,
         );
     }
+    if world.failures_left > 0 {
+        world.failures_left -= 1;
+        let status = world.failure_status;
+        let message = if status == StatusCode::TOO_MANY_REQUESTS {
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID."
+        } else {
+            status.canonical_reason().unwrap_or("Server Error")
+        };
+        let extra: Vec<(HeaderName, String)> = world
+            .failure_retry_after
+            .map(|s| vec![(header::RETRY_AFTER, s.to_string())])
+            .unwrap_or_default();
+        return world.respond(status, &error_body(message), &extra);
+    }
     if !world.authorized(headers, need, account) {
         let message = if need == Need::AppJwt && matches!(world.auth, Auth::App { .. }) {
             "A JSON web token could not be decoded"
@@ -756,6 +848,19 @@ async fn serve(
         Reply::NotFound => {
             world.remaining -= 1;
             world.respond(StatusCode::NOT_FOUND, &error_body("Not Found"), &[])
+        }
+        Reply::Error(status, message) => {
+            world.remaining -= 1;
+            world.respond(status, &error_body(message), &[])
+        }
+        Reply::Moved(location) => {
+            world.remaining -= 1;
+            let body = json!({ "message": "Moved Permanently", "url": location, "documentation_url": DOCS });
+            world.respond(
+                StatusCode::MOVED_PERMANENTLY,
+                &body,
+                &[(header::LOCATION, location.clone())],
+            )
         }
         Reply::Json(status, body, extra) => {
             world.remaining -= 1;
@@ -823,40 +928,163 @@ fn branch_etag(commit: &str) -> String {
     format!("W/\"{}\"", git_object_sha("etag", commit.as_bytes()))
 }
 
+/// The repository `owner/name`, or the answer when there is none: `301` to its
+/// `/repositories/{id}` URL (with the request's `suffix`) when it was renamed, else `404`.
+fn find<'a>(w: &'a World, owner: &str, name: &str, suffix: &str) -> Result<&'a Repo, Reply> {
+    if let Some(repo) = w.repos.get(&key(owner, name)) {
+        return Ok(repo);
+    }
+    match w.renamed.get(&key(owner, name)) {
+        Some(id) => Err(Reply::Moved(format!(
+            "{}/repositories/{id}{suffix}",
+            w.base
+        ))),
+        None => Err(Reply::NotFound),
+    }
+}
+
+/// What follows `/repos/{owner}/{repo}` in a request (path and query).
+fn suffix_after_repo(uri: &Uri) -> String {
+    let rest: Vec<&str> = uri.path().split('/').skip(4).collect();
+    let mut suffix = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("/{}", rest.join("/"))
+    };
+    if let Some(query) = uri.query() {
+        suffix.push('?');
+        suffix.push_str(query);
+    }
+    suffix
+}
+
+fn is_recursive(query: &HashMap<String, String>) -> bool {
+    query
+        .get("recursive")
+        .is_some_and(|v| !matches!(v.as_str(), "0" | "false"))
+}
+
+const EMPTY_REPOSITORY: &str = "Git Repository is empty.";
+
 async fn repository(
     State(world): State<Shared>,
     Path((owner, name)): Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    repository_at(&world, &owner, &name, &suffix_after_repo(&uri), &headers).await
+}
+
+async fn repository_at(
+    world: &Shared,
+    owner: &str,
+    name: &str,
+    suffix: &str,
+    headers: &HeaderMap,
+) -> Response {
     serve(
-        &world,
+        world,
         "repository",
-        &headers,
+        headers,
         Need::Repo,
-        Some(&owner),
-        |w| match w.repos.get(&key(&owner, &name)) {
-            Some(repo) => Reply::Json(StatusCode::OK, repo_json(&w.base, repo), vec![]),
-            None => Reply::NotFound,
+        Some(owner),
+        |w| match find(w, owner, name, suffix) {
+            Ok(repo) => Reply::Json(StatusCode::OK, repo_json(&w.base, repo), vec![]),
+            Err(reply) => reply,
         },
     )
     .await
 }
 
+/// `/repositories/{id}` and `/repositories/{id}/…`: where GitHub sends a renamed repository.
+async fn by_id(
+    State(world): State<Shared>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let found = params
+        .get("id")
+        .and_then(|id| id.parse::<u64>().ok())
+        .and_then(|id| {
+            lock(&world)
+                .repos
+                .values()
+                .find(|r| r.id == id)
+                .map(|r| (r.owner.clone(), r.name.clone()))
+        });
+    let Some((owner, name)) = found else {
+        return serve(&world, "unknown", &headers, Need::Repo, None, |_| {
+            Reply::NotFound
+        })
+        .await;
+    };
+    let rest = params.get("rest").map_or("", String::as_str);
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        [""] => repository_at(&world, &owner, &name, "", &headers).await,
+        ["branches", _, ..] => {
+            let branch = rest.trim_start_matches("branches/");
+            branch_at(&world, &owner, &name, branch, "", &headers).await
+        }
+        ["git", "trees", sha] => {
+            tree_at(
+                &world,
+                &owner,
+                &name,
+                sha,
+                is_recursive(&query),
+                "",
+                &headers,
+            )
+            .await
+        }
+        ["git", "blobs", sha] => blob_at(&world, &owner, &name, sha, "", &headers).await,
+        _ => {
+            serve(&world, "unknown", &headers, Need::Repo, None, |_| {
+                Reply::NotFound
+            })
+            .await
+        }
+    }
+}
+
 async fn branch(
     State(world): State<Shared>,
     Path((owner, name, branch)): Path<(String, String, String)>,
+    uri: Uri,
     headers: HeaderMap,
+) -> Response {
+    branch_at(
+        &world,
+        &owner,
+        &name,
+        &branch,
+        &suffix_after_repo(&uri),
+        &headers,
+    )
+    .await
+}
+
+async fn branch_at(
+    world: &Shared,
+    owner: &str,
+    name: &str,
+    branch: &str,
+    suffix: &str,
+    headers: &HeaderMap,
 ) -> Response {
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    serve(&world, "branch", &headers, Need::Repo, Some(&owner), |w| {
-        let Some(repo) = w.repos.get(&key(&owner, &name)) else {
-            return Reply::NotFound;
+    serve(world, "branch", headers, Need::Repo, Some(owner), |w| {
+        let repo = match find(w, owner, name, suffix) {
+            Ok(repo) => repo,
+            Err(reply) => return reply,
         };
-        let Some(commit) = repo.branches.get(&branch) else {
-            return Reply::NotFound;
+        let Some(commit) = repo.branches.get(branch) else {
+            return Reply::Error(StatusCode::NOT_FOUND, "Branch not found");
         };
         let etag = branch_etag(commit);
         if if_none_match
@@ -940,21 +1168,37 @@ async fn tree(
     State(world): State<Shared>,
     Path((owner, name, sha)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let recursive = query
-        .get("recursive")
-        .is_some_and(|v| !matches!(v.as_str(), "0" | "false"));
-    serve(&world, "tree", &headers, Need::Repo, Some(&owner), |w| {
-        let Some(repo) = w.repos.get(&key(&owner, &name)) else {
-            return Reply::NotFound;
+    let suffix = suffix_after_repo(&uri);
+    let recursive = is_recursive(&query);
+    tree_at(&world, &owner, &name, &sha, recursive, &suffix, &headers).await
+}
+
+async fn tree_at(
+    world: &Shared,
+    owner: &str,
+    name: &str,
+    sha: &str,
+    recursive: bool,
+    suffix: &str,
+    headers: &HeaderMap,
+) -> Response {
+    serve(world, "tree", headers, Need::Repo, Some(owner), |w| {
+        let repo = match find(w, owner, name, suffix) {
+            Ok(repo) => repo,
+            Err(reply) => return reply,
         };
-        let tree_sha = if let Some(root) = repo.commits.get(&sha) {
+        if repo.branches.is_empty() {
+            return Reply::Error(StatusCode::CONFLICT, EMPTY_REPOSITORY);
+        }
+        let tree_sha = if let Some(root) = repo.commits.get(sha) {
             root.clone()
-        } else if let Some(root) = repo.branches.get(&sha).and_then(|c| repo.commits.get(c)) {
+        } else if let Some(root) = repo.branches.get(sha).and_then(|c| repo.commits.get(c)) {
             root.clone()
-        } else if repo.trees.contains_key(&sha) {
-            sha.clone()
+        } else if repo.trees.contains_key(sha) {
+            sha.to_owned()
         } else {
             return Reply::NotFound;
         };
@@ -990,13 +1234,37 @@ async fn tree(
 async fn blob(
     State(world): State<Shared>,
     Path((owner, name, sha)): Path<(String, String, String)>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    serve(&world, "blob", &headers, Need::Repo, Some(&owner), |w| {
-        let Some(repo) = w.repos.get(&key(&owner, &name)) else {
-            return Reply::NotFound;
+    blob_at(
+        &world,
+        &owner,
+        &name,
+        &sha,
+        &suffix_after_repo(&uri),
+        &headers,
+    )
+    .await
+}
+
+async fn blob_at(
+    world: &Shared,
+    owner: &str,
+    name: &str,
+    sha: &str,
+    suffix: &str,
+    headers: &HeaderMap,
+) -> Response {
+    serve(world, "blob", headers, Need::Repo, Some(owner), |w| {
+        let repo = match find(w, owner, name, suffix) {
+            Ok(repo) => repo,
+            Err(reply) => return reply,
         };
-        let Some(content) = repo.blobs.get(&sha) else {
+        if repo.branches.is_empty() {
+            return Reply::Error(StatusCode::CONFLICT, EMPTY_REPOSITORY);
+        }
+        let Some(content) = repo.blobs.get(sha) else {
             return Reply::NotFound;
         };
         Reply::Json(
@@ -1099,7 +1367,7 @@ fn installation_json(w: &World, account: &str) -> Option<Value> {
         .unwrap_or_else(|| account.to_owned());
     let app_id = match w.auth {
         Auth::App { app_id, .. } => app_id,
-        _ => 1,
+        Auth::Token(_) => 1,
     };
     Some(json!({
         "id": id,
@@ -1167,7 +1435,7 @@ async fn access_token(
         }
         let lifetime = match w.auth {
             Auth::App { token_lifetime, .. } => token_lifetime,
-            _ => Duration::from_hours(1),
+            Auth::Token(_) => Duration::from_hours(1),
         };
         let expires = now_epoch() + lifetime.as_secs();
         w.clock += 1;

@@ -7,10 +7,10 @@
 //! |--------------------------------|------------|------------------------------------------------------------|
 //! | `cargo`                        | `/cargo/`  | sparse index: `config.json`, `1/a`, `3/s/syn`, `se/rd/serde` (NDJSON) |
 //! | `npm`                          | `/npm/`    | packuments `/npm/<name>`, `/npm/@scope%2fname` (full or abbreviated) |
-//! | `pypi`                         | `/pypi/`   | JSON API `/pypi/pypi/<name>/json`                          |
+//! | `pypi`                         | `/pypi/`   | JSON API `/pypi/pypi/<name>/json`; Simple API `/pypi/simple/<name>/` (PEP 691 JSON or PEP 503 HTML by `Accept`) |
 //! | `maven`, `gradle-plugins`      | `/maven/`  | `/maven/<group path>/<artifact>/maven-metadata.xml`        |
 //! | `go`                           | `/go/`     | `/go/<escaped module>/@v/list`, `/@latest`, `/@v/<v>.info` |
-//! | `docker`                       | `/docker/` | `/docker/v2/`, `/docker/v2/<repo>/tags/list` with `Link` pagination |
+//! | `docker`                       | `/docker/` | `/docker/v2/`, `/docker/v2/<repo>/tags/list` with `Link` pagination; token endpoint `/docker/token` |
 //!
 //! Every package name exists: its releases are generated on the fly from a hash of the ecosystem
 //! and the name (3–12 versions with realistic majors, minors and patches, some prereleases, one
@@ -21,6 +21,13 @@
 //! Every `200` carries a strong `ETag` computed from the body; a matching `If-None-Match` gets a
 //! `304` with an empty body. An injected latency (tokio sleep) delays every request. Counters per
 //! ecosystem are read with [`FakeRegistries::stats`].
+//!
+//! Failure modes: [`FakeRegistries::inject_failures`] makes an ecosystem's next requests answer
+//! `429` (with or without `Retry-After`) or a `5xx`. [`FakeRegistries::require_docker_token`]
+//! makes the Docker registry behave like Docker Hub: a request without a bearer token for its
+//! repository gets `401` with `WWW-Authenticate: Bearer realm="…",service="…",scope="…"`; the
+//! realm (`/docker/token?service=…&scope=…`) issues a token for that scope.
+//! To use the PyPI Simple API, configure the `pypi` base URL as [`FakeRegistries::pypi_simple_url`].
 //!
 //! Configure the service with `config.registries.extend(fake.base_urls())`, or the resolvers
 //! crate with `RegistryConfig { base_urls: fake.base_urls().into_iter().collect(), .. }`.
@@ -105,6 +112,8 @@ pub struct EcosystemStats {
     pub not_found: u64,
     /// Requests that were delayed by the injected latency.
     pub delayed: u64,
+    /// Injected failures answered (`429`, `5xx`) and Docker token challenges (`401`).
+    pub refused: u64,
 }
 
 impl EcosystemStats {
@@ -115,6 +124,7 @@ impl EcosystemStats {
             not_modified: self.not_modified + other.not_modified,
             not_found: self.not_found + other.not_found,
             delayed: self.delayed + other.delayed,
+            refused: self.refused + other.refused,
         }
     }
 
@@ -125,6 +135,7 @@ impl EcosystemStats {
             not_modified: self.not_modified.saturating_sub(earlier.not_modified),
             not_found: self.not_found.saturating_sub(earlier.not_found),
             delayed: self.delayed.saturating_sub(earlier.delayed),
+            refused: self.refused.saturating_sub(earlier.refused),
         }
     }
 }
@@ -175,6 +186,7 @@ struct Counters {
     not_modified: AtomicU64,
     not_found: AtomicU64,
     delayed: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl Counters {
@@ -186,6 +198,7 @@ impl Counters {
             not_modified: load(&self.not_modified),
             not_found: load(&self.not_found),
             delayed: load(&self.delayed),
+            refused: load(&self.refused),
         }
     }
 }
@@ -204,9 +217,49 @@ struct Shared {
     oci_page_size: usize,
     counters: [Counters; SERVED.len()],
     unrouted: AtomicU64,
+    /// Per ecosystem: failures still to answer.
+    failures: Mutex<HashMap<Ecosystem, Injected>>,
+    /// Requests that asked for a package, by ecosystem and package key.
+    package_requests: Mutex<HashMap<(Ecosystem, String), u64>>,
+    /// Docker registry requests need a bearer token from the token endpoint.
+    docker_token_required: std::sync::atomic::AtomicBool,
+    /// Tokens issued by the Docker token endpoint → the scope they grant.
+    docker_tokens: Mutex<HashMap<String, String>>,
+}
+
+/// Failures injected into one ecosystem.
+struct Injected {
+    left: u32,
+    status: StatusCode,
+    /// `Retry-After` seconds.
+    retry_after: Option<u64>,
 }
 
 impl Shared {
+    /// The next injected failure of `ecosystem`, if one is left.
+    fn take_failure(&self, ecosystem: Ecosystem) -> Option<(StatusCode, Option<u64>)> {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let injected = failures.get_mut(&ecosystem)?;
+        if injected.left == 0 {
+            return None;
+        }
+        injected.left -= 1;
+        Some((injected.status, injected.retry_after))
+    }
+}
+
+impl Shared {
+    /// What a request for package `key` is answered from (counted per package).
+    fn serve_releases(&self, ecosystem: Ecosystem, key: &str) -> Option<Vec<FakeRelease>> {
+        *self
+            .package_requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((ecosystem, key.to_owned()))
+            .or_insert(0) += 1;
+        self.releases(ecosystem, key)
+    }
+
     fn releases(&self, ecosystem: Ecosystem, key: &str) -> Option<Vec<FakeRelease>> {
         let entry = self
             .overrides
@@ -251,6 +304,10 @@ impl FakeRegistries {
             oci_page_size: options.oci_page_size.max(1),
             counters: Default::default(),
             unrouted: AtomicU64::new(0),
+            failures: Mutex::new(HashMap::new()),
+            package_requests: Mutex::new(HashMap::new()),
+            docker_token_required: std::sync::atomic::AtomicBool::new(false),
+            docker_tokens: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .fallback(handle)
@@ -274,6 +331,57 @@ impl FakeRegistries {
         }
     }
 
+    /// The next `responses` requests to `ecosystem` answer `status` (`429` or a `5xx`), with
+    /// `Retry-After: <seconds>` when given.
+    pub fn inject_failures(
+        &self,
+        ecosystem: Ecosystem,
+        responses: u32,
+        status: StatusCode,
+        retry_after: Option<u64>,
+    ) {
+        self.shared
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                ecosystem,
+                Injected {
+                    left: responses,
+                    status,
+                    retry_after,
+                },
+            );
+    }
+
+    /// Docker registry requests need a bearer token from the token endpoint (Docker Hub's
+    /// handshake).
+    pub fn require_docker_token(&self, required: bool) {
+        self.shared
+            .docker_token_required
+            .store(required, Ordering::Relaxed);
+    }
+
+    /// The PyPI Simple API index on this server (a `pypi` base URL ending in `/simple/`).
+    pub fn pypi_simple_url(&self) -> String {
+        format!("{}/pypi/simple/", self.shared.origin)
+    }
+
+    /// Requests that asked for package `name` of `ecosystem` (for Go, each of the module's
+    /// files counts).
+    pub fn package_requests(&self, ecosystem: Ecosystem, name: &str) -> u64 {
+        package_key(ecosystem, name)
+            .and_then(|key| {
+                self.shared
+                    .package_requests
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&(ecosystem, key))
+                    .copied()
+            })
+            .unwrap_or(0)
+    }
+
     /// Stops the server: no new connections, open ones closed once idle (at most 2 s).
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
@@ -286,20 +394,6 @@ impl FakeRegistries {
         {
             task.abort();
         }
-    }
-
-    /// `http://127.0.0.1:<port>`, without a trailing `/`.
-    pub fn origin(&self) -> &str {
-        &self.shared.origin
-    }
-
-    /// The base URL of `ecosystem`'s registry on this server (ends in `/`); `None` for an
-    /// ecosystem the fake does not serve.
-    pub fn base_url(&self, ecosystem: Ecosystem) -> Option<String> {
-        SERVED
-            .iter()
-            .find(|(e, _)| *e == ecosystem)
-            .map(|(_, prefix)| format!("{}/{prefix}/", self.shared.origin))
     }
 
     /// `config.registries` / `RegistryConfig::base_urls` entries pointing at this server, keyed
@@ -407,10 +501,6 @@ impl FakeRegistries {
         self.shared
             .latency_ms
             .store(millis(latency), Ordering::Relaxed);
-    }
-
-    pub fn latency(&self) -> Duration {
-        Duration::from_millis(self.shared.latency_ms.load(Ordering::Relaxed))
     }
 
     /// A snapshot of the counters.
@@ -673,6 +763,8 @@ struct Reply {
     content_type: &'static str,
     body: Vec<u8>,
     link: Option<String>,
+    /// Replaces the default `Vary: Accept`.
+    vary: Option<&'static str>,
 }
 
 impl Reply {
@@ -681,6 +773,7 @@ impl Reply {
             content_type: "application/json",
             body: serde_json::to_vec(value).unwrap_or_default(),
             link: None,
+            vary: None,
         }
     }
 }
@@ -712,10 +805,29 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         counters.delayed.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    if let Some((status, retry_after)) = shared.take_failure(ecosystem) {
+        counters.refused.fetch_add(1, Ordering::Relaxed);
+        let mut builder = Response::builder().status(status);
+        if let Some(seconds) = retry_after {
+            builder = builder.header(header::RETRY_AFTER, seconds.to_string());
+        }
+        return builder
+            .body(Body::from(status.canonical_reason().unwrap_or("error")))
+            .unwrap_or_else(|_| status_only(status));
+    }
+    if ecosystem == Ecosystem::Docker {
+        if rest == "token" {
+            return docker_token(&shared, &query);
+        }
+        if let Some(challenge) = docker_challenge(&shared, &rest, &headers) {
+            counters.refused.fetch_add(1, Ordering::Relaxed);
+            return challenge;
+        }
+    }
     let reply = match ecosystem {
         Ecosystem::Cargo => cargo(&shared, &rest),
         Ecosystem::Npm => npm(&shared, &rest, &headers),
-        Ecosystem::Pypi => pypi(&shared, &rest),
+        Ecosystem::Pypi => pypi(&shared, &rest, &headers),
         Ecosystem::Maven => maven(&shared, &rest),
         Ecosystem::Go => go(&shared, &rest),
         Ecosystem::Docker => docker(&shared, &rest, &query),
@@ -731,7 +843,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     );
     let mut builder = Response::builder()
         .header(header::ETAG, &etag)
-        .header(header::VARY, "Accept");
+        .header(header::VARY, reply.vary.unwrap_or("Accept"));
     if let Some(link) = &reply.link {
         builder = builder.header(header::LINK, link);
     }
@@ -821,7 +933,7 @@ fn cargo(shared: &Shared, rest: &str) -> Option<Reply> {
     if upkeep_resolvers::registry::cargo_sparse::index_path(name).as_deref() != Some(rest) {
         return None;
     }
-    let releases = shared.releases(Ecosystem::Cargo, name)?;
+    let releases = shared.serve_releases(Ecosystem::Cargo, name)?;
     let mut body = String::new();
     for release in &releases {
         let record = json!({
@@ -839,6 +951,7 @@ fn cargo(shared: &Shared, rest: &str) -> Option<Reply> {
         content_type: "text/plain; charset=utf-8",
         body: body.into_bytes(),
         link: None,
+        vary: None,
     })
 }
 
@@ -855,7 +968,7 @@ fn npm(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply> {
     if !valid {
         return None;
     }
-    let releases = shared.releases(Ecosystem::Npm, &name)?;
+    let releases = shared.serve_releases(Ecosystem::Npm, &name)?;
     let abbreviated = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -912,6 +1025,7 @@ fn npm(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply> {
             }))
             .unwrap_or_default(),
             link: None,
+            vary: None,
         });
     }
     times.insert(
@@ -935,14 +1049,17 @@ fn npm(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply> {
 
 // --- PyPI JSON API
 
-fn pypi(shared: &Shared, rest: &str) -> Option<Reply> {
+fn pypi(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply> {
+    if let Some(project) = rest.strip_prefix("simple/") {
+        return pypi_simple(shared, project, headers);
+    }
     let name = rest.strip_prefix("pypi/")?.strip_suffix("/json")?;
     let name = percent_decode(name)?;
     if name.is_empty() || name.contains('/') {
         return None;
     }
     let project = pep503(&name);
-    let releases = shared.releases(Ecosystem::Pypi, &project)?;
+    let releases = shared.serve_releases(Ecosystem::Pypi, &project)?;
     let file_stem = project.replace('-', "_");
     let mut by_version = Map::new();
     for release in &releases {
@@ -998,6 +1115,91 @@ fn pypi(shared: &Shared, rest: &str) -> Option<Reply> {
     })))
 }
 
+/// The Simple API project page `simple/<normalized name>/`: PEP 691 JSON when the `Accept` header
+/// asks for it, else PEP 503 HTML. A name that is not normalized is not served (PyPI redirects).
+fn pypi_simple(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply> {
+    let name = rest.strip_suffix('/')?;
+    if name.is_empty() || name.contains('/') || pep503(name) != name {
+        return None;
+    }
+    let releases = shared.serve_releases(Ecosystem::Pypi, name)?;
+    let file_stem = name.replace('-', "_");
+    let files: Vec<(String, &FakeRelease, i64)> = releases
+        .iter()
+        .flat_map(|release| {
+            [
+                (
+                    format!("{file_stem}-{}.tar.gz", release.version),
+                    release,
+                    0,
+                ),
+                (
+                    format!("{file_stem}-{}-py3-none-any.whl", release.version),
+                    release,
+                    60,
+                ),
+            ]
+        })
+        .collect();
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/vnd.pypi.simple.v1+json"));
+    let sha = |filename: &str| hex::encode(Sha256::digest(filename.as_bytes()));
+    let mut reply = if wants_json {
+        let json_files: Vec<Value> = files
+            .iter()
+            .map(|(filename, release, offset)| {
+                let uploaded = timestamp(release.published_at.timestamp() + offset);
+                json!({
+                    "filename": filename,
+                    "url": format!("{}/pypi/packages/{filename}", shared.origin),
+                    "hashes": { "sha256": sha(filename) },
+                    "requires-python": ">=3.8",
+                    "size": 1024 + filename.len(),
+                    "upload-time": uploaded.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                    "yanked": if release.yanked { json!("broken release") } else { json!(false) },
+                })
+            })
+            .collect();
+        let versions: Vec<&str> = releases.iter().map(|r| r.version.as_str()).collect();
+        let mut reply = Reply::json(&json!({
+            "meta": { "api-version": "1.1", "_last-serial": releases.len() },
+            "name": name,
+            "files": json_files,
+            "versions": versions,
+        }));
+        reply.content_type = "application/vnd.pypi.simple.v1+json";
+        reply
+    } else {
+        let mut html = format!(
+            "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.1\">\n    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n"
+        );
+        for (filename, release, _) in &files {
+            let yanked = if release.yanked {
+                " data-yanked=\"broken release\""
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                html,
+                "    <a href=\"{}/pypi/packages/{filename}#sha256={}\" data-requires-python=\"&gt;=3.8\"{yanked}>{filename}</a><br />",
+                shared.origin,
+                sha(filename)
+            );
+        }
+        html.push_str("  </body>\n</html>\n");
+        Reply {
+            content_type: "text/html",
+            body: html.into_bytes(),
+            link: None,
+            vary: None,
+        }
+    };
+    reply.vary = Some("Accept, Accept-Encoding");
+    Some(reply)
+}
+
 // --- Maven
 
 fn xml_escape(text: &str) -> String {
@@ -1018,7 +1220,7 @@ fn maven(shared: &Shared, rest: &str) -> Option<Reply> {
         return None;
     }
     let group = group_path.replace('/', ".");
-    let releases = shared.releases(Ecosystem::Maven, &format!("{group}:{artifact}"))?;
+    let releases = shared.serve_releases(Ecosystem::Maven, &format!("{group}:{artifact}"))?;
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n");
     let _ = writeln!(xml, "  <groupId>{}</groupId>", xml_escape(&group));
     let _ = writeln!(xml, "  <artifactId>{}</artifactId>", xml_escape(artifact));
@@ -1054,6 +1256,7 @@ fn maven(shared: &Shared, rest: &str) -> Option<Reply> {
         content_type: "text/xml",
         body: xml.into_bytes(),
         link: None,
+        vary: None,
     })
 }
 
@@ -1082,11 +1285,11 @@ fn go(shared: &Shared, rest: &str) -> Option<Reply> {
         Reply::json(&json!({"Version": release.version, "Time": rfc3339(release.published_at)}))
     };
     if let Some(module) = rest.strip_suffix("/@latest") {
-        let releases = shared.releases(Ecosystem::Go, &go_unescape(module)?)?;
+        let releases = shared.serve_releases(Ecosystem::Go, &go_unescape(module)?)?;
         return latest_stable(&releases).or(releases.last()).map(info);
     }
     let (module, file) = rest.split_once("/@v/")?;
-    let releases = shared.releases(Ecosystem::Go, &go_unescape(module)?)?;
+    let releases = shared.serve_releases(Ecosystem::Go, &go_unescape(module)?)?;
     if file == "list" {
         let mut body = String::new();
         for release in &releases {
@@ -1097,6 +1300,7 @@ fn go(shared: &Shared, rest: &str) -> Option<Reply> {
             content_type: "text/plain; charset=utf-8",
             body: body.into_bytes(),
             link: None,
+            vary: None,
         });
     }
     let version = go_unescape(file.strip_suffix(".info")?)?;
@@ -1105,16 +1309,117 @@ fn go(shared: &Shared, rest: &str) -> Option<Reply> {
 
 // --- OCI distribution
 
-fn docker(shared: &Shared, rest: &str, query: &str) -> Option<Reply> {
+const DOCKER_SERVICE: &str = "fake-registry";
+
+/// The repository a Docker registry path names (`v2/<repository>/tags/list`), `""` for `v2/`.
+fn docker_repository(rest: &str) -> Option<&str> {
     if rest == "v2/" || rest == "v2" {
+        return Some("");
+    }
+    rest.strip_prefix("v2/")?.strip_suffix("/tags/list")
+}
+
+/// When tokens are required: `401` with Docker Hub's bearer challenge unless the request carries a
+/// token issued for the repository's `pull` scope (any issued token for `/v2/`).
+fn docker_challenge(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Response> {
+    if !shared.docker_token_required.load(Ordering::Relaxed) {
+        return None;
+    }
+    let repository = docker_repository(rest)?;
+    let scope = format!("repository:{repository}:pull");
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|token| {
+            shared
+                .docker_tokens
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(token.trim())
+                .cloned()
+        });
+    let granted = presented
+        .as_deref()
+        .is_some_and(|granted| repository.is_empty() || granted.split(' ').any(|s| s == scope));
+    if granted {
+        return None;
+    }
+    let mut challenge = format!(
+        "Bearer realm=\"{}/docker/token\",service=\"{DOCKER_SERVICE}\"",
+        shared.origin
+    );
+    if !repository.is_empty() {
+        let _ = write!(challenge, ",scope=\"{scope}\"");
+    }
+    let body = json!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required", "detail": [{"Type": "repository", "Name": repository, "Action": "pull"}]}]});
+    Some(
+        Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header(header::WWW_AUTHENTICATE, challenge)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("Docker-Distribution-API-Version", "registry/2.0")
+            .body(Body::from(body.to_string()))
+            .unwrap_or_else(|_| status_only(StatusCode::UNAUTHORIZED)),
+    )
+}
+
+/// The token endpoint (`/docker/token?service=…&scope=…`): a token for the requested scopes.
+fn docker_token(shared: &Shared, query: &str) -> Response {
+    let mut service = None;
+    let mut scopes = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("service", value)) => service = percent_decode(value),
+            Some(("scope", value)) => scopes.extend(percent_decode(&value.replace('+', " "))),
+            _ => {}
+        }
+    }
+    if service.as_deref() != Some(DOCKER_SERVICE) {
+        let body = json!({"details": "service not specified or unknown"});
+        return Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap_or_else(|_| status_only(StatusCode::BAD_REQUEST));
+    }
+    let mut tokens = shared
+        .docker_tokens
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let granted = scopes.join(" ");
+    let token = format!(
+        "fake.{}",
+        hex::encode(
+            Sha256::digest(format!("{}:{granted}", tokens.len()).as_bytes())
+                .get(..16)
+                .unwrap_or_default()
+        )
+    );
+    tokens.insert(token.clone(), granted);
+    let body = json!({
+        "token": token,
+        "access_token": token,
+        "expires_in": 300,
+        "issued_at": rfc3339(Utc::now()),
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_else(|_| status_only(StatusCode::OK))
+}
+
+fn docker(shared: &Shared, rest: &str, query: &str) -> Option<Reply> {
+    let repository = docker_repository(rest)?;
+    if repository.is_empty() {
         return Some(Reply::json(&json!({})));
     }
-    let repository = rest.strip_prefix("v2/")?.strip_suffix("/tags/list")?;
     if repository.is_empty() || repository.split('/').any(str::is_empty) {
         return None;
     }
     let mut tags: Vec<String> = shared
-        .releases(Ecosystem::Docker, repository)?
+        .serve_releases(Ecosystem::Docker, repository)?
         .into_iter()
         .map(|r| r.version)
         .collect();
@@ -1147,4 +1452,74 @@ fn docker(shared: &Shared, rest: &str, query: &str) -> Option<Reply> {
     let mut reply = Reply::json(&json!({"name": repository, "tags": page}));
     reply.link = link;
     Some(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The generator is deterministic (the fleet benchmark's request counts rest on it) and its
+    /// histories look like real ones.
+    #[tokio::test]
+    async fn generation_is_deterministic_and_realistic() {
+        let one = FakeRegistries::start().await;
+        let two = FakeRegistries::start().await;
+        let mut yanked = 0;
+        let mut prereleases = 0;
+        let mut majors = BTreeSet::new();
+        for i in 0..200 {
+            let name = format!("package-{i}");
+            for ecosystem in [Ecosystem::Cargo, Ecosystem::Npm, Ecosystem::Pypi] {
+                let releases = one.releases(ecosystem, &name).expect("generated");
+                assert_eq!(Some(&releases), two.releases(ecosystem, &name).as_ref());
+                assert!((3..=12).contains(&releases.len()), "{ecosystem} {name}");
+                assert!(
+                    releases
+                        .windows(2)
+                        .all(|w| w[0].published_at < w[1].published_at),
+                    "chronological"
+                );
+                assert!(
+                    !releases.first().is_some_and(|r| r.prerelease),
+                    "starts stable"
+                );
+                assert!(one.latest(ecosystem, &name).is_some(), "has a latest");
+                yanked += releases.iter().filter(|r| r.yanked).count();
+                prereleases += releases.iter().filter(|r| r.prerelease).count();
+                majors.extend(
+                    releases
+                        .iter()
+                        .filter_map(|r| r.version.split('.').next().map(str::to_owned)),
+                );
+            }
+        }
+        assert!(
+            yanked > 50,
+            "about a third of the packages have a yanked release: {yanked}"
+        );
+        assert!(prereleases > 100, "prereleases appear: {prereleases}");
+        assert!(majors.len() >= 5, "several majors: {majors:?}");
+        // Go versions stay within the major of the module path.
+        for module in ["example.com/a", "example.com/b/v4"] {
+            let releases = one.releases(Ecosystem::Go, module).expect("generated");
+            for release in &releases {
+                let major = release.version.split('.').next().expect("major");
+                if module.ends_with("/v4") {
+                    assert_eq!(major, "v4", "{}", release.version);
+                } else {
+                    assert!(major == "v0" || major == "v1", "{}", release.version);
+                }
+            }
+        }
+        let image = one.releases(Ecosystem::Docker, "node").expect("generated");
+        assert!(image.iter().any(|r| r.version == "latest" && r.prerelease));
+        assert_eq!(
+            Some(image),
+            one.releases(Ecosystem::Docker, "library/node"),
+            "official images live under library/"
+        );
+        assert_eq!(one.releases(Ecosystem::Toolchain, "rust"), None);
+    }
 }
