@@ -84,7 +84,7 @@ pub async fn create(
             // An organisation listing reads no git objects; say what GitHub said all the same.
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                super::error::ErrorCode::Unavailable,
                 format!("GitHub did not answer as expected: {error}"),
             )
         }

@@ -396,6 +396,14 @@ impl FakeRegistries {
         }
     }
 
+    /// The base URL this server answers `ecosystem` on; `None` when the ecosystem is not served.
+    pub fn base_url(&self, ecosystem: Ecosystem) -> Option<String> {
+        SERVED
+            .iter()
+            .find(|(e, _)| *e == ecosystem)
+            .map(|(_, prefix)| format!("{}/{prefix}/", self.shared.origin))
+    }
+
     /// `config.registries` / `RegistryConfig::base_urls` entries pointing at this server, keyed
     /// like `upkeep_resolvers::registry::DEFAULT_BASE_URLS` (`gradle-plugins` shares the Maven
     /// repository so plugin markers stay local too).
