@@ -9,6 +9,7 @@
 mod locks;
 pub mod pep508;
 pub mod requirements;
+mod setup_cfg;
 mod toml_files;
 
 use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, file_name};
@@ -47,6 +48,7 @@ pub fn matches(path: &str) -> bool {
             | "poetry.lock"
             | "uv.lock"
             | ".python-version"
+            | "setup.cfg"
     ) || is_requirements_file(path)
 }
 
@@ -58,8 +60,41 @@ pub fn extract(path: &str, text: &str) -> Extraction {
         "poetry.lock" => locks::extract_poetry_lock(text),
         "uv.lock" => locks::extract_uv_lock(text),
         ".python-version" => extract_python_version(text),
+        "setup.cfg" => setup_cfg::extract(text),
         _ => requirements::extract(text),
     }
+}
+
+/// The dependency a PEP 508 requirement `item` written at byte `start` of `text` declares, with
+/// the span of its specifier; direct references carry their skip reason.
+fn requirement_dependency(
+    text: &str,
+    start: usize,
+    item: &str,
+    req: pep508::Requirement,
+) -> Dependency {
+    let mut dep = match req.specifier {
+        Some(range)
+            if text.get(start + range.start..start + range.end) == item.get(range.clone()) =>
+        {
+            Dependency::at(
+                req.name,
+                Ecosystem::Pypi,
+                text,
+                Span::new(start + range.start, start + range.end),
+            )
+        }
+        Some(range) => {
+            let mut dep = Dependency::unversioned(req.name, Ecosystem::Pypi);
+            dep.requirement = item.get(range).map(str::to_owned);
+            dep
+        }
+        None => Dependency::unversioned(req.name, Ecosystem::Pypi).skip(SkipReason::NoVersion),
+    };
+    if let Some(skip) = req.skip {
+        dep.skip = Some(skip);
+    }
+    dep
 }
 
 /// `.python-version` (pyenv, uv): one version per line; `#` comments allowed.
@@ -109,15 +144,11 @@ mod tests {
             "poetry.lock",
             "uv.lock",
             ".python-version",
+            "setup.cfg",
         ] {
             assert!(matches(yes), "{yes}");
         }
-        for no in [
-            "MANIFEST.in",
-            "notes.txt",
-            "setup.py",
-            "docs/requirements.md",
-        ] {
+        for no in ["MANIFEST.in", "notes.txt", "docs/requirements.md"] {
             assert!(!matches(no), "{no}");
         }
     }
