@@ -1,4 +1,5 @@
 //! Python: pip requirements files, `pyproject.toml` (PEP 621/735/518, Poetry, uv), `Pipfile`,
+//! `setup.cfg`, `setup.py` (literal arguments only, never executed),
 //! the lockfiles `poetry.lock`, `uv.lock` and `Pipfile.lock`, and `.python-version`.
 //!
 //! Package names are normalised per PEP 503 (`Zope.SQLAlchemy` → `zope-sqlalchemy`). The
@@ -10,6 +11,7 @@ mod locks;
 pub mod pep508;
 pub mod requirements;
 mod setup_cfg;
+mod setup_py;
 mod toml_files;
 
 use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, file_name};
@@ -49,6 +51,7 @@ pub fn matches(path: &str) -> bool {
             | "uv.lock"
             | ".python-version"
             | "setup.cfg"
+            | "setup.py"
     ) || is_requirements_file(path)
 }
 
@@ -61,6 +64,7 @@ pub fn extract(path: &str, text: &str) -> Extraction {
         "uv.lock" => locks::extract_uv_lock(text),
         ".python-version" => extract_python_version(text),
         "setup.cfg" => setup_cfg::extract(text),
+        "setup.py" => setup_py::extract(text),
         _ => requirements::extract(text),
     }
 }
@@ -145,6 +149,7 @@ mod tests {
             "uv.lock",
             ".python-version",
             "setup.cfg",
+            "pkg/setup.py",
         ] {
             assert!(matches(yes), "{yes}");
         }
