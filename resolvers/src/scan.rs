@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Ecosystem;
 use crate::manager::{
-    Dependency, DependencyKind, Extraction, LockedPackage, MAX_MANIFEST_BYTES, Manager, Property,
+    Decoded, Dependency, DependencyKind, Extraction, LockedPackage, MAX_MANIFEST_BYTES, Manager,
+    Property, decode,
 };
 
 /// Folders never descended into unless the caller changes the list.
@@ -92,8 +93,8 @@ pub fn scan(root: &Path, options: &ScanOptions) -> std::io::Result<ScanReport> {
         if managers.is_empty() {
             continue;
         }
-        let text = match read_manifest(&root.join(&rel)) {
-            Ok(text) => text,
+        let Decoded { text, warning } = match read_manifest(&root.join(&rel)) {
+            Ok(decoded) => decoded,
             Err(message) => {
                 report.warnings.push(ScanWarning {
                     manifest: rel.clone(),
@@ -103,6 +104,13 @@ pub fn scan(root: &Path, options: &ScanOptions) -> std::io::Result<ScanReport> {
                 continue;
             }
         };
+        if let Some(warning) = warning {
+            report.warnings.push(ScanWarning {
+                manifest: rel.clone(),
+                line: warning.line,
+                message: warning.message,
+            });
+        }
         for manager in managers {
             let extraction = manager.extract(&rel, &text);
             manifests.push((rel.clone(), manager, extraction));
@@ -212,8 +220,9 @@ fn relative(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Read a manifest as UTF-8, refusing files over [`MAX_MANIFEST_BYTES`] without reading them.
-fn read_manifest(path: &Path) -> Result<String, String> {
+/// Read a manifest as UTF-8 (lossily, see [`decode`]), refusing files over
+/// [`MAX_MANIFEST_BYTES`] without reading them.
+fn read_manifest(path: &Path) -> Result<Decoded, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
     let len = file
         .metadata()
@@ -234,12 +243,7 @@ fn read_manifest(path: &Path) -> Result<String, String> {
             "file is over the {MAX_MANIFEST_BYTES}-byte limit; skipped"
         ));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "file is not valid UTF-8 (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })
+    Ok(decode(bytes))
 }
 
 /// Resolve references between files: every dependency whose version refers to a [`Property`]
@@ -826,6 +830,12 @@ mod tests {
         write(root, "a/package.json", b"{\"dependencies\": \xff\xfe}");
         write(root, "b/package.json", b"{\"dependencies\": {");
         write(root, "c/Cargo.toml", b"[dependencies]\nserde = \"1\"\n");
+        // One bad byte in a comment: the rest of the file is read, spans stay byte-correct.
+        write(
+            root,
+            "e/Cargo.toml",
+            b"# caf\xe9\n[dependencies]\nrand = \"0.9\"\n",
+        );
         let big = vec![b' '; MAX_MANIFEST_BYTES + 1];
         write(root, "d/package.json", &big);
         let report = scan(root, &ScanOptions::default()).expect("scan");
@@ -836,14 +846,34 @@ mod tests {
             .collect();
         assert_eq!(
             warned,
-            vec!["a/package.json", "b/package.json", "d/package.json"]
+            vec![
+                "a/package.json",
+                "a/package.json",
+                "b/package.json",
+                "d/package.json",
+                "e/Cargo.toml"
+            ]
         );
-        assert!(report.warnings.iter().any(|w| w.message.contains("UTF-8")));
+        let utf8: Vec<(&str, Option<usize>)> = report
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("not valid UTF-8"))
+            .map(|w| (w.manifest.as_str(), w.line))
+            .collect();
+        assert_eq!(
+            utf8,
+            vec![("a/package.json", Some(1)), ("e/Cargo.toml", Some(1))]
+        );
         assert!(report.warnings.iter().any(|w| w.message.contains("limit")));
         assert_eq!(
             rows(&report),
-            vec![row("c/Cargo.toml", "serde", Some("1"), None, "normal")]
+            vec![
+                row("c/Cargo.toml", "serde", Some("1"), None, "normal"),
+                row("e/Cargo.toml", "rand", Some("0.9"), None, "normal")
+            ]
         );
+        let rand = report.dependencies.last().and_then(|d| d.dependency.span);
+        assert_eq!(rand, Some(crate::manager::Span::new(30, 33)));
     }
 
     #[test]
