@@ -197,9 +197,7 @@ fn move_closing_brackets(text: &str) -> Option<String> {
         }
         let lead = line.len() - line.trim_start().len();
         if trimmed.starts_with([']', '}']) && lead > 0 {
-            let Some(end) = previous_end else {
-                return None;
-            };
+            let end = previous_end?;
             if text[..end]
                 .rsplit('\n')
                 .next()
