@@ -732,6 +732,57 @@ mod tests {
         );
     }
 
+    #[test]
+    fn unversioned_requirements_are_kept_resolvable_and_locked() {
+        let pyproject = "[project]\nname = \"app\"\nrequires-python = \">=3.9\"\ndependencies = [\"structlog\", \"requests>=2\"]\n";
+        let uv = "version = 1\nrequires-python = \">=3.9\"\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\ndependencies = [{ name = \"requests\" }, { name = \"structlog\" }]\n\n[[package]]\nname = \"requests\"\nversion = \"2.32.3\"\n\n[[package]]\nname = \"structlog\"\nversion = \"24.4.0\"\n";
+        let report = pair(vec![
+            (
+                "pyproject.toml".to_owned(),
+                Manager::Python,
+                Manager::Python.extract("pyproject.toml", pyproject),
+            ),
+            (
+                "uv.lock".to_owned(),
+                Manager::Python,
+                Manager::Python.extract("uv.lock", uv),
+            ),
+            (
+                "requirements.txt".to_owned(),
+                Manager::Python,
+                Manager::Python.extract("requirements.txt", "requests\n"),
+            ),
+        ]);
+        let got: Vec<_> = report
+            .dependencies
+            .iter()
+            .filter(|d| d.dependency.ecosystem == Ecosystem::Pypi)
+            .map(|d| {
+                (
+                    d.manifest.as_str(),
+                    d.dependency.name.as_str(),
+                    d.dependency.requirement.as_deref(),
+                    d.dependency.locked.as_deref(),
+                    d.dependency.skip,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("pyproject.toml", "structlog", None, Some("24.4.0"), None),
+                (
+                    "pyproject.toml",
+                    "requests",
+                    Some(">=2"),
+                    Some("2.32.3"),
+                    None
+                ),
+                ("requirements.txt", "requests", None, Some("2.32.3"), None),
+            ]
+        );
+    }
+
     /// The corpus property over every real lockfile fixture: pairing the fixture folder's files
     /// yields each distinct (name, version) pair of the lockfile exactly once, either as the
     /// `locked` of a dependency of a manifest it covers or as a `transitive` entry of the

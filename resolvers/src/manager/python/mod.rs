@@ -93,7 +93,8 @@ fn requirement_dependency(
             dep.requirement = item.get(range).map(str::to_owned);
             dep
         }
-        None => Dependency::unversioned(req.name, Ecosystem::Pypi).skip(SkipReason::NoVersion),
+        // No version written: any version does; still a dependency to resolve and lock.
+        None => Dependency::unversioned(req.name, Ecosystem::Pypi),
     };
     if let Some(skip) = req.skip {
         dep.skip = Some(skip);

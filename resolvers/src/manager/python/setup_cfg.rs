@@ -194,7 +194,7 @@ mod tests {
 
     /// A requirement without a version.
     fn unversioned(name: &str, kind: DependencyKind) -> Row {
-        (name.to_owned(), None, kind, Some(SkipReason::NoVersion))
+        (name.to_owned(), None, kind, None)
     }
 
     #[test]

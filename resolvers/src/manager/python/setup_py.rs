@@ -430,7 +430,6 @@ pub fn extract(text: &str) -> Extraction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manager::SkipReason;
 
     fn rows(ex: &Extraction) -> Vec<(String, Option<String>, DependencyKind)> {
         ex.dependencies
@@ -472,10 +471,7 @@ mod tests {
                 .iter()
                 .all(|d| d.requirement.is_none() || d.span.is_some())
         );
-        assert_eq!(
-            ex.dependencies.get(2).and_then(|d| d.skip),
-            Some(SkipReason::NoVersion)
-        );
+        assert_eq!(ex.dependencies.get(2).and_then(|d| d.skip), None);
     }
 
     #[test]
