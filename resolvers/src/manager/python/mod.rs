@@ -65,8 +65,38 @@ pub fn extract(path: &str, text: &str) -> Extraction {
         ".python-version" => extract_python_version(text),
         "setup.cfg" => setup_cfg::extract(text),
         "setup.py" => setup_py::extract(text),
-        _ => requirements::extract(text),
+        _ => {
+            let mut out = requirements::extract(text);
+            if is_dev_requirements_file(path) {
+                for dep in &mut out.dependencies {
+                    dep.kind = DependencyKind::Dev;
+                }
+            }
+            out
+        }
     }
+}
+
+/// Words in a requirements file's name (or its name inside a `requirements/` folder) that mean
+/// development or test use.
+const DEV_WORDS: &[&str] = &[
+    "dev",
+    "devel",
+    "develop",
+    "development",
+    "test",
+    "tests",
+    "testing",
+];
+
+/// Does the requirements file's name say it is for development or tests
+/// (`requirements-dev.txt`, `requirements_test.txt`, `requirements/dev.txt`,
+/// `dev-requirements.txt`, `test-requirements.in`)?
+fn is_dev_requirements_file(path: &str) -> bool {
+    let name = file_name(path);
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    stem.split(['-', '_', '.'])
+        .any(|word| DEV_WORDS.contains(&word.to_ascii_lowercase().as_str()))
 }
 
 /// The dependency a PEP 508 requirement `item` written at byte `start` of `text` declares, with
@@ -156,6 +186,31 @@ mod tests {
         }
         for no in ["MANIFEST.in", "notes.txt", "docs/requirements.md"] {
             assert!(!matches(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn requirements_files_named_for_development_are_dev() {
+        for (path, dev) in [
+            ("requirements-dev.txt", true),
+            ("requirements_test.txt", true),
+            ("requirements/dev.txt", true),
+            ("requirements/testing.in", true),
+            ("dev-requirements.txt", true),
+            ("sub/Test_Requirements.txt", true),
+            ("requirements.txt", false),
+            ("requirements/base.txt", false),
+            ("requirements/device.txt", false),
+            ("constraints.txt", false),
+        ] {
+            let ex = extract(path, "requests>=2\n");
+            let kinds: Vec<DependencyKind> = ex.dependencies.iter().map(|d| d.kind).collect();
+            let expected = if dev {
+                DependencyKind::Dev
+            } else {
+                DependencyKind::Normal
+            };
+            assert_eq!(kinds, vec![expected], "{path}");
         }
     }
 
