@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use upkeep_resolvers::manager::{Dependency, DependencyKind};
 use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::scan::{ScanReport, ScannedDependency};
 use upkeep_resolvers::versioning::UpdateKind;
@@ -123,12 +124,22 @@ fn json(report: &ScanReport, resolutions: Option<&[Resolution]>) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
+/// The requirement as the tables show it: `*` for a dependency written without one (any version
+/// does), `-` when there is none to show (a skipped or lockfile-only entry).
+fn shown_requirement(d: &Dependency) -> &str {
+    match d.requirement.as_deref() {
+        Some(requirement) => requirement,
+        None if d.skip.is_none() && d.kind != DependencyKind::Transitive => "*",
+        None => "-",
+    }
+}
+
 /// The offline scan as a table grouped by manifest.
 pub fn to_table(report: &ScanReport) -> String {
     let mut out = String::new();
     for_each_manifest(report, &mut out, |out, _, dep| {
         let d = &dep.dependency;
-        let requirement = d.requirement.as_deref().unwrap_or("-");
+        let requirement = shown_requirement(d);
         let locked = d
             .locked
             .as_deref()
@@ -168,7 +179,7 @@ pub fn to_table_resolved(report: &ScanReport, resolutions: &[Resolution]) -> Str
     for_each_manifest(report, &mut out, |out, index, dep| {
         let d = &dep.dependency;
         let r = resolutions.get(index).unwrap_or(&none);
-        let requirement = d.requirement.as_deref().unwrap_or("-");
+        let requirement = shown_requirement(d);
         let status = if let Some(skip) = d.skip {
             format!("[skipped: {}]", skip.as_str())
         } else if let Some(problem) = r.problem.as_ref().filter(|_| !r.resolved) {

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Ecosystem;
 use crate::manager::{
-    Dependency, DependencyKind, Extraction, LockedPackage, MAX_MANIFEST_BYTES, Manager, Property,
+    Decoded, Dependency, DependencyKind, Extraction, LockedPackage, MAX_MANIFEST_BYTES, Manager,
+    Property, decode,
 };
 
 /// Folders never descended into unless the caller changes the list.
@@ -133,8 +134,8 @@ fn extract_files(root: &Path, files: Vec<String>, report: &mut ScanReport) {
         if managers.is_empty() {
             continue;
         }
-        let text = match read_manifest(&root.join(&rel)) {
-            Ok(text) => text,
+        let Decoded { text, warning } = match read_manifest(&root.join(&rel)) {
+            Ok(decoded) => decoded,
             Err(message) => {
                 report.warnings.push(ScanWarning {
                     manifest: rel.clone(),
@@ -144,6 +145,13 @@ fn extract_files(root: &Path, files: Vec<String>, report: &mut ScanReport) {
                 continue;
             }
         };
+        if let Some(warning) = warning {
+            report.warnings.push(ScanWarning {
+                manifest: rel.clone(),
+                line: warning.line,
+                message: warning.message,
+            });
+        }
         for manager in managers {
             let extraction = manager.extract(&rel, &text);
             manifests.push((rel.clone(), manager, extraction));
@@ -252,8 +260,9 @@ fn relative(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Read a manifest as UTF-8, refusing files over [`MAX_MANIFEST_BYTES`] without reading them.
-fn read_manifest(path: &Path) -> Result<String, String> {
+/// Read a manifest as UTF-8 (lossily, see [`decode`]), refusing files over
+/// [`MAX_MANIFEST_BYTES`] without reading them.
+fn read_manifest(path: &Path) -> Result<Decoded, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
     let len = file
         .metadata()
@@ -274,12 +283,7 @@ fn read_manifest(path: &Path) -> Result<String, String> {
             "file is over the {MAX_MANIFEST_BYTES}-byte limit; skipped"
         ));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "file is not valid UTF-8 (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })
+    Ok(decode(bytes))
 }
 
 /// Resolve references between files: every dependency whose version refers to a [`Property`]
@@ -379,12 +383,14 @@ struct LockIndex {
     manager: Manager,
     packages: Vec<LockedPackage>,
     by_name: BTreeMap<(Ecosystem, String), Vec<usize>>,
-    /// Names that some covered manifest declares.
-    named: BTreeSet<(Ecosystem, String)>,
+    /// (name, version) pairs that some covered manifest's dependency took as its `locked`.
+    used: BTreeSet<(Ecosystem, String, String)>,
 }
 
-/// Fill `locked` from the nearest lockfile of the same manager and add the lockfile packages no
-/// manifest names as `transitive` entries; then flatten everything into the report.
+/// Fill `locked` from the nearest lockfile of the same manager and add every locked (name,
+/// version) pair no manifest dependency took as its `locked` as a `transitive` entry of the
+/// lockfile (so a lockfile pinning several versions of a direct dependency keeps them all); then
+/// flatten everything into the report.
 fn pair_lockfiles(files: &mut [FileExtraction], report: &mut ScanReport) {
     let mut indexes: Vec<LockIndex> = files
         .iter_mut()
@@ -403,7 +409,7 @@ fn pair_lockfiles(files: &mut [FileExtraction], report: &mut ScanReport) {
                 manager: f.manager,
                 packages,
                 by_name,
-                named: BTreeSet::new(),
+                used: BTreeSet::new(),
             }
         })
         .collect();
@@ -433,8 +439,10 @@ fn pair_lockfiles(files: &mut [FileExtraction], report: &mut ScanReport) {
                     .filter_map(|&i| lock.packages.get(i))
                     .collect();
                 dep.locked = pick_locked(dep, &candidates);
+                if let Some(version) = &dep.locked {
+                    lock.used.insert((key.0, key.1, version.clone()));
+                }
             }
-            lock.named.insert(key);
         }
     }
 
@@ -457,10 +465,11 @@ fn pair_lockfiles(files: &mut [FileExtraction], report: &mut ScanReport) {
     for lock in &indexes {
         let mut seen = BTreeSet::new();
         for package in &lock.packages {
-            if lock
-                .named
-                .contains(&(package.ecosystem, package.name.clone()))
-                || !seen.insert((package.name.as_str(), package.version.as_str()))
+            if lock.used.contains(&(
+                package.ecosystem,
+                package.name.clone(),
+                package.version.clone(),
+            )) || !seen.insert((package.name.as_str(), package.version.as_str()))
             {
                 continue;
             }
@@ -480,33 +489,43 @@ fn pair_lockfiles(files: &mut [FileExtraction], report: &mut ScanReport) {
         .sort_by(|a, b| a.manifest.cmp(&b.manifest));
 }
 
-/// The locked version for `dep`: the only one, else one that satisfies the requirement, else
-/// the direct (top-level) one.
+/// The locked version for `dep`, by the lockfile's own graph first: the only version locked;
+/// else the only version the lockfile records as direct (a workspace member's dependency, the
+/// top-level `node_modules` copy, the uv fork of the root's Python); else, among several direct
+/// ones, the first that satisfies the requirement; else the first locked version that satisfies
+/// it; else the first direct one.
 fn pick_locked(dep: &Dependency, candidates: &[&LockedPackage]) -> Option<String> {
-    let mut versions: Vec<&str> = candidates.iter().map(|l| l.version.as_str()).collect();
-    versions.sort_unstable();
-    versions.dedup();
-    if let [only] = versions.as_slice() {
+    let all = distinct_versions(candidates.iter().copied());
+    if let [only] = all.as_slice() {
+        return Some((*only).to_owned());
+    }
+    let direct = distinct_versions(candidates.iter().copied().filter(|l| l.direct));
+    if let [only] = direct.as_slice() {
         return Some((*only).to_owned());
     }
     let scheme = dep.ecosystem.versioning().scheme();
-    if let Some(req) = dep.requirement.as_deref() {
-        let satisfying: Vec<&&LockedPackage> = candidates
-            .iter()
-            .filter(|l| scheme.satisfies(&l.version, req))
-            .collect();
-        if let Some(best) = satisfying
-            .iter()
-            .find(|l| l.direct)
-            .or_else(|| satisfying.first())
-        {
-            return Some(best.version.clone());
+    let satisfies = |version: &&&str| {
+        dep.requirement
+            .as_deref()
+            .is_some_and(|requirement| scheme.satisfies(version, requirement))
+    };
+    direct
+        .iter()
+        .find(satisfies)
+        .or_else(|| all.iter().find(satisfies))
+        .or_else(|| direct.first())
+        .map(|v| (*v).to_owned())
+}
+
+/// The versions of `packages`, each once, in order.
+fn distinct_versions<'a>(packages: impl Iterator<Item = &'a LockedPackage>) -> Vec<&'a str> {
+    let mut versions: Vec<&str> = Vec::new();
+    for package in packages {
+        if !versions.contains(&package.version.as_str()) {
+            versions.push(package.version.as_str());
         }
     }
-    candidates
-        .iter()
-        .find(|l| l.direct)
-        .map(|l| l.version.clone())
+    versions
 }
 
 #[cfg(test)]
@@ -581,6 +600,8 @@ mod tests {
         assert_eq!(
             rows(&report),
             vec![
+                // Two versions locked; `lib` depends on 1.0.11 directly, 0.4.8 stays listed.
+                row("Cargo.lock", "itoa", None, Some("0.4.8"), "transitive"),
                 row("Cargo.lock", "ryu", None, Some("1.0.18"), "transitive"),
                 row(
                     "app/Cargo.toml",
@@ -589,7 +610,6 @@ mod tests {
                     Some("1.0.200"),
                     "normal"
                 ),
-                // Two versions locked; `lib` depends on 1.0.11 directly.
                 row(
                     "lib/Cargo.toml",
                     "itoa",
@@ -600,6 +620,255 @@ mod tests {
             ]
         );
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+
+    /// Pair `files` (path, text) with their manager and give the rows of the lockfile's pairs:
+    /// `(manifest, name, locked, kind)` for every dependency with a locked version.
+    fn locked_rows(
+        manager: Manager,
+        files: &[(&str, &str)],
+    ) -> Vec<(String, String, String, String)> {
+        let report = pair(
+            files
+                .iter()
+                .map(|(path, text)| ((*path).to_owned(), manager, manager.extract(path, text)))
+                .collect(),
+        );
+        report
+            .dependencies
+            .iter()
+            .filter_map(|d| {
+                d.dependency.locked.clone().map(|locked| {
+                    (
+                        d.manifest.clone(),
+                        d.dependency.name.clone(),
+                        locked,
+                        d.dependency.kind.as_str().to_owned(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn locked_row(
+        manifest: &str,
+        name: &str,
+        locked: &str,
+        kind: &str,
+    ) -> (String, String, String, String) {
+        (
+            manifest.to_owned(),
+            name.to_owned(),
+            locked.to_owned(),
+            kind.to_owned(),
+        )
+    }
+
+    #[test]
+    fn cargo_lock_keeps_every_version_of_a_direct_dependency() {
+        // The root package names `rand 0.9.2` (ambiguous name, so the version is written).
+        let lock = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"getrandom\",\n \"rand 0.9.2\",\n]\n\n[[package]]\nname = \"getrandom\"\nversion = \"0.3.3\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\ndependencies = [\n \"rand 0.10.0\",\n]\n\n[[package]]\nname = \"rand\"\nversion = \"0.10.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nname = \"rand\"\nversion = \"0.9.2\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        // `*` admits both; the lockfile's graph decides.
+        let manifest =
+            "[package]\nname = \"app\"\n\n[dependencies]\nrand = \"*\"\ngetrandom = \"0.3\"\n";
+        assert_eq!(
+            locked_rows(
+                Manager::Cargo,
+                &[("Cargo.lock", lock), ("Cargo.toml", manifest)]
+            ),
+            vec![
+                locked_row("Cargo.lock", "rand", "0.10.0", "transitive"),
+                locked_row("Cargo.toml", "rand", "0.9.2", "normal"),
+                locked_row("Cargo.toml", "getrandom", "0.3.3", "normal"),
+            ]
+        );
+    }
+
+    #[test]
+    fn npm_locks_keep_nested_copies_of_a_direct_dependency() {
+        let manifest = r#"{"devDependencies": {"mocha": "^10.0.0", "glob": "*"}}"#;
+        // v1: a tree of `dependencies`; the top-level copy is the one the root resolves to.
+        let v1 = r#"{"lockfileVersion": 1, "dependencies": {
+            "glob": {"version": "7.2.0"},
+            "mocha": {"version": "10.2.0", "dependencies": {
+                "glob": {"version": "7.2.0"},
+                "minimatch": {"version": "5.0.1"}
+            }},
+            "minimatch": {"version": "3.1.2"}
+        }}"#;
+        // v3: install paths.
+        let v3 = r#"{"lockfileVersion": 3, "packages": {
+            "": {"devDependencies": {"mocha": "^10.0.0", "glob": "*"}},
+            "node_modules/mocha/node_modules/glob": {"version": "8.1.0"},
+            "node_modules/glob": {"version": "7.2.0"},
+            "node_modules/mocha": {"version": "10.2.0"}
+        }}"#;
+        let mut got = locked_rows(
+            Manager::Npm,
+            &[("package-lock.json", v1), ("package.json", manifest)],
+        );
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                locked_row("package-lock.json", "minimatch", "3.1.2", "transitive"),
+                locked_row("package-lock.json", "minimatch", "5.0.1", "transitive"),
+                locked_row("package.json", "glob", "7.2.0", "dev"),
+                locked_row("package.json", "mocha", "10.2.0", "dev"),
+            ]
+        );
+        let mut got = locked_rows(
+            Manager::Npm,
+            &[("package-lock.json", v3), ("package.json", manifest)],
+        );
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                locked_row("package-lock.json", "glob", "8.1.0", "transitive"),
+                locked_row("package.json", "glob", "7.2.0", "dev"),
+                locked_row("package.json", "mocha", "10.2.0", "dev"),
+            ]
+        );
+    }
+
+    #[test]
+    fn yarn_pnpm_and_poetry_locks_keep_every_version() {
+        let manifest = r#"{"dependencies": {"debug": "^4.1.0"}}"#;
+        let yarn = "debug@^2.6.9:\n  version \"2.6.9\"\n\ndebug@^4.1.0:\n  version \"4.3.4\"\n";
+        assert_eq!(
+            locked_rows(
+                Manager::Npm,
+                &[("yarn.lock", yarn), ("package.json", manifest)]
+            ),
+            vec![
+                locked_row("package.json", "debug", "4.3.4", "normal"),
+                locked_row("yarn.lock", "debug", "2.6.9", "transitive"),
+            ]
+        );
+        let pnpm = "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      debug:\n        specifier: ^4.1.0\n        version: 4.3.4\n\npackages:\n\n  debug@2.6.9:\n    resolution: {integrity: sha512-a}\n\n  debug@4.3.4:\n    resolution: {integrity: sha512-b}\n";
+        assert_eq!(
+            locked_rows(
+                Manager::Npm,
+                &[("pnpm-lock.yaml", pnpm), ("package.json", manifest)]
+            ),
+            vec![
+                locked_row("package.json", "debug", "4.3.4", "normal"),
+                locked_row("pnpm-lock.yaml", "debug", "2.6.9", "transitive"),
+            ]
+        );
+        // Poetry locks one version per marker set when the markers split the resolution.
+        let poetry = "[[package]]\nname = \"numpy\"\nversion = \"1.24.4\"\nmarkers = \"python_version < \\\"3.9\\\"\"\n\n[[package]]\nname = \"numpy\"\nversion = \"2.0.2\"\nmarkers = \"python_version >= \\\"3.9\\\"\"\n";
+        let pyproject = "[project]\nname = \"app\"\ndependencies = [\"numpy>=2\"]\n";
+        assert_eq!(
+            locked_rows(
+                Manager::Python,
+                &[("poetry.lock", poetry), ("pyproject.toml", pyproject)]
+            ),
+            vec![
+                locked_row("poetry.lock", "numpy", "1.24.4", "transitive"),
+                locked_row("pyproject.toml", "numpy", "2.0.2", "normal"),
+            ]
+        );
+    }
+
+    #[test]
+    fn unversioned_requirements_are_kept_resolvable_and_locked() {
+        let pyproject = "[project]\nname = \"app\"\nrequires-python = \">=3.9\"\ndependencies = [\"structlog\", \"requests>=2\"]\n";
+        let uv = "version = 1\nrequires-python = \">=3.9\"\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\ndependencies = [{ name = \"requests\" }, { name = \"structlog\" }]\n\n[[package]]\nname = \"requests\"\nversion = \"2.32.3\"\n\n[[package]]\nname = \"structlog\"\nversion = \"24.4.0\"\n";
+        let report = pair(vec![
+            (
+                "pyproject.toml".to_owned(),
+                Manager::Python,
+                Manager::Python.extract("pyproject.toml", pyproject),
+            ),
+            (
+                "uv.lock".to_owned(),
+                Manager::Python,
+                Manager::Python.extract("uv.lock", uv),
+            ),
+            (
+                "requirements.txt".to_owned(),
+                Manager::Python,
+                Manager::Python.extract("requirements.txt", "requests\n"),
+            ),
+        ]);
+        let got: Vec<_> = report
+            .dependencies
+            .iter()
+            .filter(|d| d.dependency.ecosystem == Ecosystem::Pypi)
+            .map(|d| {
+                (
+                    d.manifest.as_str(),
+                    d.dependency.name.as_str(),
+                    d.dependency.requirement.as_deref(),
+                    d.dependency.locked.as_deref(),
+                    d.dependency.skip,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("pyproject.toml", "structlog", None, Some("24.4.0"), None),
+                (
+                    "pyproject.toml",
+                    "requests",
+                    Some(">=2"),
+                    Some("2.32.3"),
+                    None
+                ),
+                ("requirements.txt", "requests", None, Some("2.32.3"), None),
+            ]
+        );
+    }
+
+    /// The corpus property over every real lockfile fixture: pairing the fixture folder's files
+    /// yields each distinct (name, version) pair of the lockfile exactly once, either as the
+    /// `locked` of a dependency of a manifest it covers or as a `transitive` entry of the
+    /// lockfile, and no pair the lockfile does not hold.
+    #[test]
+    fn every_locked_pair_of_every_fixture_lockfile_survives() {
+        use crate::manager::test_kit::fixtures;
+        let mut checked = 0;
+        for manager in Manager::ALL {
+            let all = fixtures(manager);
+            for lockfile in all.iter().filter(|f| manager.is_lockfile(&f.path)) {
+                let folder = parent_dir(&lockfile.path);
+                let files: Vec<(String, Manager, Extraction)> = all
+                    .iter()
+                    .filter(|f| parent_dir(&f.path) == folder || (f.path == lockfile.path))
+                    .map(|f| (f.path.clone(), manager, manager.extract(&f.path, &f.text)))
+                    .collect();
+                let mut expected: Vec<(String, String)> = manager
+                    .extract(&lockfile.path, &lockfile.text)
+                    .locks
+                    .into_iter()
+                    .map(|l| (l.name, l.version))
+                    .collect();
+                expected.sort();
+                expected.dedup();
+                let report = pair(files);
+                let mut got: Vec<(String, String)> = Vec::new();
+                for d in &report.dependencies {
+                    let Some(locked) = d.dependency.locked.clone() else {
+                        continue;
+                    };
+                    let pair = (d.dependency.name.clone(), locked);
+                    let from_lockfile = d.manifest == lockfile.path;
+                    // A manifest's dependency counts once per distinct pair it took.
+                    if from_lockfile
+                        || (expected.binary_search(&pair).is_ok() && !got.contains(&pair))
+                    {
+                        got.push(pair);
+                    }
+                }
+                got.sort();
+                assert_eq!(got, expected, "{}", lockfile.path);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} lockfile fixtures");
     }
 
     #[test]
@@ -652,6 +921,12 @@ mod tests {
         write(root, "a/package.json", b"{\"dependencies\": \xff\xfe}");
         write(root, "b/package.json", b"{\"dependencies\": {");
         write(root, "c/Cargo.toml", b"[dependencies]\nserde = \"1\"\n");
+        // One bad byte in a comment: the rest of the file is read, spans stay byte-correct.
+        write(
+            root,
+            "e/Cargo.toml",
+            b"# caf\xe9\n[dependencies]\nrand = \"0.9\"\n",
+        );
         let big = vec![b' '; MAX_MANIFEST_BYTES + 1];
         write(root, "d/package.json", &big);
         let report = scan(root, &ScanOptions::default()).expect("scan");
@@ -662,14 +937,34 @@ mod tests {
             .collect();
         assert_eq!(
             warned,
-            vec!["a/package.json", "b/package.json", "d/package.json"]
+            vec![
+                "a/package.json",
+                "a/package.json",
+                "b/package.json",
+                "d/package.json",
+                "e/Cargo.toml"
+            ]
         );
-        assert!(report.warnings.iter().any(|w| w.message.contains("UTF-8")));
+        let utf8: Vec<(&str, Option<usize>)> = report
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("not valid UTF-8"))
+            .map(|w| (w.manifest.as_str(), w.line))
+            .collect();
+        assert_eq!(
+            utf8,
+            vec![("a/package.json", Some(1)), ("e/Cargo.toml", Some(1))]
+        );
         assert!(report.warnings.iter().any(|w| w.message.contains("limit")));
         assert_eq!(
             rows(&report),
-            vec![row("c/Cargo.toml", "serde", Some("1"), None, "normal")]
+            vec![
+                row("c/Cargo.toml", "serde", Some("1"), None, "normal"),
+                row("e/Cargo.toml", "rand", Some("0.9"), None, "normal")
+            ]
         );
+        let rand = report.dependencies.last().and_then(|d| d.dependency.span);
+        assert_eq!(rand, Some(crate::manager::Span::new(30, 33)));
     }
 
     #[test]

@@ -12,7 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use upkeep_resolvers::manager::{Extraction, MAX_MANIFEST_BYTES, Manager, Warning};
+use upkeep_resolvers::manager::{
+    Decoded, Extraction, MAX_MANIFEST_BYTES, Manager, Warning, decode,
+};
 use upkeep_resolvers::scan::{DEFAULT_SKIP_DIRS, in_skipped_dir, pair};
 
 use super::reconcile::{self, Changes, CurrentDependency, CurrentManifest, dep_key};
@@ -109,7 +111,7 @@ pub(super) async fn extract_or_reuse(
         manifests_read: 0,
     };
     for file in files {
-        let mut text: Option<Result<String, Warning>> = None;
+        let mut text: Option<Result<Decoded, Warning>> = None;
         for &manager in &file.managers {
             let (extraction, changed) =
                 if let Some(known) = reusable(&file.path, manager.as_str(), &file.blob_id) {
@@ -120,7 +122,14 @@ pub(super) async fn extract_or_reuse(
                         read.manifests_read += 1;
                     }
                     let extraction = match text.as_ref() {
-                        Some(Ok(text)) => manager.extract(&file.path, text),
+                        Some(Ok(decoded)) => {
+                            let mut extraction = manager.extract(&file.path, &decoded.text);
+                            // Invalid bytes were read as `?`: say so on the file.
+                            if let Some(warning) = &decoded.warning {
+                                extraction.warnings.insert(0, warning.clone());
+                            }
+                            extraction
+                        }
                         Some(Err(problem)) => Extraction {
                             warnings: vec![problem.clone()],
                             ..Extraction::default()
@@ -172,10 +181,13 @@ pub(super) async fn read_policy_file(
                 read.manifests_read += 1;
                 let mut warnings = Vec::new();
                 match read_text(forge, file).await? {
-                    Ok(text) => match crate::policy::parse_repo_policy(&text) {
-                        Ok(policy) => new_policy = Some(serde_json::to_string(&policy)?),
-                        Err(problem) => warnings.push(Warning::new(problem.0)),
-                    },
+                    Ok(decoded) => {
+                        warnings.extend(decoded.warning);
+                        match crate::policy::parse_repo_policy(&decoded.text) {
+                            Ok(policy) => new_policy = Some(serde_json::to_string(&policy)?),
+                            Err(problem) => warnings.push(Warning::new(problem.0)),
+                        }
+                    }
                     Err(problem) => warnings.push(problem),
                 }
                 read.manifests.push(CurrentManifest {
@@ -373,11 +385,13 @@ fn by_key(stored: &[StoredManifest]) -> HashMap<(&str, &str), &StoredManifest> {
         .collect()
 }
 
-/// The text of a blob, or why it cannot be read as a manifest (`Ok(Err(..))`, a warning on it).
+/// The text of a blob, decoded lossily (invalid UTF-8 bytes read as `?` with a warning, the
+/// same decoding as the directory scan), or why it cannot be read as a manifest (`Ok(Err(..))`,
+/// a warning on it).
 async fn read_text(
     forge: &Forge,
     file: &FileToRead,
-) -> Result<Result<String, Warning>, ForgeError> {
+) -> Result<Result<Decoded, Warning>, ForgeError> {
     let too_big = |len: u64| {
         Warning::new(format!(
             "file is {len} bytes, over the {MAX_MANIFEST_BYTES}-byte limit; skipped"
@@ -392,12 +406,7 @@ async fn read_text(
     if bytes.len() > MAX_MANIFEST_BYTES {
         return Ok(Err(too_big(bytes.len() as u64)));
     }
-    Ok(String::from_utf8(bytes).map_err(|e| {
-        Warning::new(format!(
-            "file is not valid UTF-8 (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ))
-    }))
+    Ok(Ok(decode(bytes)))
 }
 
 fn warnings_json(warnings: &[Warning]) -> String {

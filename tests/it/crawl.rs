@@ -262,7 +262,7 @@ async fn crawl_reconciles_and_emits_events_only_for_real_changes() {
     );
 
     // Only the lockfile changes: the manifest is not read again, its dependency still changes.
-    repo.write("Cargo.lock", &cargo_lock("1.0.201"));
+    repo.write("Cargo.lock", cargo_lock("1.0.201"));
     repo.commit("cargo update");
     let seen = after.len();
     let outcome = crawl_repository(&services, id).await.unwrap();
@@ -410,7 +410,7 @@ async fn concurrent_crawls_of_one_repository_do_the_work_once() {
     let other = services_for(&other_store, &db.url);
     for round in 0..3 {
         if round > 0 {
-            repo.write("requirements.txt", &format!("flask>=2.{round}\n"));
+            repo.write("requirements.txt", format!("flask>=2.{round}\n"));
             repo.commit("bump");
         }
         let (a, b) = tokio::join!(
@@ -558,6 +558,39 @@ async fn gradle_versions_from_gradle_properties_are_stored_on_the_properties_fil
     assert_eq!(
         rows(db.store.dependencies_of_repository(id).await.unwrap()),
         vec![okio, kotlin("2.0.0")]
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_utf8_byte_is_a_warning_and_the_rest_of_the_file_is_read() {
+    app::install_crypto();
+    let db = fresh_db().await;
+    let services = services_for(&db.store, &db.url);
+    let repo = GitRepo::init();
+    // Latin-1 `é` in a comment: one byte that is not UTF-8.
+    repo.write(
+        "Cargo.toml",
+        b"[package]\nname = \"app\" # caf\xe9\n\n[dependencies]\nserde = \"1.0\"\n",
+    );
+    repo.commit("latin-1 comment");
+    let id = registered(&services, &repo).await;
+    crawl_repository(&services, id).await.unwrap();
+    let deps = db.store.dependencies_of_repository(id).await.unwrap();
+    let serde = dep(&deps, "Cargo.toml", "serde");
+    assert_eq!(serde.requirement.as_deref(), Some("1.0"));
+    let manifests = db.store.manifests_of(id).await.unwrap();
+    let cargo = manifests
+        .iter()
+        .find(|m| m.path == "Cargo.toml")
+        .expect("Cargo.toml is tracked");
+    let warnings: Vec<Value> = serde_json::from_str(&cargo.warnings).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["line"], 2);
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid UTF-8") && m.contains("offset 28")),
+        "{warnings:?}"
     );
 }
 

@@ -629,3 +629,21 @@ async fn direct_hides_lockfile_only_entries() {
     assert!(!direct.contains("autocfg"), "{direct}");
     assert!(direct.contains("cfg-if"), "{direct}");
 }
+
+#[tokio::test]
+async fn an_unversioned_requirement_shows_as_any_version_and_is_not_skipped() {
+    let registries = Registries::start().await;
+    let cache = tempfile::tempdir().expect("temp dir");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("requirements-dev.txt"), "requests\n").expect("write");
+    let (code, stdout, stderr) = run(upkeep(&registries, cache.path())
+        .args(["scan", "--offline"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("requests "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(columns, vec!["requests", "*", "dev"], "{stdout}");
+}

@@ -405,6 +405,64 @@ impl std::fmt::Display for Manager {
     }
 }
 
+/// A file's bytes read as text: see [`decode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub text: String,
+    /// Set when some bytes were not valid UTF-8.
+    pub warning: Option<Warning>,
+}
+
+/// Read `bytes` as UTF-8, lossily: each byte of an invalid sequence becomes one `?`, so the text
+/// has exactly as many bytes as the file and every span found in it is a span of the file (a
+/// `U+FFFD` replacement would take three bytes and shift every later offset). A file with invalid
+/// bytes gets a warning naming how many and where the first one is; the rest is read as usual. A
+/// byte-order mark is kept (managers that read JSON skip it).
+pub fn decode(bytes: Vec<u8>) -> Decoded {
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => {
+            return Decoded {
+                text,
+                warning: None,
+            };
+        }
+        Err(err) => err.into_bytes(),
+    };
+    let mut text = String::with_capacity(bytes.len());
+    let mut invalid = 0;
+    let mut first: Option<usize> = None;
+    let mut rest = bytes.as_slice();
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => {
+                text.push_str(valid);
+                break;
+            }
+            Err(err) => {
+                let (valid, after) = rest.split_at(err.valid_up_to());
+                // `valid_up_to` bytes are valid UTF-8 by the error's contract.
+                text.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                let bad = err.error_len().unwrap_or(after.len());
+                first.get_or_insert(text.len());
+                invalid += bad;
+                text.extend(std::iter::repeat_n('?', bad));
+                rest = after.get(bad..).unwrap_or_default();
+            }
+        }
+    }
+    let at = first.unwrap_or_default();
+    Decoded {
+        warning: Some(Warning::at_line(
+            line_of(&text, at),
+            format!(
+                "file is not valid UTF-8: {invalid} invalid byte(s), the first at offset {at}, \
+                 read as `?`"
+            ),
+        )),
+        text,
+    }
+}
+
 /// The last `/`-separated component of `path`.
 pub fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -462,7 +520,7 @@ fn flag_rejected_ranges(out: &mut Extraction, text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Manager, SkipReason};
+    use super::{Manager, SkipReason, Span, decode};
 
     /// A range Maven rejects is a warning naming the dependency and the reason, in every
     /// manager that writes Maven ranges; a valid range next to it is untouched.
@@ -520,6 +578,34 @@ mod tests {
             assert_eq!(skip(bad), Some(SkipReason::InvalidRequirement), "{path}");
             assert_eq!(skip("g:good"), None, "{path}");
         }
+    }
+
+    #[test]
+    fn invalid_bytes_decode_to_one_placeholder_each_and_keep_offsets() {
+        let mut bytes = b"[package]\nname = \"a\" # caf".to_vec();
+        bytes.extend([0xe9, 0xff]);
+        bytes.extend(b" \xc3\xa9t\xc3\xa9\n[dependencies]\nserde = \"1.0\"\n".to_vec());
+        bytes.extend(b"# cut short ".to_vec());
+        bytes.extend([0xe2, 0x82]);
+        let decoded = decode(bytes.clone());
+        assert_eq!(decoded.text.len(), bytes.len());
+        assert!(decoded.text.contains("caf?? \u{e9}t\u{e9}\n"));
+        assert!(decoded.text.ends_with("\"1.0\"\n# cut short ??"));
+        let warning = decoded.warning.expect("a warning");
+        assert_eq!(warning.line, Some(2));
+        assert!(
+            warning
+                .message
+                .contains("4 invalid byte(s), the first at offset 26")
+        );
+        // Spans found in the decoded text are spans of the original bytes.
+        let ex = Manager::Cargo.extract("Cargo.toml", &decoded.text);
+        let span = ex.dependencies.first().and_then(|d| d.span).expect("serde");
+        assert_eq!(bytes.get(span.start..span.end), Some(&b"1.0"[..]));
+        assert_eq!(span, Span::new(span.start, span.start + 3));
+        assert!(ex.warnings.is_empty(), "{:?}", ex.warnings);
+        let valid = decode("ok \u{e9}".as_bytes().to_vec());
+        assert_eq!((valid.text.as_str(), valid.warning), ("ok \u{e9}", None));
     }
 
     #[test]

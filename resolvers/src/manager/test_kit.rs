@@ -42,6 +42,8 @@ pub(crate) const FILE_NAMES: &[&str] = &[
     "uv.lock",
     "Pipfile",
     "Pipfile.lock",
+    "setup.cfg",
+    "setup.py",
     ".python-version",
     "pom.xml",
     "build.gradle",

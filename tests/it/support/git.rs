@@ -51,7 +51,8 @@ impl GitRepo {
         self.dir.path().to_str().expect("UTF-8 temp path")
     }
 
-    pub fn write(&self, rel: &str, text: &str) {
+    /// Write a file (text, or bytes that need not be UTF-8).
+    pub fn write(&self, rel: &str, text: impl AsRef<[u8]>) {
         let path = self.dir.path().join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create dirs");

@@ -155,8 +155,71 @@ fn line_values(text: &str, keys: &[&str]) -> Vec<KeyValue> {
 }
 
 /// All scalar values of the mapping keys in `keys`, in document order, and a warning when the
-/// YAML is invalid (values before the error are still returned).
+/// YAML is invalid (then the values are read line by line).
+///
+/// A flow collection whose closing bracket sits at its key's indentation (`python: [` … `]`,
+/// as common CI files write it) is accepted by the YAML readers of the tools that run these
+/// files but not by a strict parser; such a file is read again with each such bracket moved to
+/// the end of the line before it (see [`move_closing_brackets`]), which keeps every value's
+/// byte offset.
 pub fn values_of(text: &str, keys: &[&str]) -> (Vec<KeyValue>, Option<Warning>) {
+    match parse_values(text, keys) {
+        Ok(values) => (values, None),
+        Err(warning) => {
+            if let Some(moved) = move_closing_brackets(text)
+                && let Ok(values) = parse_values(&moved, keys)
+            {
+                return (values, None);
+            }
+            (line_values(text, keys), Some(warning))
+        }
+    }
+}
+
+/// `text` with every line that starts with a closing `]` or `}` (after its indentation) joined
+/// to the previous content line: the bracket and what follows it on its line move to the end of
+/// that line, and the bytes between shift by as many, so the text keeps its length, its line
+/// count, and every byte outside the moved stretches. `None` when no line starts so, or when
+/// the previous line has a `#` (the bracket would land in a comment).
+fn move_closing_brackets(text: &str) -> Option<String> {
+    let mut out = text.to_owned();
+    let mut changed = false;
+    let mut offset = 0;
+    // Byte offset just after the content of the last non-blank line.
+    let mut previous_end: Option<usize> = None;
+    for raw in text.split_inclusive('\n') {
+        let line_start = offset;
+        offset += raw.len();
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        if trimmed.starts_with([']', '}']) && lead > 0 {
+            let end = previous_end?;
+            if text[..end]
+                .rsplit('\n')
+                .next()
+                .is_some_and(|l| l.contains('#'))
+            {
+                return None;
+            }
+            let content_start = line_start + lead;
+            let moved = &text[content_start..content_start + trimmed.len()];
+            let gap = &text[end..content_start];
+            let replacement = format!("{moved}{gap}");
+            out.replace_range(end..content_start + trimmed.len(), &replacement);
+            changed = true;
+            previous_end = Some(end + trimmed.len());
+            continue;
+        }
+        previous_end = Some(line_start + line.trim_end().len());
+    }
+    changed.then_some(out)
+}
+
+fn parse_values(text: &str, keys: &[&str]) -> Result<Vec<KeyValue>, Warning> {
     let mut line_starts = vec![0];
     line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
     let mut out = Vec::new();
@@ -170,13 +233,12 @@ pub fn values_of(text: &str, keys: &[&str]) -> (Vec<KeyValue>, Option<Warning>) 
         let (event, span) = match event {
             Ok(ok) => ok,
             Err(e) => {
-                // Many tools accept YAML that a strict 1.2 parser rejects (e.g. a flow sequence's
-                // closing `]` at its key's indentation); read such files line by line instead.
-                let warning = Warning::at_line(
+                // Many tools accept YAML that a strict 1.2 parser rejects; the caller reads such
+                // files line by line instead.
+                return Err(Warning::at_line(
                     e.marker().line(),
                     format!("invalid YAML: {}; read line by line instead", e.info()),
-                );
-                return (line_values(text, keys), Some(warning));
+                ));
             }
         };
         match event {
@@ -242,7 +304,7 @@ pub fn values_of(text: &str, keys: &[&str]) -> (Vec<KeyValue>, Option<Warning>) 
             | Event::DocumentEnd => {}
         }
     }
-    (out, None)
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -290,8 +352,49 @@ mod tests {
     }
 
     #[test]
+    fn flow_collections_closed_at_the_key_indentation_are_valid() {
+        // Shaped like pytest's CI matrix.
+        let text = "jobs:\n  build:\n    strategy:\n      matrix:\n        name: [\n          \"windows-py38\",\n          \"ubuntu-py39\",\n        ]\n        include: [\n          { name: \"x\", os: \"y\" },\n\n        ]\n    steps:\n      - uses: actions/checkout@v4 # v4.1.1\n      - uses: 'actions/setup-python@v5'\n";
+        let (values, warning) = values_of(text, &["uses"]);
+        assert!(warning.is_none(), "{warning:?}");
+        let got: Vec<_> = values
+            .iter()
+            .map(|v| {
+                (
+                    v.value.as_str(),
+                    v.span.and_then(|s| text.get(s.start..s.end)),
+                    v.line,
+                    v.comment.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "actions/checkout@v4",
+                    Some("actions/checkout@v4"),
+                    14,
+                    Some("v4.1.1")
+                ),
+                (
+                    "actions/setup-python@v5",
+                    Some("actions/setup-python@v5"),
+                    15,
+                    None
+                ),
+            ]
+        );
+        assert_eq!(values[0].path, vec!["jobs", "build", "steps"]);
+        let moved = move_closing_brackets(text).expect("moved");
+        assert_eq!(moved.len(), text.len());
+        assert_eq!(moved.lines().count(), text.lines().count());
+        assert!(moved.contains("\"ubuntu-py39\",]\n"));
+    }
+
+    #[test]
     fn invalid_yaml_warns_and_falls_back_to_lines() {
-        let text = "a:\n  image: one:1\n  cmd: [\n    \"x\"\n  ]\n  run: |\n    image: no\n  image: 'two' # c\n";
+        let text = "a:\n  image: one:1\n  cmd: [\n    \"x\" # c\n  ]\n  run: |\n    image: no\n  image: 'two' # c\n";
         let (values, warning) = values_of(text, &["image"]);
         let got: Vec<_> = values
             .iter()

@@ -59,7 +59,36 @@ pub fn extract(text: &str) -> Extraction {
             }
         }
     }
+    resolve_override_references(&mut out.dependencies);
     out
+}
+
+/// An npm override written `$foo` takes the requirement of the root project's own dependency
+/// `foo` (npm's rule). It gets that requirement, without a span of its own: updating `foo` where
+/// it is written updates the override too. Without such a dependency it stays skipped.
+fn resolve_override_references(dependencies: &mut [Dependency]) {
+    let roots: Vec<(String, Option<String>, Option<SkipReason>)> = dependencies
+        .iter()
+        .filter(|d| d.kind != DependencyKind::Override)
+        .map(|d| (d.name.clone(), d.requirement.clone(), d.skip))
+        .collect();
+    for dep in dependencies
+        .iter_mut()
+        .filter(|d| d.kind == DependencyKind::Override)
+    {
+        let Some(reference) = dep
+            .requirement
+            .as_deref()
+            .and_then(|r| r.trim().strip_prefix('$'))
+        else {
+            continue;
+        };
+        if let Some((_, requirement, skip)) = roots.iter().find(|(name, ..)| name == reference) {
+            dep.requirement.clone_from(requirement);
+            dep.span = None;
+            dep.skip = *skip;
+        }
+    }
 }
 
 struct Reader<'t, 'o> {

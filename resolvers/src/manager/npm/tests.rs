@@ -104,3 +104,27 @@ fn yarn_classic_and_berry() {
         .collect();
     assert_eq!(locks, vec![("debug", "4.3.4")]);
 }
+
+#[test]
+fn dollar_overrides_take_the_root_dependency_requirement() {
+    let text = r#"{"devDependencies": {"typescript": "^5.4.0"}, "overrides": {"foo": {"typescript": "$typescript"}, "bar": "$missing"}}"#;
+    let out = extract("package.json", text);
+    let overrides: Vec<_> = out
+        .dependencies
+        .iter()
+        .filter(|d| d.kind == DependencyKind::Override)
+        .map(|d| (d.name.as_str(), d.requirement.as_deref(), d.span, d.skip))
+        .collect();
+    assert_eq!(
+        overrides,
+        vec![
+            ("typescript", Some("^5.4.0"), None, None),
+            (
+                "bar",
+                Some("$missing"),
+                out.dependencies.last().and_then(|d| d.span),
+                Some(SkipReason::UnresolvedVariable)
+            ),
+        ]
+    );
+}

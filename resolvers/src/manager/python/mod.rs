@@ -1,4 +1,5 @@
 //! Python: pip requirements files, `pyproject.toml` (PEP 621/735/518, Poetry, uv), `Pipfile`,
+//! `setup.cfg`, `setup.py` (literal arguments only, never executed),
 //! the lockfiles `poetry.lock`, `uv.lock` and `Pipfile.lock`, and `.python-version`.
 //!
 //! Package names are normalised per PEP 503 (`Zope.SQLAlchemy` → `zope-sqlalchemy`). The
@@ -9,6 +10,8 @@
 mod locks;
 pub mod pep508;
 pub mod requirements;
+mod setup_cfg;
+mod setup_py;
 mod toml_files;
 
 use super::{Dependency, DependencyKind, Extraction, SkipReason, Span, file_name};
@@ -47,6 +50,8 @@ pub fn matches(path: &str) -> bool {
             | "poetry.lock"
             | "uv.lock"
             | ".python-version"
+            | "setup.cfg"
+            | "setup.py"
     ) || is_requirements_file(path)
 }
 
@@ -58,8 +63,73 @@ pub fn extract(path: &str, text: &str) -> Extraction {
         "poetry.lock" => locks::extract_poetry_lock(text),
         "uv.lock" => locks::extract_uv_lock(text),
         ".python-version" => extract_python_version(text),
-        _ => requirements::extract(text),
+        "setup.cfg" => setup_cfg::extract(text),
+        "setup.py" => setup_py::extract(text),
+        _ => {
+            let mut out = requirements::extract(text);
+            if is_dev_requirements_file(path) {
+                for dep in &mut out.dependencies {
+                    dep.kind = DependencyKind::Dev;
+                }
+            }
+            out
+        }
     }
+}
+
+/// Words in a requirements file's name (or its name inside a `requirements/` folder) that mean
+/// development or test use.
+const DEV_WORDS: &[&str] = &[
+    "dev",
+    "devel",
+    "develop",
+    "development",
+    "test",
+    "tests",
+    "testing",
+];
+
+/// Does the requirements file's name say it is for development or tests
+/// (`requirements-dev.txt`, `requirements_test.txt`, `requirements/dev.txt`,
+/// `dev-requirements.txt`, `test-requirements.in`)?
+fn is_dev_requirements_file(path: &str) -> bool {
+    let name = file_name(path);
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    stem.split(['-', '_', '.'])
+        .any(|word| DEV_WORDS.contains(&word.to_ascii_lowercase().as_str()))
+}
+
+/// The dependency a PEP 508 requirement `item` written at byte `start` of `text` declares, with
+/// the span of its specifier; direct references carry their skip reason.
+fn requirement_dependency(
+    text: &str,
+    start: usize,
+    item: &str,
+    req: pep508::Requirement,
+) -> Dependency {
+    let mut dep = match req.specifier {
+        Some(range)
+            if text.get(start + range.start..start + range.end) == item.get(range.clone()) =>
+        {
+            Dependency::at(
+                req.name,
+                Ecosystem::Pypi,
+                text,
+                Span::new(start + range.start, start + range.end),
+            )
+        }
+        Some(range) => {
+            let mut dep = Dependency::unversioned(req.name, Ecosystem::Pypi);
+            dep.requirement = item.get(range).map(str::to_owned);
+            dep
+        }
+        // No version written: any version does; still a dependency to resolve and lock.
+        None => Dependency::unversioned(req.name, Ecosystem::Pypi),
+    };
+    if let Some(skip) = req.skip {
+        dep.skip = Some(skip);
+    }
+    dep
 }
 
 /// `.python-version` (pyenv, uv): one version per line; `#` comments allowed.
@@ -109,16 +179,38 @@ mod tests {
             "poetry.lock",
             "uv.lock",
             ".python-version",
+            "setup.cfg",
+            "pkg/setup.py",
         ] {
             assert!(matches(yes), "{yes}");
         }
-        for no in [
-            "MANIFEST.in",
-            "notes.txt",
-            "setup.py",
-            "docs/requirements.md",
-        ] {
+        for no in ["MANIFEST.in", "notes.txt", "docs/requirements.md"] {
             assert!(!matches(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn requirements_files_named_for_development_are_dev() {
+        for (path, dev) in [
+            ("requirements-dev.txt", true),
+            ("requirements_test.txt", true),
+            ("requirements/dev.txt", true),
+            ("requirements/testing.in", true),
+            ("dev-requirements.txt", true),
+            ("sub/Test_Requirements.txt", true),
+            ("requirements.txt", false),
+            ("requirements/base.txt", false),
+            ("requirements/device.txt", false),
+            ("constraints.txt", false),
+        ] {
+            let ex = extract(path, "requests>=2\n");
+            let kinds: Vec<DependencyKind> = ex.dependencies.iter().map(|d| d.kind).collect();
+            let expected = if dev {
+                DependencyKind::Dev
+            } else {
+                DependencyKind::Normal
+            };
+            assert_eq!(kinds, vec![expected], "{path}");
         }
     }
 

@@ -257,8 +257,6 @@ fn to_dependency(text: &str, line: &LogicalLine, req: pep508::Requirement) -> De
         } else {
             dep.requirement = line.text.get(range).map(str::to_owned);
         }
-    } else if req.skip.is_none() {
-        dep.skip = Some(SkipReason::NoVersion);
     }
     if let Some(skip) = req.skip {
         dep.skip = Some(skip);

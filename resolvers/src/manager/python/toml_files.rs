@@ -90,8 +90,8 @@ fn pep508_item(text: &str, item: &Item, kind: DependencyKind, out: &mut Extracti
                     dep.requirement = value.get(range).map(str::to_owned);
                     dep
                 }
-                (None, _) => Dependency::unversioned(req.name, Ecosystem::Pypi)
-                    .skip(req.skip.unwrap_or(SkipReason::NoVersion)),
+                // No version written: any version does; still a dependency to resolve.
+                (None, _) => Dependency::unversioned(req.name, Ecosystem::Pypi),
             };
             if let Some(skip) = req.skip {
                 dep.skip = Some(skip);
@@ -405,12 +405,7 @@ test = ["pytest>=8", {include-group = "fast"}]
                     DependencyKind::Build,
                     None
                 ),
-                (
-                    "setuptools".into(),
-                    None,
-                    DependencyKind::Build,
-                    Some(SkipReason::NoVersion)
-                ),
+                ("setuptools".into(), None, DependencyKind::Build, None),
                 (
                     "python".into(),
                     Some(">=3.10".into()),
