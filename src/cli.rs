@@ -99,6 +99,10 @@ pub enum FleetCommand {
         /// Only uses whose version in use is below this version.
         #[arg(long, value_name = "VERSION")]
         below: Option<String>,
+        /// Only uses whose locked version lies under this prefix (`0.9` matches 0.9.0 and
+        /// 0.9.2, not 0.90.1), lockfile-only transitive pins included.
+        #[arg(long, value_name = "PREFIX")]
+        locked: Option<String>,
     },
 }
 

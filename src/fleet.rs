@@ -1,6 +1,7 @@
 //! Questions about the fleet inventory, answered under each repository's policy: a repository's
 //! dependencies with their latest release and what the policy recommends, and which repositories
-//! use a package (optionally below a version). The HTTP API (`crate::api::fleet`) turns the
+//! use a package (optionally below a version, or locked under a version prefix, transitive
+//! lockfile pins included). The HTTP API (`crate::api::fleet`) turns the
 //! answers into its payloads; the reads are the store's.
 //!
 //! A dependency's recommendations in a listing are planned by the function the recomputation job
@@ -138,23 +139,109 @@ pub struct RepositoryUsages {
     /// `owner/name`.
     pub full_name: String,
     pub url: String,
-    /// Each use, with the version in use (locked, else the requirement's lower bound).
+    /// Each use (a direct dependency, or a `transitive` pin of a lockfile: the record's `kind`),
+    /// with the version in use (locked, else the requirement's lower bound).
     pub usages: Vec<(DependencyRecord, Option<String>)>,
 }
 
+/// A version prefix on component boundaries, the `locked` filter of the usages query: `0.9`
+/// matches `0.9`, `0.9.0`, `0.9.2`, `0.9.0-rc.1` and PEP 440's `0.9a1`, never `0.90.1`. A version
+/// matches when it equals the prefix or continues it at a component boundary: with a separator
+/// (`.`, `-`, `+`), or with a character of another class than the prefix's last one (a letter
+/// after a digit as in `0.9a1` or OpenSSL's `1.1.1w`, a digit after a letter). A leading `v`
+/// before a digit is ignored on both sides (Go's `v0.9.1` matches `0.9` and `v0.9`).
+/// Why a text is not a [`VersionPrefix`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidVersionPrefix {
+    #[error("a version prefix such as `0.9` is required")]
+    Empty,
+    #[error("`{0}` contains white space")]
+    WhiteSpace(String),
+    #[error("`{0}` is not a version prefix (it may not start or end with `.`, `-` or `+`)")]
+    Separator(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionPrefix(String);
+
+impl VersionPrefix {
+    const SEPARATORS: [char; 3] = ['.', '-', '+'];
+
+    /// The prefix `text` (trimmed), or why it is not one: empty, containing white space, or
+    /// starting or ending in a separator.
+    pub fn parse(text: &str) -> std::result::Result<Self, InvalidVersionPrefix> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(InvalidVersionPrefix::Empty);
+        }
+        if text.chars().any(char::is_whitespace) {
+            return Err(InvalidVersionPrefix::WhiteSpace(text.to_owned()));
+        }
+        if text.ends_with(Self::SEPARATORS) || text.starts_with(Self::SEPARATORS) {
+            return Err(InvalidVersionPrefix::Separator(text.to_owned()));
+        }
+        Ok(VersionPrefix(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `version` lies under this prefix.
+    pub fn matches(&self, version: &str) -> bool {
+        let prefix = without_v(&self.0);
+        let version = without_v(version.trim());
+        let Some(rest) = version.strip_prefix(prefix) else {
+            return false;
+        };
+        let (Some(last), Some(next)) = (prefix.chars().next_back(), rest.chars().next()) else {
+            return rest.is_empty();
+        };
+        Self::SEPARATORS.contains(&next)
+            || (last.is_ascii_digit() && !next.is_ascii_digit())
+            || (last.is_alphabetic() && !next.is_alphabetic())
+    }
+}
+
+/// `text` without a leading `v`/`V` that precedes a digit.
+fn without_v(text: &str) -> &str {
+    match text.strip_prefix(['v', 'V']) {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+        _ => text,
+    }
+}
+
+/// Which uses of a package a usages query keeps.
+#[derive(Debug, Clone, Default)]
+pub struct UsageFilter<'a> {
+    /// Only uses whose version in use is below this version in the ecosystem's scheme.
+    pub below: Option<&'a str>,
+    /// Only uses whose locked version lies under this prefix: direct dependencies by their
+    /// `locked` version and the lockfile's own `transitive` pins alike; a use with no locked
+    /// version never matches.
+    pub locked: Option<&'a VersionPrefix>,
+}
+
 /// The repositories of `team_id` (`None`: every team) using `ecosystem`/`name`, by repository
-/// id; with `below`, only the uses whose version in use is below it in the ecosystem's scheme.
+/// id, each with its uses (direct dependencies and transitive lockfile pins, every locked
+/// version), kept by `filter`.
 pub async fn package_usages(
     store: &Store,
     ecosystem: Ecosystem,
     name: &str,
-    below: Option<&str>,
+    filter: &UsageFilter<'_>,
     team_id: Option<i64>,
 ) -> Result<Vec<RepositoryUsages>> {
     let scheme = ecosystem.versioning().scheme();
+    let below = filter.below;
     let mut repositories: BTreeMap<i64, RepositoryUsages> = BTreeMap::new();
     for usage in store.package_usages(ecosystem, name, team_id).await? {
         let d = usage.dependency;
+        if let Some(prefix) = filter.locked
+            && !d.locked.as_deref().is_some_and(|l| prefix.matches(l))
+        {
+            continue;
+        }
         let version = d
             .locked
             .as_deref()
@@ -186,4 +273,51 @@ pub async fn package_usages(
             .push((d, version));
     }
     Ok(repositories.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VersionPrefix;
+
+    fn prefix(text: &str) -> VersionPrefix {
+        VersionPrefix::parse(text).expect("a prefix")
+    }
+
+    #[test]
+    fn a_prefix_matches_on_component_boundaries() {
+        let minor = prefix("0.9");
+        for version in [
+            "0.9",
+            "0.9.0",
+            "0.9.2",
+            "0.9.0-rc.1",
+            "0.9+build",
+            "0.9a1",
+            "v0.9.1",
+            " 0.9.3 ",
+        ] {
+            assert!(minor.matches(version), "{version}");
+        }
+        for version in ["0.90.1", "0.8.5", "10.9.1", "0.91", "0", ""] {
+            assert!(!minor.matches(version), "{version}");
+        }
+        assert!(prefix("v1").matches("1.2.3"));
+        assert!(prefix("1").matches("v1.2.3"));
+        assert!(!prefix("1").matches("12.0.0"));
+        assert!(prefix("1.2.3").matches("1.2.3"));
+        assert!(!prefix("1.2.3").matches("1.2.30"));
+        assert!(prefix("2.0.0-beta").matches("2.0.0-beta.2"));
+        assert!(prefix("2.0.0-beta").matches("2.0.0-beta2"));
+        assert!(!prefix("2.0.0-beta").matches("2.0.0-betax"));
+        assert!(prefix("1.1.1").matches("1.1.1w"));
+        assert!(!prefix("vendor").matches("endor"));
+    }
+
+    #[test]
+    fn a_prefix_is_refused_when_it_names_no_component() {
+        for text in ["", "  ", "0.9.", "-1", "0 9", "1+"] {
+            assert!(VersionPrefix::parse(text).is_err(), "{text:?}");
+        }
+        assert_eq!(prefix(" 0.9 ").as_str(), "0.9");
+    }
 }

@@ -178,7 +178,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             package,
             ecosystem,
             below,
-        }) => usages(&store, &package, ecosystem.as_deref(), below.as_deref()).await?,
+            locked,
+        }) => {
+            usages(
+                &store,
+                &package,
+                ecosystem.as_deref(),
+                below.as_deref(),
+                locked.as_deref(),
+            )
+            .await?;
+        }
         Command::Scan(_) => unreachable!("handled before configuration is loaded"),
     }
     store.close().await;
@@ -294,8 +304,17 @@ async fn usages(
     package: &str,
     ecosystem: Option<&str>,
     below: Option<&str>,
+    locked: Option<&str>,
 ) -> Result<(), Failure> {
     use upkeep_resolvers::Ecosystem;
+    let locked = locked
+        .map(upkeep::fleet::VersionPrefix::parse)
+        .transpose()
+        .map_err(|problem| Failure::Runtime(format!("--locked: {problem}")))?;
+    let filter = upkeep::fleet::UsageFilter {
+        below,
+        locked: locked.as_ref(),
+    };
     let ecosystems: Vec<Ecosystem> = match ecosystem {
         Some(name) => vec![name.parse::<Ecosystem>().map_err(|_| {
             let known: Vec<&str> = Ecosystem::ALL.iter().map(|e| e.as_str()).collect();
@@ -316,7 +335,7 @@ async fn usages(
                 "--below: `{version}` is not a {eco} version"
             )));
         }
-        for repo in upkeep::fleet::package_usages(store, eco, package, below, None).await? {
+        for repo in upkeep::fleet::package_usages(store, eco, package, &filter, None).await? {
             found.push((eco.as_str().to_owned(), repo.into()));
         }
     }

@@ -1,5 +1,6 @@
 //! The fleet inventory: a repository's dependencies with their latest and recommended versions,
-//! which repositories use a package (optionally below a version), and recommendations across the
+//! which repositories use a package (optionally below a version, or locked under a version prefix
+//! such as `?locked=0.9`, transitive lockfile pins included), and recommendations across the
 //! caller's repositories.
 //!
 //! Package names with `/` (npm scopes `@types/node`, Go modules `github.com/pkg/errors`) work in
@@ -26,7 +27,7 @@ use utoipa_axum::routes;
 use super::repositories::ListParams;
 use super::{ApiError, ApiPath, ApiQuery, AppState, page_limit};
 use crate::api::auth::Principal;
-use crate::fleet::{self, ListedDependency, RepositoryUsages};
+use crate::fleet::{self, ListedDependency, RepositoryUsages, UsageFilter, VersionPrefix};
 use crate::recommendation_kind::RecommendationKind;
 use crate::resolve::plan::Desired;
 use crate::store::inventory::DependencyRecord;
@@ -204,6 +205,12 @@ pub struct UsagesParams {
     /// this version, compared with the ecosystem's version scheme.
     #[serde(default)]
     pub below: Option<String>,
+    /// Only usages whose locked version lies under this version prefix, on component boundaries:
+    /// `0.9` matches `0.9.0`, `0.9.2` and `0.9.0-rc.1`, not `0.90.1`. Direct dependencies match by
+    /// their `locked` version, transitive lockfile pins (`kind` `transitive`) by theirs; usages
+    /// without a locked version never match. Combines with `below`.
+    #[serde(default)]
+    pub locked: Option<String>,
 }
 
 /// One use of the package.
@@ -217,6 +224,8 @@ pub struct UsageItem {
     pub locked: Option<String>,
     /// The version in use: locked, else the requirement's lower bound; `null` when unknown.
     pub version: Option<String>,
+    /// `normal`, `dev`, `build`, ... for a dependency a manifest declares; `transitive` for a
+    /// version only the lockfile pins (its `manifest` is then the lockfile).
     #[schema(value_type = String)]
     pub kind: DependencyKind,
     #[schema(value_type = Option<String>)]
@@ -264,6 +273,8 @@ pub struct UsagesResponse {
     pub ecosystem: Ecosystem,
     pub name: String,
     pub below: Option<String>,
+    /// The `locked` version prefix asked for.
+    pub locked: Option<String>,
     /// The caller's repositories using the package (every team's for the admin).
     pub repositories: Vec<RepositoryUsage>,
 }
@@ -298,11 +309,20 @@ pub async fn usages(
         }
         other => other.map(str::to_owned),
     };
+    let locked = params
+        .locked
+        .as_deref()
+        .map(VersionPrefix::parse)
+        .transpose()
+        .map_err(|problem| ApiError::invalid("locked", problem.to_string()))?;
     let repositories = fleet::package_usages(
         state.store(),
         eco,
         name,
-        below.as_deref(),
+        &UsageFilter {
+            below: below.as_deref(),
+            locked: locked.as_ref(),
+        },
         principal.team_scope(),
     )
     .await?;
@@ -310,6 +330,7 @@ pub async fn usages(
         ecosystem: eco,
         name: name.to_owned(),
         below,
+        locked: locked.map(|p| p.as_str().to_owned()),
         repositories: repositories.into_iter().map(Into::into).collect(),
     }))
 }

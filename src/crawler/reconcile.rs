@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use upkeep_resolvers::Ecosystem;
-use upkeep_resolvers::manager::{Dependency, Manager};
+use upkeep_resolvers::manager::{Dependency, DependencyKind, Manager};
 
 use crate::store::inventory::{self, DependencyRecord, StoredManifest};
 use crate::store::{Result, Tx};
@@ -95,9 +95,27 @@ impl Changes {
     }
 }
 
-/// The stable key of the `ordinal`-th dependency with this kind, ecosystem and name in one manifest.
-pub fn dep_key(kind: &str, ecosystem: &str, name: &str, ordinal: usize) -> String {
-    format!("{kind}:{ecosystem}:{name}:{ordinal}")
+/// The stable key of a dependency in one manifest: `{kind}:{ecosystem}:{name}:{ordinal}`, the
+/// `ordinal`-th dependency with this kind, ecosystem and name there.
+///
+/// A `transitive` entry (a lockfile package no manifest names) is keyed by the version it pins as
+/// well, `transitive:{ecosystem}:{name}@{version}:{ordinal}` (the `ordinal`-th with that name and
+/// version): a lockfile may pin several versions of one name, and each pair is its own row, so
+/// removing or bumping one version is reported for that version and never shifts the others.
+/// A direct dependency keeps its positional key: its `locked` version is a change of that row.
+pub fn dep_key(
+    kind: DependencyKind,
+    ecosystem: Ecosystem,
+    name: &str,
+    locked: Option<&str>,
+    ordinal: usize,
+) -> String {
+    let pinned = locked.filter(|l| kind == DependencyKind::Transitive && !l.is_empty());
+    let (kind, ecosystem) = (kind.as_str(), ecosystem.as_str());
+    match pinned {
+        Some(version) => format!("{kind}:{ecosystem}:{name}@{version}:{ordinal}"),
+        None => format!("{kind}:{ecosystem}:{name}:{ordinal}"),
+    }
 }
 
 /// The repository being reconciled.

@@ -211,8 +211,9 @@ pub(super) async fn read_policy_file(
     }))
 }
 
-/// Stage 4: pair lockfiles over every current manifest, then key each dependency (the
-/// `ordinal`-th dependency of one kind, ecosystem and name in a manifest).
+/// Stage 4: pair lockfiles over every current manifest, then key each dependency
+/// ([`dep_key`]: the `ordinal`-th dependency of one kind, ecosystem and name in a manifest, and
+/// for a transitive entry of one version too).
 pub(super) fn key_dependencies(
     extractions: Vec<(String, Manager, Extraction)>,
 ) -> Vec<CurrentDependency> {
@@ -221,15 +222,18 @@ pub(super) fn key_dependencies(
     let mut dependencies = Vec::with_capacity(report.dependencies.len());
     for scanned in &report.dependencies {
         let dep = &scanned.dependency;
-        let kind = dep.kind.as_str();
+        // The key with ordinal 0 names the group the ordinal counts in.
+        let group = dep_key(dep.kind, dep.ecosystem, &dep.name, dep.locked.as_deref(), 0);
         let ordinal = ordinals
-            .entry((
-                scanned.manifest.clone(),
-                scanned.manager,
-                format!("{kind}:{}:{}", dep.ecosystem.as_str(), dep.name),
-            ))
+            .entry((scanned.manifest.clone(), scanned.manager, group))
             .or_insert(0);
-        let key = dep_key(kind, dep.ecosystem.as_str(), &dep.name, *ordinal);
+        let key = dep_key(
+            dep.kind,
+            dep.ecosystem,
+            &dep.name,
+            dep.locked.as_deref(),
+            *ordinal,
+        );
         *ordinal += 1;
         dependencies.push(CurrentDependency::new(
             &scanned.manifest,

@@ -813,3 +813,358 @@ async fn ssh_remotes_keep_their_scheme_and_are_read_over_ssh() {
     );
     app.stop().await;
 }
+
+/// Real Cargo files (see `tests/fixtures/locked/README.md`): `dice` depends on `rand` 0.9 and on
+/// `rand_distr` 0.4, which pulls `rand` 0.8; `sampler` names no `rand`, its lockfile pins 0.8.8
+/// (through `phf_generator`) and 0.9.2 (through `rand_distr` 0.5); `sampler-without-phf` is
+/// `sampler` after `cargo remove phf_generator`.
+const DICE: [(&str, &str); 2] = [
+    (
+        "Cargo.toml",
+        include_str!("../fixtures/locked/dice/Cargo.toml"),
+    ),
+    (
+        "Cargo.lock",
+        include_str!("../fixtures/locked/dice/Cargo.lock"),
+    ),
+];
+const SAMPLER: [(&str, &str); 2] = [
+    (
+        "Cargo.toml",
+        include_str!("../fixtures/locked/sampler/Cargo.toml"),
+    ),
+    (
+        "Cargo.lock",
+        include_str!("../fixtures/locked/sampler/Cargo.lock"),
+    ),
+];
+const SAMPLER_WITHOUT_PHF: [(&str, &str); 2] = [
+    (
+        "Cargo.toml",
+        include_str!("../fixtures/locked/sampler-without-phf/Cargo.toml"),
+    ),
+    (
+        "Cargo.lock",
+        include_str!("../fixtures/locked/sampler-without-phf/Cargo.lock"),
+    ),
+];
+
+/// Register the local repository at `path` for the team of `token`; its id.
+async fn register_local(app: &TestApp, token: &str, path: &str) -> i64 {
+    let created = app
+        .client
+        .post(app.url("/api/v1/repositories"))
+        .bearer_auth(token)
+        .json(&json!({ "url": path }))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.expect("body");
+    body["id"].as_i64().expect("id")
+}
+
+/// Wait until `n` crawl jobs have finished, each completed.
+async fn wait_for_crawls(store: &Store, n: i64) {
+    for _ in 0..1200 {
+        let rows = sqlx::query("SELECT state FROM jobs WHERE kind = 'crawl'")
+            .fetch_all(store.pool())
+            .await
+            .expect("jobs");
+        let states: Vec<String> = rows.iter().map(|r| r.get("state")).collect();
+        let finished = states
+            .iter()
+            .filter(|s| matches!(s.as_str(), "done" | "failed"))
+            .count();
+        if i64::try_from(finished).expect("count") >= n {
+            assert!(states.iter().all(|s| s != "failed"), "{states:?}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{n} crawls did not finish");
+}
+
+#[tokio::test]
+async fn every_version_a_lockfile_pins_is_its_own_row() {
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    let repo = GitRepo::with_files(&SAMPLER);
+    let id = register_local(&app, &token, repo.path()).await;
+    let store = app.db.store.clone();
+    wait_for_crawls(&store, 1).await;
+
+    let deps = store.dependencies_of_repository(id).await.unwrap();
+    let pins = |deps: &[DependencyRecord], name: &str| -> Vec<(String, String, String)> {
+        let mut pins: Vec<_> = deps
+            .iter()
+            .filter(|d| d.name == name)
+            .map(|d| {
+                (
+                    d.manifest.clone(),
+                    d.kind.as_str().to_owned(),
+                    d.locked.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        pins.sort();
+        pins
+    };
+    let transitive = |version: &str| {
+        (
+            "Cargo.lock".to_owned(),
+            "transitive".to_owned(),
+            version.to_owned(),
+        )
+    };
+    assert_eq!(
+        pins(&deps, "rand"),
+        [transitive("0.8.8"), transitive("0.9.2")]
+    );
+    assert_eq!(
+        pins(&deps, "rand_core"),
+        [transitive("0.6.4"), transitive("0.9.5")]
+    );
+    let kept = deps
+        .iter()
+        .find(|d| d.name == "rand" && d.locked.as_deref() == Some("0.9.2"))
+        .expect("rand 0.9.2");
+
+    // One of the two versions goes away: that version's row is deleted, the other is untouched.
+    let seen = all_events(&store).await.len();
+    for (path, text) in SAMPLER_WITHOUT_PHF {
+        repo.write(path, text);
+    }
+    repo.commit("cargo remove phf_generator");
+    let services = services_for(&store, &app.db.url);
+    let outcome = crawl_repository(&services, id).await.unwrap();
+    assert_eq!(outcome.status, CrawlStatus::Completed);
+    let deps_now = store.dependencies_of_repository(id).await.unwrap();
+    assert_eq!(pins(&deps_now, "rand"), [transitive("0.9.2")]);
+    assert_eq!(pins(&deps_now, "rand_core"), [transitive("0.9.5")]);
+    let still = deps_now
+        .iter()
+        .find(|d| d.name == "rand")
+        .expect("rand 0.9.2");
+    assert_eq!(still.id, kept.id, "the remaining version keeps its row");
+    let events = all_events(&store).await;
+    let mut about_rand: Vec<(&str, &str, &str)> = events[seen..]
+        .iter()
+        .filter(|e| {
+            e.payload["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("rand"))
+        })
+        .map(|e| {
+            (
+                e.kind.as_str(),
+                e.payload["name"].as_str().unwrap_or_default(),
+                e.payload["locked"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    about_rand.sort_unstable();
+    assert_eq!(
+        about_rand,
+        [
+            ("dependency_deleted", "rand", "0.8.8"),
+            ("dependency_deleted", "rand_core", "0.6.4"),
+        ],
+        "only the removed versions are reported"
+    );
+    app.stop().await;
+}
+
+async fn get_json(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The usages of `rand` whose locked version lies under `prefix`: (repository, manifest, kind,
+/// locked) for each, sorted.
+async fn rand_locked(
+    app: &TestApp,
+    token: &str,
+    prefix: &str,
+) -> Vec<(String, String, String, String)> {
+    let (status, body) = get_json(
+        app,
+        token,
+        &format!("/api/v1/packages/cargo/rand/usages?locked={prefix}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["locked"], prefix);
+    let mut found = Vec::new();
+    for repository in body["repositories"].as_array().expect("repositories") {
+        for usage in repository["usages"].as_array().expect("usages") {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            found.push((
+                text(&repository["full_name"]),
+                text(&usage["manifest"]),
+                text(&usage["kind"]),
+                text(&usage["locked"]),
+            ));
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn usages_find_the_repositories_locking_a_version_prefix_transitive_pins_included() {
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    let dice = GitRepo::with_files(&DICE);
+    let sampler = GitRepo::with_files(&SAMPLER);
+    let dice_id = register_local(&app, &token, dice.path()).await;
+    let sampler_id = register_local(&app, &token, sampler.path()).await;
+    let store = app.db.store.clone();
+    wait_for_crawls(&store, 2).await;
+    let dice_name = store_name(&store, dice_id).await;
+    let sampler_name = store_name(&store, sampler_id).await;
+    let row = |repo: &str, manifest: &str, kind: &str, locked: &str| {
+        (
+            repo.to_owned(),
+            manifest.to_owned(),
+            kind.to_owned(),
+            locked.to_owned(),
+        )
+    };
+
+    // 0.9.x: `dice` locks it for its direct dependency, `sampler` as a transitive pin.
+    let mut expected = vec![
+        row(&dice_name, "Cargo.toml", "normal", "0.9.2"),
+        row(&sampler_name, "Cargo.lock", "transitive", "0.9.2"),
+    ];
+    expected.sort();
+    assert_eq!(rand_locked(&app, &token, "0.9").await, expected);
+    assert_eq!(rand_locked(&app, &token, "0.9.2").await, expected);
+    // 0.8.x: the transitive pins, `dice`'s too (its lockfile pins 0.8.5 beside the 0.9.2 its
+    // direct dependency resolves to).
+    let mut expected = vec![
+        row(&dice_name, "Cargo.lock", "transitive", "0.8.5"),
+        row(&sampler_name, "Cargo.lock", "transitive", "0.8.8"),
+    ];
+    expected.sort();
+    assert_eq!(rand_locked(&app, &token, "0.8").await, expected);
+    // No repository locks 0.7.x, and `0.9` is a prefix on component boundaries only.
+    assert_eq!(rand_locked(&app, &token, "0.7").await, []);
+    assert_eq!(rand_locked(&app, &token, "0.90").await, []);
+    assert_eq!(rand_locked(&app, &token, "0.9.20").await, []);
+    // Combined with `below`.
+    let (status, body) = get_json(
+        &app,
+        &token,
+        "/api/v1/packages/cargo/rand/usages?locked=0.9&below=0.9.0",
+    )
+    .await;
+    assert_eq!((status, body["repositories"].clone()), (200, json!([])));
+    // Not a prefix.
+    for bad in ["0.9.", "", "-1"] {
+        let (status, body) = get_json(
+            &app,
+            &token,
+            &format!("/api/v1/packages/cargo/rand/usages?locked={bad}"),
+        )
+        .await;
+        assert_eq!(status, 422, "{bad:?}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("locked"),
+            "{body}"
+        );
+    }
+    app.stop().await;
+}
+
+async fn store_name(store: &Store, id: i64) -> String {
+    store
+        .repository(id)
+        .await
+        .expect("repository")
+        .expect("registered")
+        .full_name
+}
+
+#[tokio::test]
+async fn migration_0009_gives_stored_transitive_rows_their_version_keys() {
+    let app = TestApp::spawn().await;
+    let token = app.team_token("acme").await;
+    let repo = GitRepo::with_files(&SAMPLER);
+    let id = register_local(&app, &token, repo.path()).await;
+    let store = app.db.store.clone();
+    wait_for_crawls(&store, 1).await;
+    let keys = |deps: Vec<DependencyRecord>| -> Vec<(i64, String)> {
+        deps.into_iter().map(|d| (d.id, d.dep_key)).collect()
+    };
+    let current = keys(store.dependencies_of_repository(id).await.unwrap());
+
+    // The keys as the binary before 0009 wrote them: transitive rows by their position among
+    // the rows of their name (in id order, the order the crawl wrote them).
+    let mut ordinals: std::collections::BTreeMap<(String, String), usize> =
+        std::collections::BTreeMap::new();
+    for d in store.dependencies_of_repository(id).await.unwrap() {
+        if d.kind.as_str() != "transitive" {
+            continue;
+        }
+        let ordinal = ordinals
+            .entry((d.manifest.clone(), d.name.clone()))
+            .or_insert(0);
+        let old = format!("transitive:{}:{}:{ordinal}", d.ecosystem.as_str(), d.name);
+        *ordinal += 1;
+        sqlx::query("UPDATE dependencies SET dep_key = $1 WHERE id = $2")
+            .bind(old)
+            .bind(d.id)
+            .execute(store.pool())
+            .await
+            .expect("old key");
+    }
+    assert_ne!(
+        keys(store.dependencies_of_repository(id).await.unwrap()),
+        current
+    );
+    let migration = match store.backend() {
+        upkeep::store::Backend::Sqlite => {
+            include_str!("../../migrations/sqlite/0009_locked_versions.sql")
+        }
+        upkeep::store::Backend::Postgres => {
+            include_str!("../../migrations/postgres/0009_locked_versions.sql")
+        }
+    };
+    sqlx::raw_sql(migration)
+        .execute(store.pool())
+        .await
+        .expect("migration 0009");
+    assert_eq!(
+        keys(store.dependencies_of_repository(id).await.unwrap()),
+        current,
+        "the migration writes the keys the crawl writes"
+    );
+
+    // The next crawl finds every row as it is.
+    repo.write("Cargo.toml", format!("{}\n# a comment\n", SAMPLER[0].1));
+    repo.commit("comment");
+    let outcome = crawl_repository(&services_for(&store, &app.db.url), id)
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, CrawlStatus::Completed);
+    assert_eq!(
+        (
+            outcome.dependencies_added,
+            outcome.dependencies_changed,
+            outcome.dependencies_removed
+        ),
+        (0, 0, 0)
+    );
+    app.stop().await;
+}
