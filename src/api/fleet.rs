@@ -211,6 +211,13 @@ pub struct UsagesParams {
     /// without a locked version never match. Combines with `below`.
     #[serde(default)]
     pub locked: Option<String>,
+    /// Return repositories with ids after this cursor (the previous page's `next`).
+    #[serde(default)]
+    pub after: Option<i64>,
+    /// Page size in repositories, 1–500 (default 100).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
 }
 
 /// One use of the package.
@@ -275,8 +282,10 @@ pub struct UsagesResponse {
     pub below: Option<String>,
     /// The `locked` version prefix asked for.
     pub locked: Option<String>,
-    /// The caller's repositories using the package (every team's for the admin).
-    pub repositories: Vec<RepositoryUsage>,
+    /// The caller's repositories using the package (every team's for the admin), by id.
+    pub items: Vec<RepositoryUsage>,
+    /// The cursor of the next page (pass it as `after`); `null` on the last page.
+    pub next: Option<i64>,
 }
 
 /// Which of the caller's repositories use a package, at which versions, in which manifests.
@@ -315,6 +324,8 @@ pub async fn usages(
         .map(VersionPrefix::parse)
         .transpose()
         .map_err(|problem| ApiError::invalid("locked", problem.to_string()))?;
+    let limit = page_limit(params.limit, 100, 500)?;
+    let after = params.after.unwrap_or(0);
     let repositories = fleet::package_usages(
         state.store(),
         eco,
@@ -326,12 +337,21 @@ pub async fn usages(
         principal.team_scope(),
     )
     .await?;
+    // By repository id: one page after the cursor, and the cursor of the next when more follow.
+    let mut page: Vec<RepositoryUsages> = repositories
+        .into_iter()
+        .filter(|r| r.repository_id > after)
+        .collect();
+    let more = page.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = more.then(|| page.last().map(|r| r.repository_id)).flatten();
     Ok(Json(UsagesResponse {
         ecosystem: eco,
         name: name.to_owned(),
         below,
         locked: locked.map(|p| p.as_str().to_owned()),
-        repositories: repositories.into_iter().map(Into::into).collect(),
+        items: page.into_iter().map(Into::into).collect(),
+        next,
     }))
 }
 

@@ -16,7 +16,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_scalar::{Scalar, Servable as _};
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::config::Secret;
 use crate::store::Store;
@@ -186,10 +186,12 @@ pub fn router(state: AppState) -> Router {
             let doc = doc.clone();
             move || async move { axum::Json(doc.as_ref().clone()) }
         }))
-        // An interactive viewer of the document (Scalar: the page is served from here; the
-        // browser loads Scalar's script from its CDN).
-        .merge(Router::from(Scalar::with_url("/api/docs/", doc.as_ref().clone())))
-        .route("/api/docs", get(|| async { axum::response::Redirect::permanent("/api/docs/") }))
+        // Swagger UI on the document above, every asset compiled into the binary (the
+        // `vendored` feature: nothing is fetched at build time or by the browser); `/api/docs`
+        // redirects to `/api/docs/`.
+        .merge(Router::from(
+            SwaggerUi::new("/api/docs").config(SwaggerConfig::from("/api/v1/openapi.json")),
+        ))
         .merge(api)
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

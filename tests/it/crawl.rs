@@ -1003,7 +1003,7 @@ async fn rand_locked(
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["locked"], prefix);
     let mut found = Vec::new();
-    for repository in body["repositories"].as_array().expect("repositories") {
+    for repository in body["items"].as_array().expect("items") {
         for usage in repository["usages"].as_array().expect("usages") {
             let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
             found.push((
@@ -1066,7 +1066,7 @@ async fn usages_find_the_repositories_locking_a_version_prefix_transitive_pins_i
         "/api/v1/packages/cargo/rand/usages?locked=0.9&below=0.9.0",
     )
     .await;
-    assert_eq!((status, body["repositories"].clone()), (200, json!([])));
+    assert_eq!((status, body["items"].clone()), (200, json!([])));
     // Not a prefix.
     for bad in ["0.9.", "", "-1"] {
         let (status, body) = get_json(

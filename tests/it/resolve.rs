@@ -878,7 +878,7 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
         let (status, body) = get(&app, &token_a, path).await;
         assert_eq!(status, 200, "{path}: {body}");
         assert_eq!(body["name"], "@acme/util");
-        let repos = body["repositories"].as_array().expect("repositories");
+        let repos = body["items"].as_array().expect("items");
         assert_eq!(
             repos.len(),
             1,
@@ -889,14 +889,38 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
         assert_eq!(repos[0]["usages"][0]["version"], "1.0.0");
     }
     let (_, admin) = get(&app, ADMIN_TOKEN, "/api/v1/packages/npm/@acme/util/usages").await;
-    assert_eq!(admin["repositories"].as_array().map(Vec::len), Some(2));
+    assert_eq!(admin["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(admin["next"], Value::Null, "one page: {admin}");
+    // Paged by repository id like every list: one repository a page, the cursor to the next.
+    let (_, first) = get(
+        &app,
+        ADMIN_TOKEN,
+        "/api/v1/packages/npm/@acme/util/usages?limit=1",
+    )
+    .await;
+    let first_id = first["items"][0]["repository_id"].clone();
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(1), "{first}");
+    assert_eq!(first["next"], first_id, "{first}");
+    let (_, second) = get(
+        &app,
+        ADMIN_TOKEN,
+        &format!("/api/v1/packages/npm/@acme/util/usages?limit=1&after={first_id}"),
+    )
+    .await;
+    assert_eq!(
+        second["items"].as_array().map(Vec::len),
+        Some(1),
+        "{second}"
+    );
+    assert_ne!(second["items"][0]["repository_id"], first_id);
+    assert_eq!(second["next"], Value::Null, "{second}");
     let (_, below) = get(
         &app,
         ADMIN_TOKEN,
         "/api/v1/packages/npm/@acme/util/usages?below=2.0.0",
     )
     .await;
-    let repos = below["repositories"].as_array().expect("repositories");
+    let repos = below["items"].as_array().expect("items");
     assert_eq!(repos.len(), 1, "only 1.0.0 is below 2.0.0: {below}");
     assert_eq!(repos[0]["repository_id"], repo_a);
     let (_, below) = get(
@@ -905,9 +929,9 @@ async fn fleet_api_dependencies_usages_recommendations_and_policy() {
         "/api/v1/packages/npm/@acme/util/usages?below=1.0.0",
     )
     .await;
-    assert_eq!(below["repositories"], json!([]));
+    assert_eq!(below["items"], json!([]));
     let (status, body) = get(&app, &token_b, "/api/v1/packages/npm/left-pad/usages").await;
-    assert_eq!((status, body["repositories"].clone()), (200, json!([])));
+    assert_eq!((status, body["items"].clone()), (200, json!([])));
     let (status, body) = get(&app, &token_a, "/api/v1/packages/rubygems/rails/usages").await;
     assert_eq!(status, 422, "{body}");
     assert!(
