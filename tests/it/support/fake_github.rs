@@ -344,28 +344,7 @@ impl FakeGithub {
         files: &[(P, C)],
     ) -> String {
         let mut world = lock(&self.world);
-        world.ensure_account(owner);
-        let id = world.next_id;
-        world.next_id += 1;
-        world.clock += 1;
-        let created = world.clock;
-        world.repos.insert(
-            key(owner, name),
-            Repo {
-                id,
-                owner: owner.to_owned(),
-                name: name.to_owned(),
-                default_branch: default_branch.to_owned(),
-                archived: false,
-                private: false,
-                created,
-                branches: BTreeMap::new(),
-                commits: HashMap::new(),
-                files: BTreeMap::new(),
-                trees: HashMap::new(),
-                blobs: HashMap::new(),
-            },
-        );
+        world.insert_repo(owner, name, default_branch);
         world.commit(owner, name, default_branch, files, &[])
     }
 
@@ -385,28 +364,7 @@ impl FakeGithub {
     /// default branch, no branch (404), `409 Git Repository is empty` for trees and blobs.
     pub fn add_empty_repo(&self, owner: &str, name: &str) {
         let mut world = lock(&self.world);
-        world.ensure_account(owner);
-        let id = world.next_id;
-        world.next_id += 1;
-        world.clock += 1;
-        let created = world.clock;
-        world.repos.insert(
-            key(owner, name),
-            Repo {
-                id,
-                owner: owner.to_owned(),
-                name: name.to_owned(),
-                default_branch: "main".to_owned(),
-                archived: false,
-                private: false,
-                created,
-                branches: BTreeMap::new(),
-                commits: HashMap::new(),
-                files: BTreeMap::new(),
-                trees: HashMap::new(),
-                blobs: HashMap::new(),
-            },
-        );
+        world.insert_repo(owner, name, "main");
     }
 
     /// Rename `owner/name` to `owner/new_name`: requests for the old name are answered `301` with
@@ -505,6 +463,32 @@ impl FakeGithub {
 }
 
 impl World {
+    /// A repository without branches or commits (and its owner's account when new).
+    fn insert_repo(&mut self, owner: &str, name: &str, default_branch: &str) {
+        self.ensure_account(owner);
+        let id = self.next_id;
+        self.next_id += 1;
+        self.clock += 1;
+        let created = self.clock;
+        self.repos.insert(
+            key(owner, name),
+            Repo {
+                id,
+                owner: owner.to_owned(),
+                name: name.to_owned(),
+                default_branch: default_branch.to_owned(),
+                archived: false,
+                private: false,
+                created,
+                branches: BTreeMap::new(),
+                commits: HashMap::new(),
+                files: BTreeMap::new(),
+                trees: HashMap::new(),
+                blobs: HashMap::new(),
+            },
+        );
+    }
+
     fn ensure_account(&mut self, login: &str) {
         let lower = login.to_ascii_lowercase();
         self.orgs
