@@ -849,20 +849,30 @@ mod tests {
                 expected.sort();
                 expected.dedup();
                 let report = pair(files);
-                let mut got: Vec<(String, String)> = Vec::new();
+                // The lockfile's own (transitive) entries, and the distinct pairs of this lockfile
+                // the manifests' dependencies took as `locked` (several manifests may take the
+                // same one; a folder may hold another manager's lockfile too).
+                let mut transitive: Vec<(String, String)> = Vec::new();
+                let mut taken: Vec<(String, String)> = Vec::new();
                 for d in &report.dependencies {
                     let Some(locked) = d.dependency.locked.clone() else {
                         continue;
                     };
                     let pair = (d.dependency.name.clone(), locked);
-                    let from_lockfile = d.manifest == lockfile.path;
-                    // A manifest's dependency counts once per distinct pair it took.
-                    if from_lockfile
-                        || (expected.binary_search(&pair).is_ok() && !got.contains(&pair))
-                    {
-                        got.push(pair);
+                    if d.manifest == lockfile.path {
+                        transitive.push(pair);
+                    } else if expected.binary_search(&pair).is_ok() && !taken.contains(&pair) {
+                        taken.push(pair);
                     }
                 }
+                let twice: Vec<_> = taken.iter().filter(|p| transitive.contains(p)).collect();
+                assert!(
+                    twice.is_empty(),
+                    "{}: listed twice: {twice:?}",
+                    lockfile.path
+                );
+                let mut got = transitive;
+                got.extend(taken);
                 got.sort();
                 assert_eq!(got, expected, "{}", lockfile.path);
                 checked += 1;
