@@ -321,6 +321,7 @@ mod tests {
             published_at: Some(now() - Duration::days(days_ago)),
             yanked: false,
             deprecated: None,
+            requires_runtime: None,
             prerelease: false,
         }
     }

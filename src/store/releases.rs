@@ -95,6 +95,7 @@ fn release_from_row(row: &AnyRow) -> Result<Release> {
         published_at: row.try_get::<Option<i64>, _>("published_at")?.map(from_ms),
         yanked: yanked != 0,
         deprecated: row.try_get("deprecated")?,
+        requires_runtime: None,
         prerelease: prerelease != 0,
     })
 }
