@@ -15,6 +15,7 @@ use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::recommend::Evaluation;
 use upkeep_resolvers::registry::Release;
+use upkeep_resolvers::runtime::Runtimes;
 
 use crate::policy::RepoPolicy;
 use crate::recommendation_kind::RecommendationKind;
@@ -99,7 +100,13 @@ fn listed(
     let releases = releases
         .get(&dependency.package_id)
         .map_or(&[][..], Vec::as_slice);
-    let assessment = plan::assess((&dependency).into(), releases, &Context { policy, now });
+    let runtimes = Runtimes::default();
+    let context = Context {
+        policy,
+        runtimes: &runtimes,
+        now,
+    };
+    let assessment = plan::assess((&dependency).into(), releases, &context);
     let evaluation = assessment.evaluation;
     let mut recommendations = assessment.plan.desired;
     recommendations.extend(

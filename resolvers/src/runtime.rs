@@ -173,7 +173,7 @@ impl std::fmt::Display for RuntimeBlock {
         };
         write!(
             f,
-            "{} needs {} {requires}; the repository declares {} {}",
+            "{} needs {} {requires} (declared: {} {})",
             self.version,
             self.runtime.label(),
             self.runtime.label(),
@@ -212,6 +212,21 @@ impl Runtimes {
     /// Whether nothing is declared.
     pub fn is_empty(&self) -> bool {
         self.versions.is_empty()
+    }
+
+    /// The runtimes the toolchain dependencies among `dependencies` declare, given as (toolchain
+    /// name, requirement or version written, skipped); skipped ones (`system`, `stable`) and
+    /// other toolchains are ignored.
+    pub fn declared_by<'a>(
+        dependencies: impl IntoIterator<Item = (&'a str, &'a str, bool)>,
+    ) -> Runtimes {
+        let mut runtimes = Runtimes::default();
+        for (name, declaration, skipped) in dependencies {
+            if !skipped {
+                runtimes.declare(name, declaration);
+            }
+        }
+        runtimes
     }
 
     /// Every declared runtime with its version.
@@ -333,7 +348,7 @@ mod tests {
         assert_eq!(block.runtime_version, "3.8");
         assert_eq!(
             block.to_string(),
-            "6.0 needs Python >=3.12; the repository declares Python 3.8"
+            "6.0 needs Python >=3.12 (declared: Python 3.8)"
         );
         assert!(runtimes.fits(Ecosystem::Pypi, &release("4.2", Some(">=3.8"))));
         assert!(runtimes.fits(Ecosystem::Pypi, &release("4.2", None)));

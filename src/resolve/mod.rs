@@ -44,6 +44,7 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::registry::{RegistryError, Release};
+use upkeep_resolvers::runtime::Runtimes;
 
 use crate::events::{Event, RecommendationPayload};
 use crate::keys;
@@ -333,7 +334,13 @@ fn plan_for(
 ) -> Option<plan::DependencyPlan> {
     match inputs.releases.get(&dependency.package_id) {
         Some(releases) if !releases.is_empty() => {
-            Some(plan::desired(dependency, releases, &inputs.policy, now))
+            let runtimes = Runtimes::default();
+            let context = plan::Context {
+                policy: &inputs.policy,
+                runtimes: &runtimes,
+                now,
+            };
+            Some(plan::desired(dependency, releases, &context))
         }
         _ if dependency.skip_reason.is_some() => Some(plan::DependencyPlan::default()),
         _ => None,
