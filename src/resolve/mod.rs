@@ -220,6 +220,8 @@ pub struct RecommendOutcome {
 struct Inputs {
     team_id: i64,
     policy: RepoPolicy,
+    /// The runtimes the repository's toolchain entries declare.
+    runtimes: Runtimes,
     dependencies: Vec<DependencyRecord>,
     releases: HashMap<i64, Vec<Release>>,
     existing: Vec<StoredRecommendation>,
@@ -316,9 +318,11 @@ async fn read_inputs(
     let releases = releases_of(tx, &package_ids).await?;
     let dependency_ids: Vec<i64> = dependencies.iter().map(|d| d.id).collect();
     let existing = recommendations::recommendations_of(tx, &dependency_ids).await?;
+    let runtimes = recommendations::repository_runtimes_in(tx, repository_id).await?;
     Ok(Some(Inputs {
         team_id,
         policy: RepoPolicy::from_stored(&policy_json),
+        runtimes,
         dependencies,
         releases,
         existing,
@@ -334,10 +338,9 @@ fn plan_for(
 ) -> Option<plan::DependencyPlan> {
     match inputs.releases.get(&dependency.package_id) {
         Some(releases) if !releases.is_empty() => {
-            let runtimes = Runtimes::default();
             let context = plan::Context {
                 policy: &inputs.policy,
-                runtimes: &runtimes,
+                runtimes: &inputs.runtimes,
                 now,
             };
             Some(plan::desired(dependency, releases, &context))
