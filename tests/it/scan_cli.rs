@@ -651,8 +651,8 @@ async fn an_unversioned_requirement_shows_as_any_version_and_is_not_skipped() {
     assert_eq!(columns, vec!["requests", "*", "dev"], "{stdout}");
 }
 
-/// A tree declaring its runtimes (`requires-python = ">=3.8"`, `.nvmrc` 16, `rust-toolchain`
-/// 1.75.0) against registries whose releases state what they need (PyPI `requires_python`, npm
+/// A tree declaring its runtimes (`requires-python = ">=3.8"`, `.nvmrc` 16, `rust-version` 1.70
+/// beside `rust-toolchain` 1.75.0) against registries whose releases state what they need (PyPI `requires_python`, npm
 /// `engines.node`, the crates index's `rust_version`): nothing its runtime cannot run is
 /// recommended, and the scan says which newer release is held back and why.
 #[tokio::test]
@@ -700,7 +700,7 @@ async fn releases_the_declared_runtime_cannot_run_are_not_recommended_and_the_sc
     write(".nvmrc", "16\n");
     write(
         "Cargo.toml",
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nsemverish = \"1.0\"\n",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nrust-version = \"1.70\"\n\n[dependencies]\nsemverish = \"1.0\"\n",
     );
     write("rust-toolchain", "1.75.0\n");
 
@@ -753,14 +753,15 @@ async fn releases_the_declared_runtime_cannot_run_are_not_recommended_and_the_sc
         json!({"version": "1.4.0", "runtime": "node", "requires": ">=20", "runtime_version": "16.0.0"}),
         "{left_pad:#}"
     );
-    // Rust 1.75.0 (`rust-toolchain`): 1.2.0 has `rust-version = "1.80"`.
+    // Rust 1.70 (`rust-version`, below the `rust-toolchain` 1.75.0): 1.2.0 has
+    // `rust-version = "1.80"`.
     let semverish = entry(&doc, "Cargo.toml", "semverish");
     assert_eq!(semverish["recommended"], "1.1.0", "{semverish:#}");
     assert_eq!(
         semverish["blocked_by_runtime"]["version"], "1.2.0",
         "{semverish:#}"
     );
-    assert_eq!(semverish["blocked_by_runtime"]["runtime_version"], "1.75.0");
+    assert_eq!(semverish["blocked_by_runtime"]["runtime_version"], "1.70.0");
 
     let (code, table, stderr) = scan("table").await.expect("the scan thread");
     assert_eq!(code, 0, "{stderr}");
@@ -782,7 +783,7 @@ async fn releases_the_declared_runtime_cannot_run_are_not_recommended_and_the_sc
         "{table}"
     );
     assert!(
-        line("semverish").contains("1.2.0 needs Rust >=1.80 (declared: Rust 1.75.0)"),
+        line("semverish").contains("1.2.0 needs Rust >=1.80 (declared: Rust 1.70.0)"),
         "{table}"
     );
     registries.stop().await;
