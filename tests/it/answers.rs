@@ -445,6 +445,23 @@ async fn releases_the_declared_runtime_cannot_run_are_not_recommended_and_the_li
         json!({"version": "6.1.3", "runtime": "python", "requires": ">=3.12", "runtime_version": "3.8"}),
         "{django:#}"
     );
+    // `upkeep deps` on the service's database says the same.
+    let deps = std::process::Command::new(env!("CARGO_BIN_EXE_upkeep"))
+        .args(["deps", &id.to_string()])
+        .env("UPKEEP_DATABASE_URL", &service.app.db.url)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run upkeep deps");
+    let table = String::from_utf8_lossy(&deps.stdout);
+    assert!(deps.status.success(), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.contains("django"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("4.2.20 (patch); 6.1.3 needs Python >=3.12 (declared: Python 3.8)"),
+        "{table}"
+    );
 
     // Only the declared runtime changes: every recommendation is recomputed under it.
     repo.write("pyproject.toml", pyproject(">=3.12"));
