@@ -168,6 +168,19 @@ fn manifest_warnings(json: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `RECOMMENDED` cell: the first recommendation with its kind, then the newer release the
+/// declared runtime holds back (`4.2.20 (patch); 6.1.3 needs Python >=3.12 (declared: Python 3.8)`).
+fn recommended_cell(listed: &ListedDependency) -> String {
+    let recommended = listed.recommendations.first().map_or_else(
+        || "-".to_owned(),
+        |r| format!("{} ({})", r.target_version, r.kind),
+    );
+    match &listed.blocked_by_runtime {
+        Some(block) => format!("{recommended}; {block}"),
+        None => recommended,
+    }
+}
+
 /// `deps`: one line per dependency.
 pub fn dependency_table(dependencies: &[ListedDependency]) -> String {
     if dependencies.is_empty() {
@@ -187,10 +200,7 @@ pub fn dependency_table(dependencies: &[ListedDependency]) -> String {
                 or_dash(e.latest.as_deref()),
                 e.update
                     .map_or_else(|| "-".to_owned(), |k| k.as_str().to_owned()),
-                listed.recommendations.first().map_or_else(
-                    || "-".to_owned(),
-                    |r| format!("{} ({})", r.target_version, r.kind),
-                ),
+                recommended_cell(listed),
             ]
         })
         .collect();

@@ -16,6 +16,7 @@ use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::recommend::Evaluation;
 use upkeep_resolvers::registry::Release;
+use upkeep_resolvers::runtime::RuntimeBlock;
 
 use crate::policy::RepoPolicy;
 use crate::recommendation_kind::RecommendationKind;
@@ -36,6 +37,9 @@ pub struct ListedDependency {
     /// Why there is no answer: the package's last lookup failed, or no release satisfies the
     /// requirement.
     pub problem: Option<Problem>,
+    /// The newer release the policy would recommend but the repository's declared runtime does
+    /// not admit.
+    pub blocked_by_runtime: Option<RuntimeBlock>,
 }
 
 /// A repository's dependencies by id after `after`, at most `limit`, as of `now`.
@@ -59,10 +63,16 @@ pub async fn dependencies(
     package_ids.dedup();
     let releases = store.releases_for(&package_ids).await?;
     let problems = store.package_problems(&package_ids).await?;
+    let runtimes = store.repository_runtimes(repository_id).await?;
+    let context = Context {
+        policy: &policy,
+        runtimes: &runtimes,
+        now,
+    };
     let items = page
         .items
         .into_iter()
-        .map(|item| listed(item, &releases, &problems, &policy, now))
+        .map(|item| listed(item, &releases, &problems, &context))
         .collect();
     Ok(Page {
         items,
@@ -93,14 +103,13 @@ fn listed(
     item: DependencyWithRecommendations,
     releases: &HashMap<i64, Vec<Release>>,
     problems: &HashMap<i64, Problem>,
-    policy: &RepoPolicy,
-    now: DateTime<Utc>,
+    context: &Context<'_>,
 ) -> ListedDependency {
     let dependency = item.dependency;
     let releases = releases
         .get(&dependency.package_id)
         .map_or(&[][..], Vec::as_slice);
-    let assessment = plan::assess((&dependency).into(), releases, &Context { policy, now });
+    let assessment = plan::assess((&dependency).into(), releases, context);
     let evaluation = assessment.evaluation;
     let mut recommendations = assessment.plan.desired;
     recommendations.extend(
@@ -129,6 +138,7 @@ fn listed(
         evaluation,
         recommendations,
         problem,
+        blocked_by_runtime: assessment.blocked_by_runtime,
     }
 }
 

@@ -3,17 +3,21 @@
 //! current, what is latest, what the tree's policy (`.upkeep.toml` at `PATH`, read by
 //! [`crate::policy::read_policy_file`]) recommends and the kind of each update. The
 //! recommendation is the service's: one function ([`crate::resolve::plan::assess`]) answers
-//! for both, so a scan and the service agree on one tree.
+//! for both, so a scan and the service agree on one tree. The runtimes the tree's toolchain
+//! entries declare (`requires-python`, `.python-version`, `.nvmrc`, `engines.node`,
+//! `rust-toolchain`) hold back releases that need a newer one.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal as _;
 use std::path::Path;
 use std::time::Duration;
 
+use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::lookup::{DEFAULT_CONCURRENCY, LookupProgress, lookup_all};
 use upkeep_resolvers::manager::DependencyKind;
 use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::registry::Registries;
+use upkeep_resolvers::runtime::Runtimes;
 use upkeep_resolvers::scan::{ScanOptions, ScanReport, ScanWarning, scan, scan_file};
 use upkeep_resolvers::versioning::UpdateKind;
 
@@ -171,8 +175,20 @@ pub async fn resolve(
         bar.finish_and_clear();
     }
 
+    let runtimes = Runtimes::declared_by(
+        report
+            .dependencies
+            .iter()
+            .map(|d| &d.dependency)
+            .filter(|d| d.ecosystem == Ecosystem::Toolchain)
+            .filter_map(|d| {
+                let declaration = d.requirement.as_deref().or(d.locked.as_deref())?;
+                Some((d.name.as_str(), declaration, d.skip.is_some()))
+            }),
+    );
     let context = Context {
         policy,
+        runtimes: &runtimes,
         now: chrono::Utc::now(),
     };
     let mut warned = HashSet::new();
@@ -205,6 +221,7 @@ pub async fn resolve(
                         update: e.update,
                         published_at: e.latest_published_at,
                         problem: assessment.problem,
+                        blocked_by_runtime: assessment.blocked_by_runtime,
                     }
                 }
                 Some(Err(error)) => {

@@ -6,6 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use upkeep_resolvers::manager::{Dependency, DependencyKind};
 use upkeep_resolvers::problem::Problem;
+use upkeep_resolvers::runtime::RuntimeBlock;
 use upkeep_resolvers::scan::{ScanReport, ScannedDependency};
 use upkeep_resolvers::versioning::UpdateKind;
 
@@ -28,6 +29,9 @@ pub struct Resolution {
     pub published_at: Option<DateTime<Utc>>,
     /// Why there is no answer: the lookup failed, or no release satisfies the requirement.
     pub problem: Option<Problem>,
+    /// The newer release the policy would recommend but the tree's declared runtime does not
+    /// admit.
+    pub blocked_by_runtime: Option<RuntimeBlock>,
 }
 
 #[derive(Serialize)]
@@ -38,6 +42,7 @@ struct JsonResolution<'a> {
     update: Option<&'static str>,
     published_at: Option<String>,
     problem: Option<&'a Problem>,
+    blocked_by_runtime: Option<&'a RuntimeBlock>,
 }
 
 #[derive(Serialize)]
@@ -74,7 +79,9 @@ pub fn to_json(report: &ScanReport) -> String {
 }
 
 /// The scan with its registry lookups as one JSON object: every entry also carries `current`,
-/// `latest`, `recommended`, `update`, `published_at` and `problem` (`{code, message}` or null). `resolutions` is parallel to
+/// `latest`, `recommended`, `update`, `published_at`, `problem` (`{code, message}` or null) and
+/// `blocked_by_runtime` (`{version, runtime, requires, runtime_version}` or null: the newer
+/// release held back by the tree's declared runtime). `resolutions` is parallel to
 /// `report.dependencies`; a missing entry counts as not looked up.
 pub fn to_json_resolved(report: &ScanReport, resolutions: &[Resolution]) -> String {
     json(report, Some(resolutions))
@@ -107,6 +114,7 @@ fn json(report: &ScanReport, resolutions: Option<&[Resolution]>) -> String {
                             .published_at
                             .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
                         problem: r.problem.as_ref(),
+                        blocked_by_runtime: r.blocked_by_runtime.as_ref(),
                     }
                 }),
             })
@@ -195,10 +203,13 @@ pub fn to_table_resolved(report: &ScanReport, resolutions: &[Resolution]) -> Str
                         UpdateKind::Minor => 1,
                         UpdateKind::Patch => 2,
                     }] += 1;
-                    let recommended = match r.recommended.as_deref() {
+                    let mut recommended = match r.recommended.as_deref() {
                         Some(target) if target != latest => format!(", recommended {target}"),
                         _ => String::new(),
                     };
+                    if let Some(block) = &r.blocked_by_runtime {
+                        let _ = write!(recommended, "; {block}");
+                    }
                     format!(
                         "{current} \u{2192} {latest}  ({}{recommended})",
                         kind.as_str()

@@ -21,6 +21,7 @@ pub mod manager;
 pub mod problem;
 pub mod recommend;
 pub mod registry;
+pub mod runtime;
 pub mod scan;
 pub mod update;
 pub mod versioning;

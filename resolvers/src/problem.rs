@@ -133,6 +133,7 @@ mod tests {
             published_at: None,
             yanked: false,
             deprecated: None,
+            requires_runtime: None,
             prerelease: false,
         }
     }

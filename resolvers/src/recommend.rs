@@ -169,6 +169,7 @@ mod tests {
             published_at: Some(days_ago(100)),
             yanked: false,
             deprecated: None,
+            requires_runtime: None,
             prerelease: false,
         }
     }

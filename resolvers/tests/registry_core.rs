@@ -7,10 +7,14 @@
 
 use std::time::{Duration, Instant};
 
+use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::http::{Credential, HttpClient, HttpConfig, HttpError, Secret};
 use upkeep_resolvers::registry::{
     Registries, RegistryConfig, RegistryError, ReleaseSet, cargo_sparse, github, npm, pypi,
 };
+use upkeep_resolvers::runtime::Runtimes;
+use upkeep_resolvers::versioning::VersionScheme;
+use upkeep_resolvers::versioning::cargo::Cargo;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -45,6 +49,39 @@ fn exact_header(name: &'static str, value: &'static str) -> impl Fn(&Request) ->
 
 fn host_of(server: &MockServer) -> String {
     server.address().to_string()
+}
+
+/// The runtime requirement the adapter read for `version`.
+fn requires<'s>(set: &'s ReleaseSet, version: &str) -> Option<&'s str> {
+    set.releases
+        .iter()
+        .find(|r| r.version == version)
+        .and_then(|r| r.requires_runtime.as_deref())
+}
+
+/// The recorded attrs documents (every PyPI API) carry `Requires-Python` per file.
+fn assert_attrs_requires_python(set: &ReleaseSet) {
+    assert_eq!(requires(set, "15.0.0a1"), None, "its files state none");
+    assert_eq!(
+        requires(set, "21.1.0"),
+        Some(">=2.7, !=3.0.*, !=3.1.*, !=3.2.*, !=3.3.*")
+    );
+    assert_eq!(requires(set, "25.3.0"), Some(">=3.8"));
+    assert_eq!(requires(set, "26.1.0"), Some(">=3.9"));
+    let mut runtimes = Runtimes::default();
+    runtimes.declare("python", ">=3.8");
+    let fitting: Vec<_> = set
+        .releases
+        .iter()
+        .filter(|r| runtimes.fits(Ecosystem::Pypi, r))
+        .map(|r| r.version.as_str())
+        .collect();
+    assert_eq!(
+        fitting,
+        [
+            "15.0.0a1", "21.1.0", "21.2.0", "21.3.0", "21.4.0", "25.1.0", "25.2.0", "25.3.0"
+        ]
+    );
 }
 
 fn versions(set: &ReleaseSet) -> Vec<&str> {
@@ -110,6 +147,19 @@ async fn cargo_recorded_index_file() {
         .find(|r| r.version == "1.0.0")
         .expect("1.0.0");
     assert!(!one.yanked && !one.prerelease);
+    // `rust_version` from the published manifests, where they set one.
+    assert_eq!(requires(&set, "1.0.0"), None);
+    assert_eq!(requires(&set, "1.0.26"), Some("1.31"));
+    assert_eq!(requires(&set, "1.0.28"), Some("1.68"));
+    let mut runtimes = Runtimes::default();
+    runtimes.declare("rust", "1.65.0");
+    let newest_fitting = set
+        .releases
+        .iter()
+        .filter(|r| !r.yanked && !r.prerelease && runtimes.fits(Ecosystem::Cargo, r))
+        .map(|r| r.version.as_str())
+        .max_by(|a, b| Cargo.compare(a, b));
+    assert_eq!(newest_fitting, Some("1.0.27"));
     // This index records `pubtime`; the adapter uses it and calls nothing else for times.
     assert!(set.releases.iter().all(|r| r.published_at.is_some()));
     assert!(set.source_url.is_none() && set.latest_tag.is_none());
@@ -510,6 +560,19 @@ async fn npm_full_packument_with_deprecations() {
             && !r.prerelease
             && !r.yanked
     }));
+    // `engines.node` per version (`teleport` and other engines are not Node.js).
+    assert_eq!(requires(&set, "0.0.1"), Some("0.4.x"));
+    assert_eq!(requires(&set, "0.2.1"), Some(">=0.4.x"));
+    let mut runtimes = Runtimes::default();
+    runtimes.declare("node", "v20.11.0");
+    let fitting: Vec<_> = set
+        .releases
+        .iter()
+        .filter(|r| runtimes.fits(Ecosystem::Npm, r))
+        .map(|r| r.version.as_str())
+        .collect();
+    assert_eq!(fitting.len(), 3, "{fitting:?}");
+    assert!(!fitting.contains(&"0.0.1") && !fitting.contains(&"0.0.4"));
     // No top-level repository in this document: the latest version's repository is used.
     assert_eq!(
         set.source_url.as_deref(),
@@ -670,6 +733,7 @@ async fn pypi_json_api_with_yanked_release_and_links() {
         set.changelog_url.as_deref(),
         Some("https://www.attrs.org/en/stable/changelog.html")
     );
+    assert_attrs_requires_python(&set);
 }
 
 #[tokio::test]
@@ -703,6 +767,7 @@ async fn pypi_simple_api_pep_691_json() {
         "PEP 700 upload-time"
     );
     assert!(set.latest_tag.is_none());
+    assert_attrs_requires_python(&set);
 }
 
 #[tokio::test]
@@ -745,6 +810,8 @@ async fn pypi_simple_api_pep_503_html_with_basic_auth() {
         .collect();
     assert_eq!(yanked, ["21.1.0"]);
     assert!(set.releases.iter().all(|r| r.published_at.is_none()));
+    // `data-requires-python`, HTML-escaped in the document.
+    assert_attrs_requires_python(&set);
     assert!(format!("{registries:?}").contains("Secret(***)"));
     assert!(!format!("{registries:?}").contains("s3cret"));
 }

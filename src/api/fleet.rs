@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::manager::{DependencyKind, Manager, SkipReason};
 use upkeep_resolvers::problem::{Problem, ProblemCode};
+use upkeep_resolvers::runtime::RuntimeBlock;
 use upkeep_resolvers::versioning::UpdateKind;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -99,6 +100,31 @@ impl From<Problem> for DependencyProblem {
     }
 }
 
+/// A newer release held back because the repository's declared runtime cannot run it.
+#[derive(Serialize, ToSchema)]
+pub struct RuntimeBlockBrief {
+    /// The release the policy would otherwise recommend.
+    pub version: String,
+    /// `python`, `node` or `rust`.
+    pub runtime: String,
+    /// What the release requires, as its registry states it (`>=3.12`; for Rust the minimum
+    /// version).
+    pub requires: String,
+    /// The runtime version the repository declares: the lowest its declarations admit.
+    pub runtime_version: String,
+}
+
+impl From<RuntimeBlock> for RuntimeBlockBrief {
+    fn from(block: RuntimeBlock) -> Self {
+        RuntimeBlockBrief {
+            version: block.version,
+            runtime: block.runtime.as_str().to_owned(),
+            requires: block.requires,
+            runtime_version: block.runtime_version,
+        }
+    }
+}
+
 /// One dependency of a repository.
 #[derive(Serialize, ToSchema)]
 pub struct DependencyItem {
@@ -133,6 +159,10 @@ pub struct DependencyItem {
     /// Why there is no answer (`latest` is then usually `null`): the package's last lookup
     /// failed, or no release satisfies the requirement; `null` when there is none.
     pub problem: Option<DependencyProblem>,
+    /// A newer release the policy would recommend but the runtime the repository declares
+    /// (`requires-python`, `.python-version`, `.nvmrc`, `engines.node`, `rust-toolchain`) cannot
+    /// run; `null` when the runtime holds nothing back.
+    pub blocked_by_runtime: Option<RuntimeBlockBrief>,
 }
 
 impl From<ListedDependency> for DependencyItem {
@@ -158,6 +188,7 @@ impl From<ListedDependency> for DependencyItem {
             recommended: recommendations.first().map(|r| r.target_version.clone()),
             recommendations,
             problem: listed.problem.map(Into::into),
+            blocked_by_runtime: listed.blocked_by_runtime.map(Into::into),
         }
     }
 }

@@ -12,9 +12,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::manager::{
     Decoded, Extraction, MAX_MANIFEST_BYTES, Manager, Warning, decode,
 };
+use upkeep_resolvers::runtime::Runtime;
 use upkeep_resolvers::scan::{DEFAULT_SKIP_DIRS, in_skipped_dir, pair};
 
 use super::reconcile::{self, Changes, CurrentDependency, CurrentManifest, dep_key};
@@ -355,7 +357,9 @@ pub(super) async fn commit(
 
 /// Resolve every package of an added or changed dependency that can be updated, and recommend for
 /// the added and changed dependencies, or for every dependency when the crawl changed the stored
-/// policy (a `.upkeep.toml` change recomputes as a policy change through the API does): queued
+/// policy (a `.upkeep.toml` change recomputes as a policy change through the API does) or a
+/// declared runtime (a `python`, `node` or `rust` toolchain entry was added, changed or removed:
+/// which releases fit depends on it, see [`upkeep_resolvers::runtime`]): queued
 /// inside the crawl's transaction, so they exist exactly when its inventory changes do. Packages
 /// are queued in id order (see [`crate::jobs::enqueue_in`]).
 async fn enqueue_follow_ups(
@@ -373,7 +377,10 @@ async fn enqueue_follow_ups(
     for package_id in packages {
         enqueue_in(tx, &ResolvePackage { package_id }).await?;
     }
-    if policy_changed {
+    let runtime_changed = touched.iter().copied().chain(&changes.removed).any(|dep| {
+        dep.ecosystem == Ecosystem::Toolchain && Runtime::of_toolchain(&dep.name).is_some()
+    });
+    if policy_changed || runtime_changed {
         enqueue_in(tx, &RecommendRepository::all(repository_id)).await?;
     } else if !touched.is_empty() {
         let ids: Vec<i64> = touched.iter().map(|d| d.id).collect();

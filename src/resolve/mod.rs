@@ -44,6 +44,7 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::registry::{RegistryError, Release};
+use upkeep_resolvers::runtime::Runtimes;
 
 use crate::events::{Event, RecommendationPayload};
 use crate::keys;
@@ -219,6 +220,8 @@ pub struct RecommendOutcome {
 struct Inputs {
     team_id: i64,
     policy: RepoPolicy,
+    /// The runtimes the repository's toolchain entries declare.
+    runtimes: Runtimes,
     dependencies: Vec<DependencyRecord>,
     releases: HashMap<i64, Vec<Release>>,
     existing: Vec<StoredRecommendation>,
@@ -315,9 +318,11 @@ async fn read_inputs(
     let releases = releases_of(tx, &package_ids).await?;
     let dependency_ids: Vec<i64> = dependencies.iter().map(|d| d.id).collect();
     let existing = recommendations::recommendations_of(tx, &dependency_ids).await?;
+    let runtimes = recommendations::repository_runtimes_in(tx, repository_id).await?;
     Ok(Some(Inputs {
         team_id,
         policy: RepoPolicy::from_stored(&policy_json),
+        runtimes,
         dependencies,
         releases,
         existing,
@@ -333,7 +338,12 @@ fn plan_for(
 ) -> Option<plan::DependencyPlan> {
     match inputs.releases.get(&dependency.package_id) {
         Some(releases) if !releases.is_empty() => {
-            Some(plan::desired(dependency, releases, &inputs.policy, now))
+            let context = plan::Context {
+                policy: &inputs.policy,
+                runtimes: &inputs.runtimes,
+                now,
+            };
+            Some(plan::desired(dependency, releases, &context))
         }
         _ if dependency.skip_reason.is_some() => Some(plan::DependencyPlan::default()),
         _ => None,

@@ -14,7 +14,13 @@
 //!
 //! No recommendation is made for skipped dependencies, ignored packages, or when the version in
 //! use cannot be determined (no lock and no lower bound in the requirement).
+//!
+//! Only releases that fit the repository's declared runtime are recommended (a release stating
+//! `requires_python = ">=3.12"` is not for a repository on Python 3.8, see
+//! [`upkeep_resolvers::runtime`]). When the runtime alone holds back a release the policy would
+//! otherwise recommend, the assessment names it ([`Assessment::blocked_by_runtime`]).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -22,6 +28,7 @@ use upkeep_resolvers::Ecosystem;
 use upkeep_resolvers::problem::Problem;
 use upkeep_resolvers::recommend::{self, Evaluation};
 use upkeep_resolvers::registry::Release;
+use upkeep_resolvers::runtime::{RuntimeBlock, Runtimes};
 use upkeep_resolvers::versioning::{UpdateKind, VersionScheme};
 
 use crate::events::RecommendationRemoval;
@@ -69,10 +76,12 @@ impl<'a> From<&'a DependencyRecord> for Subject<'a> {
     }
 }
 
-/// What a dependency is assessed under: the repository's policy and the time.
+/// What a dependency is assessed under: the repository's policy, the runtimes it declares and
+/// the time.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub policy: &'a RepoPolicy,
+    pub runtimes: &'a Runtimes,
     pub now: DateTime<Utc>,
 }
 
@@ -89,6 +98,10 @@ pub struct Assessment {
     /// Why the answer cannot be trusted although the package has releases (none satisfies the
     /// requirement); a failed lookup is the caller's to report, as only it knows.
     pub problem: Option<Problem>,
+    /// The newest release the policy would recommend but the repository's declared runtime
+    /// does not admit (what it requires, and the runtime declared); `None` when the runtime
+    /// holds nothing back.
+    pub blocked_by_runtime: Option<RuntimeBlock>,
 }
 
 impl Assessment {
@@ -105,24 +118,83 @@ impl Assessment {
 
 /// Assess `subject` against its package's `releases` under `context` (see [`Assessment`]).
 pub fn assess(subject: Subject<'_>, releases: &[Release], context: &Context<'_>) -> Assessment {
-    let evaluation = recommend::evaluate(
-        subject.ecosystem,
-        subject.requirement,
-        subject.locked,
-        releases,
-        &context.policy.for_package(subject.name),
-        context.now,
-    );
+    let package_policy = context.policy.for_package(subject.name);
+    let evaluate = |releases: &[Release]| {
+        recommend::evaluate(
+            subject.ecosystem,
+            subject.requirement,
+            subject.locked,
+            releases,
+            &package_policy,
+            context.now,
+        )
+    };
+    let fitting = fitting_releases(subject.ecosystem, releases, context.runtimes);
+    // `latest` and its update kind stay the registry's facts; what is recommended fits.
+    let mut evaluation = evaluate(releases);
+    if fitting.len() != releases.len() {
+        let fit = evaluate(&fitting);
+        evaluation.recommended = fit.recommended;
+        evaluation.new_requirement = fit.new_requirement;
+    }
     let problem = if subject.skipped {
         None
     } else {
         Problem::no_matching_release(subject.ecosystem, subject.requirement, releases)
     };
+    let plan = plan_for(subject, &fitting, context.policy, context.now);
+    let blocked_by_runtime = (fitting.len() != releases.len())
+        .then(|| runtime_block(subject, releases, &plan, context))
+        .flatten();
     Assessment {
         evaluation,
-        plan: plan_for(subject, releases, context.policy, context.now),
+        plan,
         problem,
+        blocked_by_runtime,
     }
+}
+
+/// The releases of `releases` that fit `runtimes` (all of them, borrowed, when none is held back).
+fn fitting_releases<'r>(
+    ecosystem: Ecosystem,
+    releases: &'r [Release],
+    runtimes: &Runtimes,
+) -> Cow<'r, [Release]> {
+    if releases.iter().all(|r| runtimes.fits(ecosystem, r)) {
+        Cow::Borrowed(releases)
+    } else {
+        Cow::Owned(
+            releases
+                .iter()
+                .filter(|r| runtimes.fits(ecosystem, r))
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+/// The newest target the policy would recommend without the runtime constraint that `plan`
+/// (made with it) does not carry, because the runtime does not admit it.
+fn runtime_block(
+    subject: Subject<'_>,
+    releases: &[Release],
+    plan: &DependencyPlan,
+    context: &Context<'_>,
+) -> Option<RuntimeBlock> {
+    let scheme = subject.ecosystem.versioning().scheme();
+    let unconstrained = plan_for(subject, releases, context.policy, context.now);
+    unconstrained
+        .desired
+        .iter()
+        .filter(|d| {
+            !plan
+                .desired
+                .iter()
+                .any(|p| p.target_version == d.target_version)
+        })
+        .filter_map(|d| releases.iter().find(|r| r.version == d.target_version))
+        .filter_map(|release| context.runtimes.block(subject.ecosystem, release))
+        .max_by(|a, b| scheme.compare(&a.version, &b.version))
 }
 
 fn nonempty(value: Option<&str>) -> Option<&str> {
@@ -147,14 +219,13 @@ fn new_requirement(
         .filter(|bumped| bumped != requirement)
 }
 
-/// The recommendations `dependency` should carry under `policy`, as of `now`.
+/// The recommendations `dependency` should carry under `context` (those [`assess`] gives).
 pub fn desired(
     dependency: &DependencyRecord,
     releases: &[Release],
-    policy: &RepoPolicy,
-    now: DateTime<Utc>,
+    context: &Context<'_>,
 ) -> DependencyPlan {
-    plan_for(dependency.into(), releases, policy, now)
+    assess(dependency.into(), releases, context).plan
 }
 
 fn plan_for(
@@ -321,6 +392,7 @@ mod tests {
             published_at: Some(now() - Duration::days(days_ago)),
             yanked: false,
             deprecated: None,
+            requires_runtime: None,
             prerelease: false,
         }
     }
@@ -355,6 +427,25 @@ mod tests {
         ]
     }
 
+    /// The plan under `policy` with no runtime declared.
+    fn planned(
+        dependency: &DependencyRecord,
+        releases: &[Release],
+        policy: &RepoPolicy,
+        now: DateTime<Utc>,
+    ) -> DependencyPlan {
+        let runtimes = Runtimes::default();
+        desired(
+            dependency,
+            releases,
+            &Context {
+                policy,
+                runtimes: &runtimes,
+                now,
+            },
+        )
+    }
+
     fn targets(plan: &DependencyPlan) -> Vec<(RecommendationKind, &str, Option<&str>)> {
         plan.desired
             .iter()
@@ -370,7 +461,7 @@ mod tests {
 
     #[test]
     fn majors_are_reported_separately() {
-        let plan = desired(
+        let plan = planned(
             &dep("^1.2.3", Some("1.2.3")),
             &releases(),
             &RepoPolicy::default(),
@@ -388,7 +479,7 @@ mod tests {
             allow_major: false,
             ..RepoPolicy::default()
         };
-        let plan = desired(&dep("^1.2.3", Some("1.2.3")), &releases(), &no_major, now());
+        let plan = planned(&dep("^1.2.3", Some("1.2.3")), &releases(), &no_major, now());
         assert_eq!(targets(&plan), vec![(Minor, "1.4.0", Some("^1.4.0"))]);
     }
 
@@ -398,13 +489,13 @@ mod tests {
             range_strategy: RangeStrategy::LockfileOnly,
             ..RepoPolicy::default()
         };
-        let plan = desired(&dep("^1.2.3", Some("1.2.3")), &releases(), &policy, now());
+        let plan = planned(&dep("^1.2.3", Some("1.2.3")), &releases(), &policy, now());
         assert_eq!(
             targets(&plan),
             vec![(Minor, "1.4.0", None), (Major, "2.1.0", Some("^2.1.0"))]
         );
         // Without a lock there is nothing but the requirement to change.
-        let plan = desired(&dep("^1.2.3", None), &releases(), &policy, now());
+        let plan = planned(&dep("^1.2.3", None), &releases(), &policy, now());
         assert_eq!(targets(&plan)[0], (Minor, "1.4.0", Some("^1.4.0")));
     }
 
@@ -414,25 +505,25 @@ mod tests {
             cooldown_days: 3,
             ..RepoPolicy::default()
         };
-        let plan = desired(&dep("1.2.3", None), &releases(), &cooldown, now());
+        let plan = planned(&dep("1.2.3", None), &releases(), &cooldown, now());
         assert_eq!(targets(&plan), vec![(Minor, "1.4.0", Some("1.4.0"))]);
         let ignored = RepoPolicy {
             ignore: vec!["left-*".into()],
             ..RepoPolicy::default()
         };
         assert!(
-            desired(&dep("1.2.3", None), &releases(), &ignored, now())
+            planned(&dep("1.2.3", None), &releases(), &ignored, now())
                 .desired
                 .is_empty()
         );
         let mut skipped = dep("1.2.3", None);
         skipped.skip_reason = Some(SkipReason::Git);
         assert!(
-            desired(&skipped, &releases(), &RepoPolicy::default(), now())
+            planned(&skipped, &releases(), &RepoPolicy::default(), now())
                 .desired
                 .is_empty()
         );
-        let unknown = desired(&dep("*", None), &releases(), &RepoPolicy::default(), now());
+        let unknown = planned(&dep("*", None), &releases(), &RepoPolicy::default(), now());
         assert!(unknown.desired.is_empty());
     }
 
@@ -453,7 +544,7 @@ mod tests {
 
     #[test]
     fn diff_against_stored() {
-        let plan = desired(
+        let plan = planned(
             &dep("^1.2.3", Some("1.2.3")),
             &releases(),
             &RepoPolicy::default(),
@@ -478,7 +569,7 @@ mod tests {
         assert!(matches!(&out[2], Change::Insert { desired, .. } if desired.kind == Major));
 
         // Upgraded to 1.4.0: the minor is applied; 2.1.0 stays.
-        let upgraded = desired(
+        let upgraded = planned(
             &dep("^1.4.0", Some("1.4.0")),
             &releases(),
             &RepoPolicy::default(),
@@ -492,5 +583,84 @@ mod tests {
                 reason: RecommendationRemoval::Applied
             }]
         );
+    }
+
+    /// django on 3.2 in a repository declaring `requires-python = ">=3.8"`: 6.x needs 3.12, so
+    /// the major recommended is the newest that admits 3.8, and the held-back one is named.
+    #[test]
+    fn runtime_holds_back_releases_it_does_not_admit() {
+        let needs = |version: &str, requires: &str| Release {
+            requires_runtime: Some(requires.to_owned()),
+            ..release(version, 30)
+        };
+        let releases = vec![
+            needs("3.2.20", ">=3.6"),
+            needs("3.2.25", ">=3.6"),
+            needs("4.2.20", ">=3.8"),
+            needs("5.2.8", ">=3.10"),
+            needs("6.1.3", ">=3.12"),
+        ];
+        let mut django = dep("==3.2.20", None);
+        django.ecosystem = Ecosystem::Pypi;
+        django.name = "django".into();
+        let policy = RepoPolicy::default();
+        let mut runtimes = Runtimes::default();
+        runtimes.declare("python", ">=3.8");
+        let context = Context {
+            policy: &policy,
+            runtimes: &runtimes,
+            now: now(),
+        };
+        let assessment = assess((&django).into(), &releases, &context);
+        assert_eq!(
+            targets(&assessment.plan),
+            vec![
+                (Patch, "3.2.25", Some("==3.2.25")),
+                (Major, "4.2.20", Some("==4.2.20"))
+            ]
+        );
+        assert_eq!(assessment.evaluation.latest.as_deref(), Some("6.1.3"));
+        assert_eq!(assessment.evaluation.recommended.as_deref(), Some("4.2.20"));
+        let block = assessment.blocked_by_runtime.expect("6.1.3 is held back");
+        assert_eq!(
+            (block.version.as_str(), block.requires.as_str()),
+            ("6.1.3", ">=3.12")
+        );
+        assert_eq!(block.runtime_version, "3.8");
+
+        // Within the major only: the in-major target is unaffected, nothing is reported.
+        let no_major = RepoPolicy {
+            allow_major: false,
+            ..RepoPolicy::default()
+        };
+        let context = Context {
+            policy: &no_major,
+            ..context
+        };
+        let assessment = assess((&django).into(), &releases, &context);
+        assert_eq!(
+            targets(&assessment.plan),
+            vec![(Patch, "3.2.25", Some("==3.2.25"))]
+        );
+        assert_eq!(assessment.blocked_by_runtime, None);
+
+        // On Python 3.12 (`.python-version`) nothing is held back.
+        let mut modern = Runtimes::default();
+        modern.declare("python", "3.12.1");
+        let context = Context {
+            policy: &policy,
+            runtimes: &modern,
+            now: now(),
+        };
+        let assessment = assess((&django).into(), &releases, &context);
+        assert_eq!(
+            assessment
+                .plan
+                .desired
+                .last()
+                .map(|d| d.target_version.as_str()),
+            Some("6.1.3")
+        );
+        assert_eq!(assessment.blocked_by_runtime, None);
     }
 }

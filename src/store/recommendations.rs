@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use upkeep_resolvers::Ecosystem;
+use upkeep_resolvers::runtime::Runtimes;
 
 use super::events::from_ms;
 use super::inventory::{
@@ -53,6 +54,37 @@ pub async fn repository_policy_in(
         .await?;
     row.map(|r| Ok((r.try_get("team_id")?, r.try_get("policy")?)))
         .transpose()
+}
+
+/// The runtimes `repository_id` declares through its stored toolchain entries (`python`,
+/// `node`, `rust`: `requires-python`, `.python-version`, `.nvmrc`, `engines.node`,
+/// `rust-toolchain`), each the lowest version its declarations admit.
+pub async fn repository_runtimes_in(
+    conn: &mut AnyConnection,
+    repository_id: i64,
+) -> Result<Runtimes> {
+    let rows = sqlx::query(
+        "SELECT p.name, d.requirement, d.locked, d.skip_reason FROM dependencies d \
+         JOIN manifests m ON m.id = d.manifest_id JOIN packages p ON p.id = d.package_id \
+         WHERE m.repository_id = $1 AND p.ecosystem = $2 ORDER BY d.id",
+    )
+    .bind(repository_id)
+    .bind(Ecosystem::Toolchain.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut declarations = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let name: String = row.try_get("name")?;
+        let requirement: Option<String> = row.try_get("requirement")?;
+        let locked: Option<String> = row.try_get("locked")?;
+        let skip_reason: Option<String> = row.try_get("skip_reason")?;
+        if let Some(declaration) = requirement.or(locked) {
+            declarations.push((name, declaration, skip_reason.is_some()));
+        }
+    }
+    Ok(Runtimes::declared_by(declarations.iter().map(
+        |(name, declaration, skipped)| (name.as_str(), declaration.as_str(), *skipped),
+    )))
 }
 
 /// The dependencies among `ids` that belong to `repository_id`, locked for the rest of the
@@ -222,6 +254,12 @@ impl Store {
         rows.iter()
             .map(|r| Ok((r.try_get("repository_id")?, r.try_get("id")?)))
             .collect()
+    }
+
+    /// The runtimes a repository declares (see [`repository_runtimes_in`]).
+    pub async fn repository_runtimes(&self, repository_id: i64) -> Result<Runtimes> {
+        let mut conn = self.pool().acquire().await?;
+        repository_runtimes_in(&mut conn, repository_id).await
     }
 
     /// The owning team and stored policy JSON of a repository.

@@ -95,6 +95,7 @@ fn release_from_row(row: &AnyRow) -> Result<Release> {
         published_at: row.try_get::<Option<i64>, _>("published_at")?.map(from_ms),
         yanked: yanked != 0,
         deprecated: row.try_get("deprecated")?,
+        requires_runtime: row.try_get("requires_runtime")?,
         prerelease: prerelease != 0,
     })
 }
@@ -107,7 +108,8 @@ pub async fn releases_of(
     let mut out: HashMap<i64, Vec<Release>> = HashMap::new();
     for chunk in package_ids.chunks(IN_CHUNK) {
         let sql = format!(
-            "SELECT package_id, version, published_at, yanked, deprecated, prerelease FROM releases \
+            "SELECT package_id, version, published_at, yanked, deprecated, prerelease, requires_runtime \
+             FROM releases \
              WHERE package_id IN ({})",
             placeholders(1, chunk.len())
         );
@@ -409,12 +411,14 @@ async fn merge(
             continue;
         }
         let deprecated = nonempty(release.deprecated.as_ref());
+        let requires_runtime = nonempty(release.requires_runtime.as_ref());
         let published_at = release.published_at.map(|t| t.timestamp_millis());
         match existing.get(version) {
             None => {
                 sqlx::query(
-                    "INSERT INTO releases (package_id, version, published_at, yanked, deprecated, prerelease) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (package_id, version) DO NOTHING",
+                    "INSERT INTO releases (package_id, version, published_at, yanked, deprecated, prerelease, \
+                     requires_runtime) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (package_id, version) DO NOTHING",
                 )
                 .bind(package_id)
                 .bind(version)
@@ -422,6 +426,7 @@ async fn merge(
                 .bind(flag(release.yanked))
                 .bind(deprecated)
                 .bind(flag(release.prerelease))
+                .bind(requires_runtime.clone())
                 .execute(&mut **tx)
                 .await?;
                 changes.inserted += 1;
@@ -434,17 +439,19 @@ async fn merge(
                     && old.yanked == release.yanked
                     && old.deprecated == deprecated
                     && old.prerelease == release.prerelease
+                    && old.requires_runtime == requires_runtime
                 {
                     continue;
                 }
                 sqlx::query(
-                    "UPDATE releases SET published_at = $1, yanked = $2, deprecated = $3, prerelease = $4 \
-                     WHERE package_id = $5 AND version = $6",
+                    "UPDATE releases SET published_at = $1, yanked = $2, deprecated = $3, prerelease = $4, \
+                     requires_runtime = $5 WHERE package_id = $6 AND version = $7",
                 )
                 .bind(published_at)
                 .bind(flag(release.yanked))
                 .bind(deprecated)
                 .bind(flag(release.prerelease))
+                .bind(requires_runtime)
                 .bind(package_id)
                 .bind(version)
                 .execute(&mut **tx)

@@ -392,3 +392,94 @@ async fn the_repository_shows_its_last_crawl_and_the_warnings_on_its_files() {
     service.app.stop().await;
     registries.stop().await;
 }
+
+/// Issue 12 point 4: a repository declaring `requires-python = ">=3.8"` is not recommended a
+/// django that needs Python 3.12; the listing names the release the runtime holds back, and
+/// raising the declared runtime (a crawl changing only `requires-python`) recomputes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_the_declared_runtime_cannot_run_are_not_recommended_and_the_listing_says_why() {
+    let registries = FakeRegistries::start().await;
+    registries.set_versions_requiring(
+        Ecosystem::Pypi,
+        "django",
+        &[
+            ("4.2.0", Some(">=3.8")),
+            ("4.2.20", Some(">=3.8")),
+            ("5.2.8", Some(">=3.10")),
+            ("6.1.3", Some(">=3.12")),
+        ],
+    );
+    let pyproject = |requires_python: &str| {
+        format!(
+            "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \"{requires_python}\"\ndependencies = [\"django==4.2.0\"]\n"
+        )
+    };
+    let repo = GitRepo::with_files(&[("pyproject.toml", &pyproject(">=3.8"))]);
+    let mut urls = registries.base_urls();
+    // The `python` toolchain entry is looked up too: on the fake, where it is not found.
+    urls.push((
+        "python".to_owned(),
+        registries
+            .base_url(Ecosystem::Pypi)
+            .expect("pypi is served"),
+    ));
+    let app = TestApp::spawn_with(|config| config.registries.extend(urls)).await;
+    let token = app.team_token("acme").await;
+    let service = Service { app, token };
+    let id = service.register(&repo).await;
+
+    assert_eq!(
+        service.stored_recommendations(id).await,
+        BTreeSet::from([rec("django", "patch", "4.2.20")]),
+        "5.2.8 needs Python 3.10 and 6.1.3 needs 3.12: no major fits Python 3.8"
+    );
+    let listed = service.dependencies(id).await;
+    let django = listed
+        .iter()
+        .find(|d| d["name"] == "django")
+        .unwrap_or_else(|| panic!("no django: {listed:#?}"));
+    assert_eq!(django["latest"], "6.1.3", "{django:#}");
+    assert_eq!(django["recommended"], "4.2.20", "{django:#}");
+    assert_eq!(
+        django["blocked_by_runtime"],
+        json!({"version": "6.1.3", "runtime": "python", "requires": ">=3.12", "runtime_version": "3.8"}),
+        "{django:#}"
+    );
+    // `upkeep deps` on the service's database says the same.
+    let deps = std::process::Command::new(env!("CARGO_BIN_EXE_upkeep"))
+        .args(["deps", &id.to_string()])
+        .env("UPKEEP_DATABASE_URL", &service.app.db.url)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run upkeep deps");
+    let table = String::from_utf8_lossy(&deps.stdout);
+    assert!(deps.status.success(), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.contains("django"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("4.2.20 (patch); 6.1.3 needs Python >=3.12 (declared: Python 3.8)"),
+        "{table}"
+    );
+
+    // Only the declared runtime changes: every recommendation is recomputed under it.
+    repo.write("pyproject.toml", pyproject(">=3.12"));
+    repo.commit("require Python 3.12");
+    service.crawl(id).await;
+    assert_eq!(
+        service.stored_recommendations(id).await,
+        BTreeSet::from([
+            rec("django", "patch", "4.2.20"),
+            rec("django", "major", "6.1.3"),
+        ])
+    );
+    let listed = service.dependencies(id).await;
+    let django = listed
+        .iter()
+        .find(|d| d["name"] == "django")
+        .unwrap_or_else(|| panic!("no django: {listed:#?}"));
+    assert_eq!(django["blocked_by_runtime"], Value::Null, "{django:#}");
+    service.app.stop().await;
+    registries.stop().await;
+}

@@ -172,6 +172,7 @@ impl App {
             published_at: None,
             yanked: false,
             deprecated: None,
+            requires_runtime: None,
             prerelease: false,
         };
         let mut set = ReleaseSet {

@@ -71,6 +71,7 @@ impl Registries {
                     .expect("a time"),
                 yanked: p.yanked,
                 prerelease: p.version.contains('-'),
+                requires_runtime: None,
             })
             .collect();
         self.fake.set_releases(ecosystem, name, releases);

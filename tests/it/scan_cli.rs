@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use upkeep_resolvers::Ecosystem;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::support::fake_registries::FakeRegistries;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan")
@@ -646,4 +649,142 @@ async fn an_unversioned_requirement_shows_as_any_version_and_is_not_skipped() {
         .unwrap_or_else(|| panic!("{stdout}"));
     let columns: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(columns, vec!["requests", "*", "dev"], "{stdout}");
+}
+
+/// A tree declaring its runtimes (`requires-python = ">=3.8"`, `.nvmrc` 16, `rust-version` 1.70
+/// beside `rust-toolchain` 1.75.0) against registries whose releases state what they need (PyPI `requires_python`, npm
+/// `engines.node`, the crates index's `rust_version`): nothing its runtime cannot run is
+/// recommended, and the scan says which newer release is held back and why.
+#[tokio::test]
+async fn releases_the_declared_runtime_cannot_run_are_not_recommended_and_the_scan_says_why() {
+    let registries = FakeRegistries::start().await;
+    registries.set_versions_requiring(
+        Ecosystem::Pypi,
+        "django",
+        &[
+            ("4.2.0", Some(">=3.8")),
+            ("4.2.20", Some(">=3.8")),
+            ("5.2.8", Some(">=3.10")),
+            ("6.1.3", Some(">=3.12")),
+        ],
+    );
+    registries.set_versions_requiring(
+        Ecosystem::Npm,
+        "left-pad",
+        &[
+            ("1.0.0", Some(">=10")),
+            ("1.3.0", Some(">=14")),
+            ("1.4.0", Some(">=20")),
+        ],
+    );
+    registries.set_versions_requiring(
+        Ecosystem::Cargo,
+        "semverish",
+        &[
+            ("1.0.0", None),
+            ("1.1.0", Some("1.60")),
+            ("1.2.0", Some("1.80")),
+        ],
+    );
+    let tree = tempfile::tempdir().expect("temp dir");
+    let write =
+        |name: &str, text: &str| std::fs::write(tree.path().join(name), text).expect("write");
+    write(
+        "pyproject.toml",
+        "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"django==4.2.0\"]\n",
+    );
+    write(
+        "package.json",
+        r#"{"name": "app", "version": "1.0.0", "dependencies": {"left-pad": "^1.0.0"}}"#,
+    );
+    write(".nvmrc", "16\n");
+    write(
+        "Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nrust-version = \"1.70\"\n\n[dependencies]\nsemverish = \"1.0\"\n",
+    );
+    write("rust-toolchain", "1.75.0\n");
+
+    let scan = |format: &'static str| {
+        let urls: Vec<(&str, String)> = [
+            ("UPKEEP_REGISTRY_PYPI", Ecosystem::Pypi),
+            ("UPKEEP_REGISTRY_NPM", Ecosystem::Npm),
+            ("UPKEEP_REGISTRY_CARGO", Ecosystem::Cargo),
+        ]
+        .into_iter()
+        .map(|(key, ecosystem)| (key, registries.base_url(ecosystem).expect("served")))
+        .collect();
+        let path = tree.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let cache = tempfile::tempdir().expect("temp dir");
+            let mut command = Command::new(env!("CARGO_BIN_EXE_upkeep"));
+            command.current_dir(cache.path());
+            for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("UPKEEP_")) {
+                command.env_remove(key);
+            }
+            command
+                .envs(urls)
+                .env("UPKEEP_CACHE_DIR", cache.path().join("cache"))
+                .env("RUST_LOG", "off")
+                .arg("scan")
+                .arg(&path)
+                .args(["--format", format]);
+            run(&mut command)
+        })
+    };
+    let (code, stdout, stderr) = scan("json").await.expect("the scan thread");
+    assert_eq!(code, 0, "{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+
+    // Python 3.8: django stays on 4.2 (5.2 needs 3.10, 6.1 needs 3.12); 6.1.3 is named.
+    let django = entry(&doc, "pyproject.toml", "django");
+    assert_eq!(django["latest"], "6.1.3", "{django:#}");
+    assert_eq!(django["recommended"], "4.2.20", "{django:#}");
+    assert_eq!(
+        django["blocked_by_runtime"],
+        json!({"version": "6.1.3", "runtime": "python", "requires": ">=3.12", "runtime_version": "3.8"}),
+        "{django:#}"
+    );
+    // Node.js 16 (`.nvmrc`): within the major, 1.4.0 needs 20; 1.3.0 is the newest it runs.
+    let left_pad = entry(&doc, "package.json", "left-pad");
+    assert_eq!(left_pad["latest"], "1.4.0", "{left_pad:#}");
+    assert_eq!(left_pad["recommended"], "1.3.0", "{left_pad:#}");
+    assert_eq!(
+        left_pad["blocked_by_runtime"],
+        json!({"version": "1.4.0", "runtime": "node", "requires": ">=20", "runtime_version": "16.0.0"}),
+        "{left_pad:#}"
+    );
+    // Rust 1.70 (`rust-version`, below the `rust-toolchain` 1.75.0): 1.2.0 has
+    // `rust-version = "1.80"`.
+    let semverish = entry(&doc, "Cargo.toml", "semverish");
+    assert_eq!(semverish["recommended"], "1.1.0", "{semverish:#}");
+    assert_eq!(
+        semverish["blocked_by_runtime"]["version"], "1.2.0",
+        "{semverish:#}"
+    );
+    assert_eq!(semverish["blocked_by_runtime"]["runtime_version"], "1.70.0");
+
+    let (code, table, stderr) = scan("table").await.expect("the scan thread");
+    assert_eq!(code, 0, "{stderr}");
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name}: {table}"))
+            .to_owned()
+    };
+    assert!(
+        line("django")
+            .contains("recommended 4.2.20; 6.1.3 needs Python >=3.12 (declared: Python 3.8)"),
+        "{table}"
+    );
+    assert!(
+        line("left-pad")
+            .contains("recommended 1.3.0; 1.4.0 needs Node.js >=20 (declared: Node.js 16.0.0)"),
+        "{table}"
+    );
+    assert!(
+        line("semverish").contains("1.2.0 needs Rust >=1.80 (declared: Rust 1.70.0)"),
+        "{table}"
+    );
+    registries.stop().await;
 }

@@ -50,6 +50,9 @@ struct IndexRecord {
     yanked: bool,
     #[serde(default)]
     pubtime: Option<String>,
+    /// The `rust-version` of the published manifest (the oldest Rust it builds with).
+    #[serde(default)]
+    rust_version: Option<String>,
 }
 
 /// The path of `name`'s index file below the index root, or `None` for a name Cargo would not
@@ -143,6 +146,7 @@ pub fn parse_index_file(body: &[u8], url: &str) -> Result<ReleaseSet, RegistryEr
                 version: record.vers,
                 yanked: record.yanked,
                 deprecated: None,
+                requires_runtime: record.rust_version.filter(|v| !v.trim().is_empty()),
             }),
             Err(error) => {
                 unreadable += 1;

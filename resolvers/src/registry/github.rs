@@ -82,6 +82,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
                 published_at: None,
                 yanked: false,
                 deprecated: None,
+                requires_runtime: None,
             };
             (tag.name, release)
         })
@@ -97,6 +98,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
                 published_at: None,
                 yanked: false,
                 deprecated: None,
+                requires_runtime: None,
             });
         entry.published_at = record.published_at.or(entry.published_at);
         entry.prerelease |= record.prerelease;

@@ -100,6 +100,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
                 published_at,
                 yanked: false,
                 deprecated: None,
+                requires_runtime: None,
                 prerelease: Go.is_prerelease(version),
             }
         })

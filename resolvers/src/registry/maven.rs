@@ -195,6 +195,7 @@ fn merge(found: Vec<RepositoryVersions>) -> ReleaseSet {
                     published_at: None,
                     yanked: false,
                     deprecated: None,
+                    requires_runtime: None,
                 });
             }
         }

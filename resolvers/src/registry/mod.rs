@@ -28,6 +28,12 @@ pub struct Release {
     /// GitHub release flagged prerelease, a Go toolchain not marked stable, a Node.js release
     /// outside LTS).
     pub prerelease: bool,
+    /// The runtime this release says it needs, as the registry states it and in that runtime's
+    /// requirement syntax: PyPI `requires_python` (PEP 440), npm `engines.node` (an npm range),
+    /// the crates index's `rust_version` (a minimum). `None` when the registry does not say.
+    /// Checked against a repository's runtime by [`crate::runtime`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_runtime: Option<String>,
 }
 
 /// Everything a registry says about one package.

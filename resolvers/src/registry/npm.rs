@@ -50,6 +50,9 @@ struct Packument {
 struct VersionDoc {
     #[serde(default)]
     deprecated: Option<Value>,
+    /// `engines`: an object of runtime name to range (old documents hold other shapes).
+    #[serde(default)]
+    engines: Option<Value>,
     #[serde(default)]
     repository: Option<Value>,
     #[serde(default)]
@@ -125,6 +128,7 @@ pub fn parse_packument(body: &[u8], url: &str) -> Result<ReleaseSet, RegistryErr
             yanked: false,
             deprecated: info.deprecated.as_ref().and_then(deprecation),
             prerelease: Npm.is_prerelease(version),
+            requires_runtime: info.engines.as_ref().and_then(engines_node),
         })
         .collect();
     Ok(ReleaseSet {
@@ -140,6 +144,12 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|time| time.with_timezone(&Utc))
+}
+
+/// The `engines.node` range of a version, when `engines` is an object naming a non-empty one.
+fn engines_node(engines: &Value) -> Option<String> {
+    let range = engines.get("node")?.as_str()?.trim();
+    (!range.is_empty()).then(|| range.to_owned())
 }
 
 /// A version's deprecation message: a non-empty string (or `true`, seen in old documents).

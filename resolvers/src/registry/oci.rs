@@ -130,6 +130,7 @@ pub async fn releases(registries: &Registries, name: &str) -> Result<ReleaseSet,
                 published_at: None,
                 yanked: false,
                 deprecated: None,
+                requires_runtime: None,
             })
             .collect(),
         ..ReleaseSet::default()

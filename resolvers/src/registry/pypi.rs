@@ -120,6 +120,8 @@ struct JsonFile {
     upload_time: Option<String>,
     #[serde(default)]
     yanked: bool,
+    #[serde(default)]
+    requires_python: Option<String>,
 }
 
 /// Parses a `/pypi/<name>/json` document.
@@ -143,6 +145,7 @@ pub fn parse_json_api(body: &[u8], url: &str) -> Result<ReleaseSet, RegistryErro
             yanked: files.iter().all(|f| f.yanked),
             deprecated: None,
             prerelease: Pep440.is_prerelease(version),
+            requires_runtime: requires_python(files.iter().map(|f| f.requires_python.as_deref())),
         })
         .collect();
     let project_urls: Vec<(String, String)> = doc
@@ -229,12 +232,26 @@ fn forge_repository(url: &str) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // Simple API
 
+/// The `Requires-Python` of a version from its files' values: the one most files state (a
+/// version's files normally agree; an sdist uploaded before the metadata existed may lack it).
+fn requires_python<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Option<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for value in values.flatten().map(str::trim).filter(|v| !v.is_empty()) {
+        *counts.entry(value).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, count)| *count)
+        .map(|(value, _)| value.to_owned())
+}
+
 /// Files of one version seen so far.
 #[derive(Default)]
 struct VersionFiles {
     earliest: Option<DateTime<Utc>>,
     all_yanked: bool,
     any: bool,
+    requires_python: Vec<String>,
 }
 
 /// Collects files into releases, keyed by version as written in the file names.
@@ -250,6 +267,7 @@ impl FileCollector {
         filename: &str,
         yanked: bool,
         uploaded: Option<DateTime<Utc>>,
+        requires_python: Option<&str>,
     ) {
         let Some(version) = version_from_filename(filename, project) else {
             tracing::debug!(filename, "file name without a recognisable version");
@@ -262,6 +280,9 @@ impl FileCollector {
             yanked
         };
         entry.any = true;
+        entry
+            .requires_python
+            .extend(requires_python.map(str::to_owned));
         entry.earliest = match (entry.earliest, uploaded) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -279,6 +300,9 @@ impl FileCollector {
                     published_at: files.earliest,
                     yanked: files.all_yanked,
                     deprecated: None,
+                    requires_runtime: requires_python(
+                        files.requires_python.iter().map(|v| Some(v.as_str())),
+                    ),
                 })
                 .collect(),
             ..ReleaseSet::default()
@@ -298,6 +322,8 @@ struct SimpleFile {
     yanked: Value,
     #[serde(default, rename = "upload-time")]
     upload_time: Option<String>,
+    #[serde(default, rename = "requires-python")]
+    requires_python: Option<String>,
 }
 
 /// Parses a PEP 691 JSON project page.
@@ -320,6 +346,7 @@ pub fn parse_simple_json(
             &file.filename,
             yanked,
             file.upload_time.as_deref().and_then(parse_time),
+            file.requires_python.as_deref(),
         );
     }
     Ok(collector.finish())
@@ -352,7 +379,9 @@ pub fn parse_simple_html(
             text.trim().to_owned()
         };
         let yanked = anchor.value().attr("data-yanked").is_some();
-        collector.add(project, &filename, yanked, None);
+        // PEP 503: `data-requires-python`, its value HTML-escaped (the parser unescapes it).
+        let requires_python = anchor.value().attr("data-requires-python");
+        collector.add(project, &filename, yanked, None, requires_python);
     }
     if !seen_anchor && !text.to_ascii_lowercase().contains("<html") {
         return Err(malformed(url, "not a PEP 503 project page"));

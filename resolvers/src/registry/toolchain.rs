@@ -81,6 +81,7 @@ fn release(version: String, published_at: Option<DateTime<Utc>>, prerelease: boo
         published_at,
         yanked: false,
         deprecated: None,
+        requires_runtime: None,
         prerelease,
     }
 }

@@ -78,6 +78,10 @@ pub struct FakeRelease {
     /// What the fake considers a prerelease (drives npm `dist-tags`, PyPI `info.version`, Maven
     /// `<release>` and Go `@latest`).
     pub prerelease: bool,
+    /// The runtime the release states it needs, in the registry's own field: Cargo
+    /// `rust_version`, npm `engines.node`, PyPI `requires_python` (JSON API) /
+    /// `requires-python` (PEP 691) / `data-requires-python` (PEP 503). `None` states none.
+    pub requires_runtime: Option<String>,
 }
 
 /// Server settings.
@@ -449,9 +453,28 @@ impl FakeRegistries {
                 published_at: timestamp(start + day * DAY),
                 yanked: false,
                 prerelease: looks_prerelease(version),
+                requires_runtime: None,
             })
             .collect();
         self.set_releases(ecosystem, name, releases);
+    }
+
+    /// Like [`FakeRegistries::set_versions`], each version with the runtime it states it needs
+    /// (served in the registry's own field, see [`FakeRelease::requires_runtime`]).
+    pub fn set_versions_requiring(
+        &self,
+        ecosystem: Ecosystem,
+        name: &str,
+        versions: &[(&str, Option<&str>)],
+    ) {
+        let plain: Vec<&str> = versions.iter().map(|(version, _)| *version).collect();
+        self.set_versions(ecosystem, name, &plain);
+        if let Some(mut releases) = self.releases(ecosystem, name) {
+            for (release, (_, requires)) in releases.iter_mut().zip(versions) {
+                release.requires_runtime = requires.map(str::to_owned);
+            }
+            self.set_releases(ecosystem, name, releases);
+        }
     }
 
     /// Replaces `name`'s releases (publish order).
@@ -474,6 +497,7 @@ impl FakeRegistries {
             published_at: now,
             yanked: false,
             prerelease: looks_prerelease(version),
+            requires_runtime: None,
         };
         if let Some(key) = package_key(ecosystem, name) {
             let mut overrides = self
@@ -696,6 +720,7 @@ fn generate(ecosystem: Ecosystem, key: &str) -> Vec<FakeRelease> {
         published_at: timestamp(time),
         yanked: false,
         prerelease,
+        requires_runtime: None,
     };
     while releases.len() < count {
         releases.push(release(stable_version(ecosystem, current), time, false));
@@ -758,6 +783,7 @@ fn generate(ecosystem: Ecosystem, key: &str) -> Vec<FakeRelease> {
             published_at: last,
             yanked: false,
             prerelease: true,
+            requires_runtime: None,
         });
     }
     releases
@@ -944,7 +970,7 @@ fn cargo(shared: &Shared, rest: &str) -> Option<Reply> {
     let releases = shared.serve_releases(Ecosystem::Cargo, name)?;
     let mut body = String::new();
     for release in &releases {
-        let record = json!({
+        let mut record = json!({
             "name": name,
             "vers": release.version,
             "deps": [],
@@ -953,6 +979,9 @@ fn cargo(shared: &Shared, rest: &str) -> Option<Reply> {
             "yanked": release.yanked,
             "pubtime": rfc3339(release.published_at),
         });
+        if let (Some(rust), Some(fields)) = (&release.requires_runtime, record.as_object_mut()) {
+            fields.insert("rust_version".into(), json!(rust));
+        }
         let _ = writeln!(body, "{record}");
     }
     Some(Reply {
@@ -1000,6 +1029,9 @@ fn npm(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply> {
                 "shasum": hex::encode(Sha256::digest(format!("{name}@{}", release.version).as_bytes()).get(..20).unwrap_or_default()),
             },
         });
+        if let (Some(node), Some(fields)) = (&release.requires_runtime, doc.as_object_mut()) {
+            fields.insert("engines".into(), json!({ "node": node }));
+        }
         if release.yanked
             && let Some(fields) = doc.as_object_mut()
         {
@@ -1089,6 +1121,7 @@ fn pypi(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply> {
             json!({
                 "filename": filename,
                 "packagetype": kind,
+                "requires_python": release.requires_runtime,
                 "upload_time": uploaded.format("%Y-%m-%dT%H:%M:%S").to_string(),
                 "upload_time_iso_8601": uploaded.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
                 "url": format!("{}/pypi/packages/{filename}", shared.origin),
@@ -1163,7 +1196,7 @@ fn pypi_simple(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply
                     "filename": filename,
                     "url": format!("{}/pypi/packages/{filename}", shared.origin),
                     "hashes": { "sha256": sha(filename) },
-                    "requires-python": ">=3.8",
+                    "requires-python": release.requires_runtime,
                     "size": 1024 + filename.len(),
                     "upload-time": uploaded.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
                     "yanked": if release.yanked { json!("broken release") } else { json!(false) },
@@ -1189,9 +1222,14 @@ fn pypi_simple(shared: &Shared, rest: &str, headers: &HeaderMap) -> Option<Reply
             } else {
                 ""
             };
+            let requires_python = release
+                .requires_runtime
+                .as_deref()
+                .map(|r| format!(" data-requires-python=\"{}\"", xml_escape(r)))
+                .unwrap_or_default();
             let _ = writeln!(
                 html,
-                "    <a href=\"{}/pypi/packages/{filename}#sha256={}\" data-requires-python=\"&gt;=3.8\"{yanked}>{filename}</a><br />",
+                "    <a href=\"{}/pypi/packages/{filename}#sha256={}\"{requires_python}{yanked}>{filename}</a><br />",
                 shared.origin,
                 sha(filename)
             );

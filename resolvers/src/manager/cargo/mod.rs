@@ -1,6 +1,6 @@
 //! Cargo manager: `Cargo.toml` (every dependency table, target-specific tables,
-//! `[workspace.dependencies]`, `[patch]`), `Cargo.lock` (v1–v4) and the toolchain files
-//! `rust-toolchain` / `rust-toolchain.toml`.
+//! `[workspace.dependencies]`, `[patch]`, and `rust-version` as a `rust` toolchain entry),
+//! `Cargo.lock` (v1–v4) and the toolchain files `rust-toolchain` / `rust-toolchain.toml`.
 
 use std::collections::BTreeSet;
 
@@ -114,6 +114,27 @@ fn manifest(text: &str) -> Extraction {
     if let Some(patch) = root.get("patch").and_then(Item::as_table_like) {
         for (source, deps) in patch.iter() {
             reader.table(&format!("patch.{source}"), deps, DependencyKind::Override);
+        }
+    }
+    // `rust-version` of `[package]` or `[workspace.package]`: the oldest Rust the crate builds
+    // with, the runtime its dependencies must fit (`rust-version.workspace = true` names none).
+    let package_tables = [
+        root.get("package"),
+        root.get("workspace")
+            .and_then(Item::as_table_like)
+            .and_then(|w| w.get("package")),
+    ];
+    for table in package_tables.into_iter().flatten() {
+        if let Some(value) = table
+            .as_table_like()
+            .and_then(|t| t.get("rust-version"))
+            .and_then(Item::as_value)
+            && let Some(span) = string_span(text, value)
+        {
+            out.dependencies.push(
+                Dependency::at("rust", Ecosystem::Toolchain, text, span)
+                    .kind(DependencyKind::Toolchain),
+            );
         }
     }
     out
