@@ -87,6 +87,11 @@ fn parse_item(combination: bool, digits: bool, text: &str) -> Item {
     }
 }
 
+/// `ga`, `final` or `release`: a qualifier that ranks as the release itself.
+fn is_release_alias(item: &Item) -> bool {
+    matches!(item, Item::Str(s) if matches!(s.as_str(), "ga" | "final" | "release"))
+}
+
 fn is_null(item: &Item) -> bool {
     match item {
         Item::Int(n) => n == "0",
@@ -102,6 +107,14 @@ fn normalize(list: &mut Vec<Item>) {
     let mut i = list.len();
     while i > 0 {
         i -= 1;
+        if list.get(i).is_some_and(is_release_alias) && list.get(i + 1).is_none() {
+            // `ga`, `final` and `release` rank as the release: at the end of a list they say
+            // nothing more than the list without them (`1.final` = `1`, also against versions
+            // that differ from `1` only in a nested list); before other items they stay
+            // (MNG-7714).
+            list.remove(i);
+            continue;
+        }
         if !list.get(i).is_some_and(is_null) {
             continue;
         }
@@ -245,7 +258,18 @@ fn cmp_item(a: &Item, b: Option<&Item>) -> Ordering {
         }
         (Int(left), Some(Int(right))) => number(left).cmp(&number(right)),
         (Int(_), Some(_)) | (List(_), Some(Str(_) | Combination(..))) => Ordering::Greater,
-        (Str(word) | Combination(word, _), None) => qualifier_rank(word).cmp(&qualifier_rank("")),
+        (Str(word), None) => qualifier_rank(word).cmp(&qualifier_rank("")),
+        // A qualifier with its number against nothing: the qualifier first, then the number
+        // against zero (`final1` > `final0` = `final` = the release).
+        (Combination(word, digits), None) => {
+            qualifier_rank(word)
+                .cmp(&qualifier_rank(""))
+                .then(if digits == "0" {
+                    Ordering::Equal
+                } else {
+                    Ordering::Greater
+                })
+        }
         (Str(left), Some(Str(right))) => qualifier_rank(left).cmp(&qualifier_rank(right)),
         // `rc` < `rc1`: a qualifier with a number sorts after the bare qualifier.
         (Str(left), Some(Combination(right, _))) => qualifier_rank(left)
@@ -825,6 +849,23 @@ mod tests {
         ];
         for (a, b) in equal {
             assert_eq!(S.compare(a, b), Ordering::Equal, "{a} = {b}");
+        }
+        // `final`, `ga` and `release` rank as the release, and ending a version they normalize
+        // away: `1.final` sorts exactly where `1` does, also against a version below `1` only
+        // through a nested list (found by the ordering-law property test: with `1-0.alpha` <
+        // `1` = `1.final`, `1.final` < `1-0.alpha` was said).
+        // A release alias with a number compares its number against nothing: `0.final0` = `0`
+        // < `0.final1` (found by the same property test).
+        assert_eq!(S.compare("0.final0", "0"), Ordering::Equal);
+        assert_eq!(S.compare("0.final1", "0"), Ordering::Greater);
+        assert_eq!(S.compare("0.final0", "0.final1"), Ordering::Less);
+        for release in ["1", "1.final", "1-ga", "1.release"] {
+            assert_eq!(S.compare("1-0.alpha", release), Ordering::Less, "{release}");
+            assert_eq!(
+                S.compare(release, "1-0.alpha"),
+                Ordering::Greater,
+                "{release}"
+            );
         }
         let more = [
             ("1-snapshot", "1", Ordering::Less),

@@ -783,12 +783,13 @@ mod tests {
         const SEMVER: &str =
             "v?[0-2]\\.[0-2]\\.[0-2](-(alpha|beta|rc|0|1|x)(\\.[0-2a-b]){0,2})?(\\+[a-b0-1]{1,2})?";
         const PEP440: &str = "([0-1]!)?[0-2](\\.[0-2]){0,2}((a|b|rc|c|alpha|pre)[0-2]?)?(\\.post[0-1])?(\\.dev[0-1])?(\\+[a-b0-1]{1,2})?";
-        /// Maven versions as Maven's spec writes them: dotted numbers, hyphen-separated
-        /// qualifiers or numbers, a trailing dotted qualifier. Maven's ComparableVersion is not
-        /// transitive on every string it accepts, by its own rules (`0snapshot` < `0` <
-        /// `0.a-alpha`, yet a list outranks a qualifier, so `0snapshot` > `0.a-alpha`), so the
-        /// law is checked on this shape; text that is no Maven version is mixed in.
-        const MAVEN: &str = "[0-2](\\.[0-2]){0,3}(-([0-2]|(alpha|beta|a|b|m|rc|cr|sp|snapshot|final|ga|release|foo|jre)[0-2]?)){0,2}(\\.(alpha|rc|sp|final|foo|m)[0-2]?)?";
+        /// Maven versions as Maven's spec writes them: dotted numbers, then hyphen-separated
+        /// qualifiers or numbers, or one trailing dotted qualifier. Maven's ComparableVersion
+        /// is not transitive on every string it accepts, by its own rules (`0snapshot` < `0` <
+        /// `0.a-alpha`, yet a list outranks a qualifier, so `0snapshot` > `0.a-alpha`; likewise
+        /// `1` < `1-sp` < `1-0.alpha` < `1`), so the law is checked on this shape; text that is
+        /// no Maven version is mixed in.
+        const MAVEN: &str = "[0-2](\\.[0-2]){0,3}((-([0-2]|(alpha|beta|a|b|m|rc|cr|sp|snapshot|final|ga|release|foo|jre)[0-2]?)){0,2}|\\.(alpha|rc|sp|final|ga|release|foo|m)[0-2]?)";
         const NOT_MAVEN: &str = "[a-zA-Z$][0-9a-zA-Z.+_-]{0,6}";
         const TRAIN: &str =
             "(Hoxton|Greenwich|hoxton)\\.(M[0-2]|RC[0-2]|RELEASE|SR[0-2]{1,2}|BUILD-SNAPSHOT)";
