@@ -318,7 +318,16 @@ async fn read_inputs(
     let releases = releases_of(tx, &package_ids).await?;
     let dependency_ids: Vec<i64> = dependencies.iter().map(|d| d.id).collect();
     let existing = recommendations::recommendations_of(tx, &dependency_ids).await?;
-    let runtimes = recommendations::repository_runtimes_in(tx, repository_id).await?;
+    // The repository's runtimes matter only against releases that state what they need.
+    let runtimes = if releases
+        .values()
+        .flatten()
+        .any(|r| r.requires_runtime.is_some())
+    {
+        recommendations::repository_runtimes_in(tx, repository_id).await?
+    } else {
+        Runtimes::default()
+    };
     Ok(Some(Inputs {
         team_id,
         policy: RepoPolicy::from_stored(&policy_json),
