@@ -189,6 +189,10 @@ async fn run_one(
             _ = shutdown.changed() => break None,
         }
     };
+    // The job's future ends before its row is touched: a transaction it still holds (stopped
+    // mid-way by a shutdown) is rolled back now, instead of holding the locks the give-back
+    // needs until the database's busy timeout (SQLite's write lock, PostgreSQL's row lock).
+    drop(work);
     metrics::histogram!("upkeep_job_duration_seconds", "kind" => job.kind.clone())
         .record(started.elapsed().as_secs_f64());
     match outcome {
