@@ -734,16 +734,32 @@ async fn a_lease_that_expires_on_the_last_attempt_fails_the_job() {
         .await
         .unwrap()
         .unwrap();
-    // A worker takes both and dies.
+    // A worker takes both and dies: while its leases run, nothing is failed.
+    let mut claimed = Vec::new();
     for _ in 0..2 {
-        db.store.claim("dead-worker", 100).await.unwrap().unwrap();
+        claimed.push(
+            db.store
+                .claim("dead-worker", 60_000)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     assert_eq!(
         db.store.fail_exhausted_leases().await.unwrap(),
         0,
         "leases still running"
     );
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Its last heartbeat set the leases to end a millisecond later; now they have ended.
+    for job in &claimed {
+        assert!(
+            db.store
+                .extend_lease(job.id, "dead-worker", 1)
+                .await
+                .unwrap()
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(db.store.fail_exhausted_leases().await.unwrap(), 1);
     let record = db.store.job(last).await.unwrap().unwrap();
     assert_eq!(record.state, "failed");
