@@ -311,6 +311,24 @@ fn parse_values(text: &str, keys: &[&str]) -> Result<Vec<KeyValue>, Warning> {
 mod tests {
     use super::*;
 
+    /// Each value found: its text, the text its span covers, its line and its comment.
+    fn rows<'a>(
+        text: &'a str,
+        values: &'a [KeyValue],
+    ) -> Vec<(&'a str, Option<&'a str>, usize, Option<&'a str>)> {
+        values
+            .iter()
+            .map(|v| {
+                (
+                    v.value.as_str(),
+                    v.span.and_then(|s| text.get(s.start..s.end)),
+                    v.line,
+                    v.comment.as_deref(),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn finds_values_with_spans_and_comments() {
         let text = "jobs:\n  a:\n    steps:\n      - uses: actions/checkout@v4 # pinned\n      - name: x\n        run: |\n          uses: not/this@v1\n      - { uses: 'a/b@c' }\n      - uses: \"é/ü@v1\"   # v1.0.0\n";
@@ -357,17 +375,7 @@ mod tests {
         let text = "jobs:\n  build:\n    strategy:\n      matrix:\n        name: [\n          \"windows-py38\",\n          \"ubuntu-py39\",\n        ]\n        include: [\n          { name: \"x\", os: \"y\" },\n\n        ]\n    steps:\n      - uses: actions/checkout@v4 # v4.1.1\n      - uses: 'actions/setup-python@v5'\n";
         let (values, warning) = values_of(text, &["uses"]);
         assert!(warning.is_none(), "{warning:?}");
-        let got: Vec<_> = values
-            .iter()
-            .map(|v| {
-                (
-                    v.value.as_str(),
-                    v.span.and_then(|s| text.get(s.start..s.end)),
-                    v.line,
-                    v.comment.as_deref(),
-                )
-            })
-            .collect();
+        let got = rows(text, &values);
         assert_eq!(
             got,
             vec![
@@ -396,17 +404,7 @@ mod tests {
     fn invalid_yaml_warns_and_falls_back_to_lines() {
         let text = "a:\n  image: one:1\n  cmd: [\n    \"x\" # c\n  ]\n  run: |\n    image: no\n  image: 'two' # c\n";
         let (values, warning) = values_of(text, &["image"]);
-        let got: Vec<_> = values
-            .iter()
-            .map(|v| {
-                (
-                    v.value.as_str(),
-                    v.span.and_then(|s| text.get(s.start..s.end)),
-                    v.line,
-                    v.comment.as_deref(),
-                )
-            })
-            .collect();
+        let got = rows(text, &values);
         assert_eq!(
             got,
             vec![
