@@ -232,6 +232,28 @@ pub struct UsageFilter<'a> {
     pub locked: Option<&'a VersionPrefix>,
 }
 
+/// One page of `repositories` (by repository id, as [`package_usages`] returns them): those after
+/// the cursor `after`, at most `limit`, and the cursor of the next page when more follow.
+pub fn usages_page(
+    repositories: Vec<RepositoryUsages>,
+    after: i64,
+    limit: i64,
+) -> Page<RepositoryUsages> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut items: Vec<RepositoryUsages> = repositories
+        .into_iter()
+        .filter(|r| r.repository_id > after)
+        .collect();
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more {
+        items.last().map(|r| r.repository_id)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
 /// The repositories of `team_id` (`None`: every team) using `ecosystem`/`name`, by repository
 /// id, each with its uses (direct dependencies and transitive lockfile pins, every locked
 /// version), kept by `filter`.

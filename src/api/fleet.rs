@@ -368,21 +368,14 @@ pub async fn usages(
         principal.team_scope(),
     )
     .await?;
-    // By repository id: one page after the cursor, and the cursor of the next when more follow.
-    let mut page: Vec<RepositoryUsages> = repositories
-        .into_iter()
-        .filter(|r| r.repository_id > after)
-        .collect();
-    let more = page.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next = more.then(|| page.last().map(|r| r.repository_id)).flatten();
+    let page = fleet::usages_page(repositories, after, limit);
     Ok(Json(UsagesResponse {
         ecosystem: eco,
         name: name.to_owned(),
         below,
         locked: locked.map(|p| p.as_str().to_owned()),
-        items: page.into_iter().map(Into::into).collect(),
-        next,
+        items: page.items.into_iter().map(Into::into).collect(),
+        next: page.next,
     }))
 }
 
