@@ -9,6 +9,7 @@
 //! - [`registry`]: one module per registry protocol: `releases(package)`.
 //! - [`ecosystem`]: the exhaustive enum wiring managers, registries and version schemes together.
 //! - [`http`]: the one shared HTTP client.
+//! - [`lockfile_tools`]: bringing a lockfile in line by running the ecosystem's own tool.
 //! - [`lookup`]: many packages at once, each unique one looked up once, bounded concurrency.
 //! - [`recommend`]: current → latest → recommended for one dependency under a policy.
 //! - [`scan`]: walk a directory tree, extract every manifest, pair manifests with lockfiles.
@@ -16,6 +17,7 @@
 
 pub mod ecosystem;
 pub mod http;
+pub mod lockfile_tools;
 pub mod lookup;
 pub mod manager;
 pub mod problem;
